@@ -1,0 +1,37 @@
+# iot-emulator: run it, test it. Every target honours the EMULATOR_* variables.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: run test check lint typecheck format install clean
+
+$(STAMP): pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(PY) -m emulator serve
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+	EMULATOR_TEST_MODE=server $(PY) -m pytest -q
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+typecheck: $(STAMP)
+	$(PY) -m mypy
+
+format: $(STAMP)
+	$(PY) -m ruff format .
+	$(PY) -m ruff check --fix .
+
+check: lint typecheck test
+
+clean:
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache emulator.db emulator.db-wal emulator.db-shm

@@ -1,0 +1,96 @@
+"""The app factory: ``create_app(settings)``; nothing is built at import time."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from emulator import __version__
+from emulator.config import Settings
+from emulator.control.errors import ControlError, error_body
+from emulator.control.routes import router as control_router
+from emulator.core import namespaces
+from emulator.core.asgi import NamespaceMiddleware
+from emulator.core.clock import Clock
+from emulator.core.context import Emulator
+from emulator.core.db import init_db, make_engine
+from emulator.core.errors import VendorError
+from emulator.core.fixtures import build_baseline, merge, read_fixture_file
+from emulator.core.ids import Ids
+from emulator.core.namespaces import Namespaces
+from emulator.vendors import FALLBACKS, ROUTERS
+
+logger = logging.getLogger(__name__)
+
+
+def build_emulator(settings: Settings) -> Emulator:
+    """Open the database, read the fixtures once, and make sure the default namespace exists.
+
+    Raises :class:`emulator.core.fixtures.FixtureError` when a fixture file is invalid.
+    """
+    clock = Clock()
+    document = merge(read_fixture_file(path) for path in settings.fixtures)
+    baseline = build_baseline(document, Ids(settings.seed, "baseline"), clock.now_ms())
+    engine = make_engine(settings.db)
+    init_db(engine)
+    emulator = Emulator(
+        settings=settings,
+        engine=engine,
+        clock=clock,
+        baseline=baseline,
+        namespaces=Namespaces(engine, baseline, clock),
+        seed=settings.seed,
+    )
+    emulator.namespaces.ensure(namespaces.DEFAULT)
+    return emulator
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    emulator = build_emulator(settings)
+    app = FastAPI(
+        title="iot-emulator",
+        version=__version__,
+        description="Offline emulator of five IoT-platform HTTP APIs: Quectel, EnOS, MediaTek MCS.",
+    )
+    app.state.emulator = emulator
+    for router in ROUTERS:
+        app.include_router(router)
+    app.include_router(control_router)
+    app.add_middleware(NamespaceMiddleware)
+    _install_fallbacks(app)
+    return app
+
+
+def _install_fallbacks(app: FastAPI) -> None:
+    """Answers for what never reaches a route: in the vendor's envelope under a vendor prefix,
+    in the control plane's JSON everywhere else."""
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        path = request.url.path
+        for prefix, route_class in FALLBACKS:
+            if path.startswith(prefix):
+                message = f"{request.method} {path} is not an operation of this API"
+                return route_class.render(
+                    request, VendorError(route_class.validation_fallback, message)
+                )
+        return JSONResponse(
+            error_body(exc.status_code, str(exc.detail)), status_code=exc.status_code
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def control_validation_error(request: Request, exc: RequestValidationError) -> Response:
+        errors = [
+            {"field": ".".join(str(p) for p in e.get("loc", ())), "message": e.get("msg", "")}
+            for e in exc.errors()
+        ]
+        return JSONResponse(error_body(400, "invalid request", errors=errors), status_code=400)
+
+    @app.exception_handler(ControlError)
+    async def control_error(request: Request, exc: ControlError) -> Response:
+        return JSONResponse(error_body(exc.status, exc.message), status_code=exc.status)

@@ -1,0 +1,44 @@
+"""Settings: every option of ``iot-emulator serve``, also read from ``EMULATOR_*`` variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+AuthMode = Literal["off", "lenient", "strict"]
+
+# The baseline state shipped with the source tree (fixtures/default.yaml at the repo top).
+DEFAULT_FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "default.yaml"
+
+
+class Settings(BaseSettings):
+    """How one emulator is built. Environment: ``EMULATOR_<NAME>`` (e.g. ``EMULATOR_PORT``)."""
+
+    model_config = SettingsConfigDict(env_prefix="EMULATOR_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    db: str = Field(
+        default="./emulator.db",
+        description="SQLite file path, ':memory:', or an SQLAlchemy URL",
+    )
+    # Comma-separated in the environment: EMULATOR_FIXTURES=a.yaml,b.yaml
+    fixtures: Annotated[list[Path], NoDecode] = Field(default_factory=lambda: [DEFAULT_FIXTURES])
+    auth: AuthMode = "lenient"
+    seed: int | None = None
+    workers: int = Field(default=1, ge=1)
+    max_body_bytes: int = Field(default=1_048_576, ge=1)
+    journal_size: int = Field(default=10_000, ge=0)
+    # batchControlDevice's list limit behind code 5312 is undocumented; 100 is our default.
+    batch_control_limit: int = Field(default=100, ge=1)
+    log_level: str = "info"
+
+    @field_validator("fixtures", mode="before")
+    @classmethod
+    def _split_fixtures(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value

@@ -1,0 +1,1 @@
+"""The ``/_emulator`` control plane: its own JSON, never a vendor envelope."""

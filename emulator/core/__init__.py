@@ -1,0 +1,1 @@
+"""Vendor-neutral machinery: errors, routing, database, registry, ids, clock, fixtures."""

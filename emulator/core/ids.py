@@ -1,0 +1,60 @@
+"""Seeded identifiers and secrets, in each vendor's format.
+
+One :class:`Ids` per namespace, seeded from the emulator seed and the namespace name, so the
+same seed and the same requests give the same ids, keys and secrets (moto's seeded random).
+Services draw every id from here: no ``uuid4()`` or ``secrets`` in services.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import string
+
+_ALNUM = string.ascii_letters + string.digits
+_LOWER_ALNUM = string.ascii_lowercase + string.digits
+_HEX = "0123456789abcdef"
+
+
+class Ids:
+    def __init__(self, seed: int | None, namespace: str) -> None:
+        self._random = random.Random()
+        self.reseed(seed, namespace)
+
+    def reseed(self, seed: int | None, namespace: str) -> None:
+        if seed is None:
+            self._random.seed(os.urandom(16))
+        else:
+            # A str seed is hashed with SHA-512 by random.seed: stable across runs and platforms.
+            self._random.seed(f"{seed}:{namespace}")
+
+    def chars(self, alphabet: str, length: int) -> str:
+        return "".join(self._random.choices(alphabet, k=length))
+
+    def alnum(self, length: int) -> str:
+        return self.chars(_ALNUM, length)
+
+    def lower_alnum(self, length: int) -> str:
+        return self.chars(_LOWER_ALNUM, length)
+
+    def hex(self, length: int) -> str:
+        return self.chars(_HEX, length)
+
+    def uuid(self) -> str:
+        """A UUID-4-shaped string (EnOS ``requestId``) drawn from the seeded generator."""
+        h = self.hex(32)
+        return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[int(h[16], 16) % 4]}{h[17:20]}-{h[20:]}"
+
+    # EnOS formats, from the create-device sample: assetId "Uvmm5AXU" (8), deviceKey
+    # "1115pswxk7" (10, lower case), deviceSecret "Z5YtZaQpK5IWocakV7zQ" (20).
+    def enos_asset_id(self) -> str:
+        return self.alnum(8)
+
+    def enos_device_key(self) -> str:
+        return self.lower_alnum(10)
+
+    def device_secret(self) -> str:
+        return self.alnum(20)
+
+    def token(self, length: int = 32) -> str:
+        return self.alnum(length)

@@ -1,0 +1,77 @@
+"""Namespaces: fully isolated copies of the state, each starting from the baseline.
+
+Every path is also served under ``/ns/{name}/...`` (or with an ``X-Emulator-Namespace``
+header), so parallel test workers share one server by changing only their base URL.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+
+from sqlalchemy import Engine, delete, insert, select
+
+from emulator.core import registry
+from emulator.core.clock import Clock
+from emulator.core.fixtures import Baseline
+
+DEFAULT = "default"
+HEADER = "x-emulator-namespace"
+PREFIX = "/ns/"
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
+
+
+def valid_name(name: str) -> bool:
+    return bool(NAME_PATTERN.match(name))
+
+
+class Namespaces:
+    """Creates namespaces from the baseline on first use, resets and drops them."""
+
+    def __init__(self, engine: Engine, baseline: Baseline, clock: Clock) -> None:
+        self._engine = engine
+        self._baseline = baseline
+        self._clock = clock
+        self._known: set[str] = set()
+        self._lock = threading.Lock()
+
+    @property
+    def baseline(self) -> Baseline:
+        return self._baseline
+
+    def ensure(self, name: str) -> None:
+        """Create ``name`` from the baseline unless it holds state already (kept on restart)."""
+        if name in self._known:
+            return
+        with self._lock, self._engine.begin() as conn:
+            ns = registry.namespaces
+            exists = conn.execute(select(ns.c.name).where(ns.c.name == name)).first()
+            if exists is None:
+                conn.execute(insert(ns), {"name": name, "created_at": self._clock.now_ms()})
+                self._baseline.write(conn, name)
+            self._known.add(name)
+
+    def reset(self, name: str) -> None:
+        """Back to the baseline: drop every row of the namespace and write the baseline again."""
+        with self._lock, self._engine.begin() as conn:
+            for table in registry.namespaced_tables():
+                conn.execute(delete(table).where(table.c.namespace == name))
+            ns = registry.namespaces
+            conn.execute(insert(ns), {"name": name, "created_at": self._clock.now_ms()})
+            self._baseline.write(conn, name)
+            self._known.add(name)
+
+    def drop(self, name: str) -> bool:
+        with self._lock, self._engine.begin() as conn:
+            ns = registry.namespaces
+            found = conn.execute(select(ns.c.name).where(ns.c.name == name)).first() is not None
+            for table in registry.namespaced_tables():
+                conn.execute(delete(table).where(table.c.namespace == name))
+            conn.execute(delete(ns).where(ns.c.name == name))
+            self._known.discard(name)
+        return found
+
+    def names(self) -> list[str]:
+        with self._engine.connect() as conn:
+            ns = registry.namespaces
+            return [row[0] for row in conn.execute(select(ns.c.name).order_by(ns.c.name))]

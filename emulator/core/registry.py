@@ -1,0 +1,215 @@
+"""Every table of the emulator, in one module (the SQLModel guidance).
+
+One device registry serves all vendors: a row is scoped by ``namespace`` and ``vendor``.
+Vendor-only tables carry a vendor prefix (``EnosOrg``, ``DpsDevice``). ``attrs`` columns hold
+the vendor's own fields that no other vendor shares (EnOS ``timezone``, Quectel ``authMode``),
+so the common columns stay the ones every vendor needs to find and simulate a device.
+
+Times are integers in milliseconds on the emulator clock.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import JSON, Index, Table, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+Attrs = dict[str, Any]
+
+VENDORS = ("quectel", "enos", "mcs")
+
+
+class Namespace(SQLModel, table=True):
+    """A namespace that holds state; created from the baseline on first use."""
+
+    __tablename__ = "namespaces"
+
+    name: str = Field(primary_key=True)
+    created_at: int
+
+
+class EnosOrg(SQLModel, table=True):
+    __tablename__ = "enos_orgs"
+
+    namespace: str = Field(primary_key=True)
+    org_id: str = Field(primary_key=True)
+    name: str = ""
+
+
+class Product(SQLModel, table=True):
+    """A product of any vendor. ``org_id``: the EnOS org, or the MCS user that owns it."""
+
+    __tablename__ = "products"
+
+    namespace: str = Field(primary_key=True)
+    vendor: str = Field(primary_key=True)
+    product_key: str = Field(primary_key=True)
+    org_id: str | None = None
+    name: str = ""
+    attrs: Attrs = Field(default_factory=dict, sa_type=JSON)
+
+
+class Device(SQLModel, table=True):
+    """A device of any vendor, and the state of its simulated twin (``online``).
+
+    ``device_key`` identifies the device inside its product (MCS: the ``deviceId``);
+    ``secret`` is its credential (EnOS ``deviceSecret``, Quectel device secret, MCS
+    ``deviceKey``).
+    """
+
+    __tablename__ = "devices"
+    __table_args__ = (
+        UniqueConstraint("namespace", "vendor", "product_key", "device_key"),
+        Index("ix_devices_asset", "namespace", "vendor", "asset_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    namespace: str
+    vendor: str
+    product_key: str
+    device_key: str
+    org_id: str | None = None
+    asset_id: str | None = None
+    name: str = ""
+    secret: str = ""
+    online: bool = False
+    gateway_product_key: str | None = None
+    gateway_device_key: str | None = None
+    attrs: Attrs = Field(default_factory=dict, sa_type=JSON)
+    created_at: int = 0
+    updated_at: int = 0
+    first_online_at: int | None = None
+    last_online_at: int | None = None
+    last_offline_at: int | None = None
+
+
+class Credential(SQLModel, table=True):
+    """An API credential: EnOS and Quectel access keys, Quectel user domains and end users,
+    MCS apps and users. ``key`` is the public half, ``secret`` the private half."""
+
+    __tablename__ = "credentials"
+    __table_args__ = (UniqueConstraint("namespace", "vendor", "kind", "key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    namespace: str
+    vendor: str
+    kind: str
+    key: str
+    secret: str = ""
+    attrs: Attrs = Field(default_factory=dict, sa_type=JSON)
+
+
+class Token(SQLModel, table=True):
+    """A token issued by one of the emulated token services."""
+
+    __tablename__ = "tokens"
+    __table_args__ = (UniqueConstraint("namespace", "vendor", "token"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    namespace: str
+    vendor: str
+    kind: str
+    token: str
+    subject: str
+    issued_at: int
+    expires_at: int
+    attrs: Attrs = Field(default_factory=dict, sa_type=JSON)
+
+
+class Binding(SQLModel, table=True):
+    """A device bound to an end user (Quectel end-user API)."""
+
+    __tablename__ = "bindings"
+
+    namespace: str = Field(primary_key=True)
+    vendor: str = Field(primary_key=True)
+    user: str = Field(primary_key=True)
+    product_key: str = Field(primary_key=True)
+    device_key: str = Field(primary_key=True)
+
+
+class Command(SQLModel, table=True):
+    """A command ticket sent to a device, with its state history on the emulator clock."""
+
+    __tablename__ = "commands"
+    __table_args__ = (
+        UniqueConstraint("namespace", "ticket"),
+        Index("ix_commands_device", "namespace", "vendor", "product_key", "device_key"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    namespace: str
+    ticket: str
+    vendor: str
+    product_key: str
+    device_key: str
+    state: str
+    payload: Attrs = Field(default_factory=dict, sa_type=JSON)
+    history: list[Attrs] = Field(default_factory=list, sa_type=JSON)
+    expires_at: int | None = None
+    created_at: int = 0
+    updated_at: int = 0
+
+
+class DpsGroup(SQLModel, table=True):
+    """An EnOS DPS registration group: where an allocated SN's device is created."""
+
+    __tablename__ = "dps_groups"
+
+    namespace: str = Field(primary_key=True)
+    org_id: str = Field(primary_key=True)
+    group_id: str = Field(primary_key=True)
+    product_key: str
+    region_id: str = ""
+    attrs: Attrs = Field(default_factory=dict, sa_type=JSON)
+
+
+class DpsMasterData(SQLModel, table=True):
+    """An EnOS DPS master-data definition: the type a ``deviceData`` key must have."""
+
+    __tablename__ = "dps_master_data"
+
+    namespace: str = Field(primary_key=True)
+    org_id: str = Field(primary_key=True)
+    key: str = Field(primary_key=True)
+    data_type: str
+    attrs: Attrs = Field(default_factory=dict, sa_type=JSON)
+
+
+class DpsDevice(SQLModel, table=True):
+    """An SN of an org's DPS inventory, and its provisioning state."""
+
+    __tablename__ = "dps_devices"
+
+    namespace: str = Field(primary_key=True)
+    org_id: str = Field(primary_key=True)
+    sn: str = Field(primary_key=True)
+    group_id: str
+    attrs: Attrs = Field(default_factory=dict, sa_type=JSON)
+    created_at: int = 0
+    updated_at: int = 0
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """The Core table of a model, for the hot paths that skip the ORM."""
+    table: Table = model.__table__  # type: ignore[attr-defined]
+    return table
+
+
+namespaces = table_of(Namespace)
+enos_orgs = table_of(EnosOrg)
+products = table_of(Product)
+devices = table_of(Device)
+credentials = table_of(Credential)
+tokens = table_of(Token)
+bindings = table_of(Binding)
+commands = table_of(Command)
+dps_groups = table_of(DpsGroup)
+dps_master_data = table_of(DpsMasterData)
+dps_devices = table_of(DpsDevice)
+
+
+def namespaced_tables() -> list[Table]:
+    """Every table whose rows belong to a namespace."""
+    return [t for t in SQLModel.metadata.sorted_tables if "namespace" in t.c]

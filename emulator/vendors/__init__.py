@@ -1,0 +1,22 @@
+"""The emulated vendor APIs. ``ROUTERS`` lists every router the app includes, and
+``FALLBACKS`` the route class whose envelope answers an unknown path under a vendor prefix."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from emulator.core.routing import VendorRoute
+from emulator.vendors.enos.connect.routes import ConnectRoute
+from emulator.vendors.enos.connect.routes import router as enos_connect
+from emulator.vendors.enos.token.routes import TokenRoute
+from emulator.vendors.enos.token.routes import router as enos_token
+
+ROUTERS: list[APIRouter] = [
+    enos_token,
+    enos_connect,
+]
+
+FALLBACKS: list[tuple[str, type[VendorRoute]]] = [
+    ("/apim-token-service/", TokenRoute),
+    ("/connect-service/", ConnectRoute),
+]

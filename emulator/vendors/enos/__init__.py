@@ -1,0 +1,1 @@
+"""Envision EnOS: the connection service (create device) and device provisioning (DPS)."""

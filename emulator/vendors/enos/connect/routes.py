@@ -1,0 +1,95 @@
+"""EnOS connection-service routes: one path, dispatched on ``?action=`` (REAL-CLIENTS.md §1.7).
+
+Every action is accepted on GET and POST: the official Python samples send ``get`` and
+``delete`` with no body, which their client sends as GET.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse
+
+from emulator.core.context import Ctx
+from emulator.core.errors import VendorError
+from emulator.core.routing import request_context
+from emulator.vendors.enos import envelope
+from emulator.vendors.enos.auth import enos_auth
+from emulator.vendors.enos.connect import service
+from emulator.vendors.enos.connect.errors import VALIDATION, ConnectError
+from emulator.vendors.enos.connect.schemas import DeviceCreateRequest, DeviceCreateResult
+from emulator.vendors.enos.envelope import EnosResponse, EnosRoute
+
+
+class ConnectRoute(EnosRoute):
+    validation_map = VALIDATION
+    validation_fallback = ConnectError.INVALID_ARGUMENT
+    internal_error = ConnectError.EMULATOR_INTERNAL_ERROR
+
+
+router = APIRouter(
+    prefix="/connect-service/v2.1", route_class=ConnectRoute, tags=["enos"],
+    dependencies=[Depends(enos_auth)],
+)  # fmt: skip
+
+CtxDep = Annotated[Ctx, Depends(request_context)]
+Action = Callable[[Request, Ctx], Awaitable[Any]]
+
+# The operation id of each action, for the journal, faults and metrics.
+OPERATIONS = {
+    "create": "enos.connect.create_device",
+    "get": "enos.connect.get_device",
+    "delete": "enos.connect.delete_device",
+}
+
+
+def _selector(request: Request) -> dict[str, str | None]:
+    q = request.query_params
+    return {
+        "org_id": q.get("orgId"),
+        "asset_id": q.get("assetId"),
+        "product_key": q.get("productKey"),
+        "device_key": q.get("deviceKey"),
+    }
+
+
+async def _create(request: Request, ctx: Ctx) -> Any:
+    body = await ConnectRoute.parse_body(request, DeviceCreateRequest)
+    return service.create_device(ctx, org_id=request.query_params.get("orgId"), request=body)
+
+
+async def _get(request: Request, ctx: Ctx) -> Any:
+    return service.get_device(ctx, **_selector(request))
+
+
+async def _delete(request: Request, ctx: Ctx) -> Any:
+    service.delete_device(ctx, **_selector(request))
+    return None
+
+
+ACTIONS: dict[str, Action] = {"create": _create, "get": _get, "delete": _delete}
+
+
+@router.api_route(
+    "/devices",
+    methods=["GET", "POST"],
+    response_model=EnosResponse[DeviceCreateResult],
+    name="enos.connect.devices",
+    operation_id="enos.connect.create_device",
+)
+async def devices(
+    request: Request,
+    ctx: CtxDep,
+    action: Annotated[str | None, Query(description="create | get | delete")] = None,
+    org_id: Annotated[str | None, Query(alias="orgId")] = None,
+) -> JSONResponse:
+    """Create Device (enos-connect-create-device.md), and its companions get and delete."""
+    handler = ACTIONS.get(action or "")
+    if handler is None:
+        raise VendorError(
+            ConnectError.INVALID_ARGUMENT, f"Invalid Argument action:unsupported action {action!r}"
+        )
+    request.state.operation = OPERATIONS[action or ""]
+    return envelope.ok(request, await handler(request, ctx))

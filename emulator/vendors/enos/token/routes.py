@@ -1,0 +1,65 @@
+"""EnOS token service routes: ``/apim-token-service/v2.0/token/get`` and ``/refresh``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+
+from emulator.core.context import Ctx
+from emulator.core.errors import VendorError
+from emulator.core.routing import VendorRoute, request_context
+from emulator.vendors.enos.token import service
+from emulator.vendors.enos.token.errors import VALIDATION, TokenError
+from emulator.vendors.enos.token.schemas import TokenGetRequest, TokenRefreshRequest, TokenResponse
+
+
+def render_error(request: Request, error: VendorError) -> JSONResponse:
+    body = {
+        "status": error.error.code,
+        "msg": error.message,
+        "business": "apim-token-service",
+        "data": None,
+    }
+    return JSONResponse(body, status_code=error.error.http_status)
+
+
+class TokenRoute(VendorRoute):
+    render = staticmethod(render_error)
+    validation_map = VALIDATION
+    validation_fallback = TokenError.INVALID_PARAMETER
+    internal_error = TokenError.INTERNAL_ERROR
+
+
+router = APIRouter(prefix="/apim-token-service/v2.0/token", route_class=TokenRoute, tags=["enos"])
+
+CtxDep = Annotated[Ctx, Depends(request_context)]
+
+
+def _answer(issued: service.IssuedToken) -> JSONResponse:
+    data = {"accessToken": issued.token, "expire": issued.expire}
+    return JSONResponse(
+        {"status": 0, "msg": "SUCCESS", "business": "apim-token-service", "data": data}
+    )
+
+
+@router.post(
+    "/get", response_model=TokenResponse, name="enos.token.get", operation_id="enos.token.get"
+)
+async def get_token(request: Request, ctx: CtxDep) -> JSONResponse:
+    """Get Access Token (EnOS APIM)."""
+    body = await TokenRoute.parse_body(request, TokenGetRequest)
+    return _answer(service.get_token(ctx, body))
+
+
+@router.post(
+    "/refresh",
+    response_model=TokenResponse,
+    name="enos.token.refresh",
+    operation_id="enos.token.refresh",
+)
+async def refresh_token(request: Request, ctx: CtxDep) -> JSONResponse:
+    """Refresh Access Token (EnOS APIM)."""
+    body = await TokenRoute.parse_body(request, TokenRefreshRequest)
+    return _answer(service.refresh_token(ctx, body))

@@ -1,0 +1,109 @@
+"""Fixtures of the emulator's own suite.
+
+The suite runs twice over: in process (the default), and against a real uvicorn server on a
+free port with ``EMULATOR_TEST_MODE=server``. Each test gets its own namespace of one shared
+emulator, so tests never see each other's state (the way users run parallel workers).
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from emulator.app import create_app
+from emulator.config import Settings
+from emulator.testing import serve_in_thread
+
+MODE = os.environ.get("EMULATOR_TEST_MODE", "inprocess")
+if MODE not in ("inprocess", "server"):
+    raise pytest.UsageError(f"EMULATOR_TEST_MODE must be inprocess or server, not {MODE!r}")
+
+# In process the client is Starlette's TestClient; against a server, a plain httpx client.
+Client = httpx.Client | TestClient
+ClientFactory = Callable[..., Client]
+_names = itertools.count()
+
+
+def _settings(tmp: Path, **overrides: Any) -> Settings:
+    # A file database in server mode, as a user runs it; memory in process, for speed.
+    db = str(tmp / "emulator.db") if MODE == "server" else ":memory:"
+    return Settings(**{"db": db, "seed": 1234, **overrides})
+
+
+class Emulators:
+    """One emulator per distinct settings, built once per session and shared by namespaces."""
+
+    def __init__(self, tmp_factory: pytest.TempPathFactory) -> None:
+        self._tmp = tmp_factory
+        self._stack = ExitStack()
+        self._built: dict[str, tuple[FastAPI, str]] = {}
+
+    def get(self, **overrides: Any) -> tuple[FastAPI, str]:
+        key = repr(sorted(overrides.items()))
+        if key not in self._built:
+            app = create_app(_settings(self._tmp.mktemp("emulator"), **overrides))
+            if MODE == "server":
+                url = self._stack.enter_context(serve_in_thread(app))
+            else:
+                url = "http://testserver"
+            self._built[key] = (app, url)
+        return self._built[key]
+
+    def client(self, namespace: str | None = None, **overrides: Any) -> Client:
+        app, url = self.get(**overrides)
+        base = f"{url}/ns/{namespace}" if namespace else url
+        if MODE == "server":
+            return httpx.Client(base_url=base, timeout=30)
+        return TestClient(app, base_url=base)
+
+    def close(self) -> None:
+        self._stack.close()
+
+
+@pytest.fixture(scope="session")
+def emulators(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulators]:
+    registry = Emulators(tmp_path_factory)
+    yield registry
+    registry.close()
+
+
+@pytest.fixture
+def namespace() -> str:
+    return f"t{next(_names)}-{os.getpid()}"
+
+
+@pytest.fixture
+def make_client(emulators: Emulators, namespace: str) -> Iterator[ClientFactory]:
+    """A client of an emulator built with the given settings, in this test's namespace."""
+    opened: list[Client] = []
+
+    def factory(**overrides: Any) -> Client:
+        client = emulators.client(namespace, **overrides)
+        opened.append(client)
+        return client
+
+    yield factory
+    for client in opened:
+        client.close()
+
+
+@pytest.fixture
+def client(make_client: ClientFactory) -> Client:
+    """A client of the default emulator (lenient auth, default fixtures), in a fresh namespace."""
+    return make_client()
+
+
+@pytest.fixture
+def root_client(emulators: Emulators) -> Iterator[Client]:
+    """A client of the default emulator without a namespace prefix (the default namespace)."""
+    with emulators.client() as client:
+        yield client
