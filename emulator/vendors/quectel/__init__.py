@@ -1,0 +1,1 @@
+"""Quectel: the Developer Center SaaS OpenAPI (device manager) and the end-user App OpenAPI."""
