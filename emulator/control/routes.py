@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query, Request
 
 from emulator.control import service
-from emulator.control.schemas import DeviceList, Health, ResetResult
+from emulator.control.schemas import DeviceList, DeviceView, Health, ResetResult
 from emulator.core.context import Ctx
 from emulator.core.routing import emulator_of, namespace_of, request_context
 
@@ -42,4 +42,31 @@ async def list_devices(
     """Every device of the namespace, filtered by vendor, product and online state."""
     return service.list_devices(
         ctx, vendor=vendor, product_key=product_key, online=online, limit=limit, offset=offset
+    )
+
+
+Vendor = Literal["quectel", "enos", "mcs"]
+
+
+@router.post(
+    "/devices/{vendor}/{product_key}/{device_key}/online", operation_id="control.device_online"
+)
+async def device_online(
+    ctx: CtxDep, vendor: Vendor, product_key: str, device_key: str
+) -> DeviceView:
+    """The simulated device connects: cached commands are delivered, DPS connect status follows."""
+    return service.set_online(
+        ctx, vendor=vendor, product_key=product_key, device_key=device_key, online=True
+    )
+
+
+@router.post(
+    "/devices/{vendor}/{product_key}/{device_key}/offline", operation_id="control.device_offline"
+)
+async def device_offline(
+    ctx: CtxDep, vendor: Vendor, product_key: str, device_key: str
+) -> DeviceView:
+    """The simulated device disconnects."""
+    return service.set_online(
+        ctx, vendor=vendor, product_key=product_key, device_key=device_key, online=False
     )
