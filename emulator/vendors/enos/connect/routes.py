@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 
 from emulator.core.context import Ctx
 from emulator.core.errors import VendorError
+from emulator.core.operations import Operation, register
 from emulator.core.routing import request_context
 from emulator.vendors.enos import envelope
 from emulator.vendors.enos.auth import enos_auth
@@ -21,6 +22,7 @@ from emulator.vendors.enos.connect import service
 from emulator.vendors.enos.connect.errors import VALIDATION, ConnectError
 from emulator.vendors.enos.connect.schemas import DeviceCreateRequest, DeviceCreateResult
 from emulator.vendors.enos.envelope import EnosResponse, EnosRoute
+from emulator.vendors.enos.token.errors import TokenError
 
 
 class ConnectRoute(EnosRoute):
@@ -68,6 +70,15 @@ async def _delete(request: Request, ctx: Ctx) -> Any:
     service.delete_device(ctx, **_selector(request))
     return None
 
+
+register(
+    Operation(
+        "enos.connect.create_device", "enos", (ConnectError, TokenError),
+        fault_only=frozenset({ConnectError.DEVICE_KEY_GENERATION_FAILED.code}),
+    ),
+    Operation("enos.connect.get_device", "enos", (ConnectError, TokenError)),
+    Operation("enos.connect.delete_device", "enos", (ConnectError, TokenError)),
+)  # fmt: skip
 
 ACTIONS: dict[str, Action] = {"create": _create, "get": _get, "delete": _delete}
 
