@@ -6,6 +6,7 @@ variables, so each option is defined once and works both ways.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -76,7 +77,30 @@ def run(settings: Settings) -> None:
         sys.exit(2)
     click.echo(
         f"iot-emulator {__version__} on http://{settings.host}:{settings.port} "
-        f"(db {settings.db}, auth {settings.auth})",
+        f"(db {settings.db}, auth {settings.auth}, workers {settings.workers})",
         err=True,
     )
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level)
+    if settings.workers == 1:
+        uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level)
+        return
+    # Worker processes build their own app from the environment: hand the settings over there.
+    os.environ.update(settings_environment(settings))
+    uvicorn.run(
+        "emulator.app:create_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        log_level=settings.log_level,
+    )
+
+
+def settings_environment(settings: Settings) -> dict[str, str]:
+    env: dict[str, str] = {}
+    for name, value in settings.model_dump().items():
+        if value is None:
+            continue
+        if isinstance(value, list):
+            value = ",".join(str(v) for v in value)
+        env[f"EMULATOR_{name.upper()}"] = str(value)
+    return env

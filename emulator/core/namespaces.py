@@ -10,6 +10,7 @@ import re
 import threading
 
 from sqlalchemy import Engine, delete, insert, select
+from sqlalchemy.exc import IntegrityError
 
 from emulator.core import registry
 from emulator.core.clock import Clock
@@ -47,7 +48,12 @@ class Namespaces:
             ns = registry.namespaces
             exists = conn.execute(select(ns.c.name).where(ns.c.name == name)).first()
             if exists is None:
-                conn.execute(insert(ns), {"name": name, "created_at": self._clock.now_ms()})
+                try:
+                    conn.execute(insert(ns), {"name": name, "created_at": self._clock.now_ms()})
+                except IntegrityError:
+                    # Another process created it first: its baseline is already there.
+                    self._known.add(name)
+                    return
                 self._baseline.write(conn, name)
             self._known.add(name)
 
