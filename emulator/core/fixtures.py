@@ -72,6 +72,9 @@ class DpsGroupFixture(FixtureModel):
     group_id: str = Field(min_length=1)
     product_key: str = Field(min_length=1)
     region_id: str = ""
+    # Allocation checks deviceData against this master-data group only, and answers 35404
+    # "Device group not found" when it holds no definition (left unchecked here on purpose).
+    master_data_group: str | None = None
     attrs: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -79,6 +82,7 @@ class DpsMasterDataFixture(FixtureModel):
     key: str = Field(min_length=1)
     type: Literal["Integer", "String", "Enum", "Date"]
     values: list[str] = Field(default_factory=list, description="allowed values of an Enum")
+    group: str = Field(default="default", min_length=1, description="master-data group")
     attrs: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -348,6 +352,7 @@ def build_baseline(doc: FixtureDocument, ids: Ids, now: int) -> Baseline:
                     "group_id": g.group_id,
                     "product_key": g.product_key,
                     "region_id": g.region_id,
+                    "master_data_group": g.master_data_group,
                     "attrs": g.attrs,
                 },
             )
@@ -358,6 +363,7 @@ def build_baseline(doc: FixtureDocument, ids: Ids, now: int) -> Baseline:
                     "org_id": org.org_id,
                     "key": m.key,
                     "data_type": m.type,
+                    "master_data_group": m.group,
                     "attrs": {**m.attrs, "values": m.values},
                 },
             )

@@ -130,24 +130,37 @@ class Binding(SQLModel, table=True):
 
 
 class Command(SQLModel, table=True):
-    """A command ticket sent to a device, with its state history on the emulator clock."""
+    """A command ticket sent to a device, with its state history on the emulator clock.
+
+    ``via_*`` names the gateway whose connection carries the command to a sub-device (None:
+    the device's own connection). ``identity`` is what makes two commands "identical" for the
+    vendor's cover rule. ``delivery_seq`` orders a device's inbox (assigned on delivery).
+    """
 
     __tablename__ = "commands"
     __table_args__ = (
         UniqueConstraint("namespace", "ticket"),
         Index("ix_commands_device", "namespace", "vendor", "product_key", "device_key"),
+        Index("ix_commands_via", "namespace", "vendor", "via_product_key", "via_device_key"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
     namespace: str
     ticket: str
     vendor: str
+    operation: str = ""
     product_key: str
     device_key: str
+    via_product_key: str | None = None
+    via_device_key: str | None = None
     state: str
+    qos: int = 1
+    identity: str = ""
     payload: Attrs = Field(default_factory=dict, sa_type=JSON)
     history: list[Attrs] = Field(default_factory=list, sa_type=JSON)
     expires_at: int | None = None
+    delivered_at: int | None = None
+    delivery_seq: int | None = None
     created_at: int = 0
     updated_at: int = 0
 
@@ -162,6 +175,8 @@ class DpsGroup(SQLModel, table=True):
     group_id: str = Field(primary_key=True)
     product_key: str
     region_id: str = ""
+    # The master-data group whose definitions check ``deviceData``; None: every definition.
+    master_data_group: str | None = None
     attrs: Attrs = Field(default_factory=dict, sa_type=JSON)
 
 
@@ -174,6 +189,7 @@ class DpsMasterData(SQLModel, table=True):
     org_id: str = Field(primary_key=True)
     key: str = Field(primary_key=True)
     data_type: str
+    master_data_group: str = "default"
     attrs: Attrs = Field(default_factory=dict, sa_type=JSON)
 
 
@@ -186,6 +202,15 @@ class DpsDevice(SQLModel, table=True):
     org_id: str = Field(primary_key=True)
     sn: str = Field(primary_key=True)
     group_id: str
+    # "init" (in the inventory) or "allocated"; "connected" is derived from ``connected_at``.
+    allocate_status: str = "init"
+    allocated_at: int | None = None
+    # First connection of the provisioned device since its last allocation (ON_ONLINE hook).
+    connected_at: int | None = None
+    reprovisioning: bool = False
+    # The connection-service device an allocation provisioned (kept across re-allocations).
+    product_key: str | None = None
+    device_key: str | None = None
     attrs: Attrs = Field(default_factory=dict, sa_type=JSON)
     created_at: int = 0
     updated_at: int = 0

@@ -8,15 +8,19 @@ from fastapi import APIRouter
 from emulator.core.routing import VendorRoute
 from emulator.vendors.enos.connect.routes import ConnectRoute
 from emulator.vendors.enos.connect.routes import router as enos_connect
+from emulator.vendors.enos.dps.routes import DpsRoute
+from emulator.vendors.enos.dps.routes import router as enos_dps
 from emulator.vendors.enos.token.routes import TokenRoute
 from emulator.vendors.enos.token.routes import router as enos_token
 
 ROUTERS: list[APIRouter] = [
     enos_token,
     enos_connect,
+    enos_dps,
 ]
 
 FALLBACKS: list[tuple[str, type[VendorRoute]]] = [
     ("/apim-token-service/", TokenRoute),
     ("/connect-service/", ConnectRoute),
+    ("/dps-service/", DpsRoute),
 ]

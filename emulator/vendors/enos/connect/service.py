@@ -74,55 +74,69 @@ def create_device(ctx: Ctx, *, org_id: str | None, request: DeviceCreateRequest)
     """Create Device: the DeviceCreateResult of the doc."""
     with ctx.begin() as conn:
         org_id = require_org(conn, ctx, org_id)
-        product = _product(conn, ctx, org_id, request.product_key)
-        if request.device_key is not None:
-            device_key = request.device_key
-            if _key_taken(conn, ctx, request.product_key, device_key):
-                raise VendorError(ConnectError.DEVICE_KEY_EXISTS)
-        else:
-            device_key = _generate_key(conn, ctx, request.product_key)
-        quota = int(product.attrs.get("deviceQuota", 10_000))
-        count = conn.execute(
-            select(func.count()).select_from(_D).where(
-                _D.c.namespace == ctx.namespace, _D.c.vendor == VENDOR,
-                _D.c.product_key == request.product_key,
-            )
-        ).scalar_one()  # fmt: skip
-        if count >= quota:
-            raise VendorError(ConnectError.DEVICE_QUOTA_EXCEEDED)
-        ids, now = ctx.ids, ctx.now_ms()
-        row = {
-            "namespace": ctx.namespace,
-            "vendor": VENDOR,
-            "product_key": request.product_key,
-            "device_key": device_key,
-            "org_id": org_id,
-            "asset_id": ids.enos_asset_id(),
-            "name": request.device_name.default_value,
-            "secret": ids.device_secret(),
-            "online": False,
-            "attrs": {
-                "timezone": request.timezone,
-                "deviceName": request.device_name.model_dump(by_alias=True),
-                "deviceAttributes": request.device_attributes,
-                "deviceTags": request.device_tags,
-                "deviceDesc": request.device_desc,
-            },
-            "created_at": now,
-            "updated_at": now,
-        }
-        try:
-            conn.execute(insert(_D), row)
-        except IntegrityError:
-            # Another writer took the key between the check and the insert.
-            raise VendorError(ConnectError.DEVICE_KEY_EXISTS) from None
+        row = insert_device(
+            conn, ctx, org_id=org_id, product_key=request.product_key,
+            device_key=request.device_key, timezone=request.timezone,
+            device_name=request.device_name.model_dump(by_alias=True),
+            device_attributes=request.device_attributes, device_tags=request.device_tags,
+            device_desc=request.device_desc,
+        )  # fmt: skip
     return {
         "productKey": row["product_key"],
-        "deviceKey": device_key,
+        "deviceKey": row["device_key"],
         "deviceSecret": row["secret"],
         "assetId": row["asset_id"],
         "deviceSecrete": row["secret"],
     }
+
+
+def insert_device(
+    conn: Connection, ctx: Ctx, *, org_id: str, product_key: str, device_key: str | None,
+    timezone: str, device_name: dict[str, Any], device_attributes: dict[str, Any] | None = None,
+    device_tags: dict[str, str] | None = None, device_desc: str | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    """Insert one device row of a known org: also how DPS allocation provisions a device."""
+    product = _product(conn, ctx, org_id, product_key)
+    if device_key is not None:
+        if _key_taken(conn, ctx, product_key, device_key):
+            raise VendorError(ConnectError.DEVICE_KEY_EXISTS)
+    else:
+        device_key = _generate_key(conn, ctx, product_key)
+    quota = int(product.attrs.get("deviceQuota", 10_000))
+    count = conn.execute(
+        select(func.count()).select_from(_D).where(
+            _D.c.namespace == ctx.namespace, _D.c.vendor == VENDOR, _D.c.product_key == product_key,
+        )
+    ).scalar_one()  # fmt: skip
+    if count >= quota:
+        raise VendorError(ConnectError.DEVICE_QUOTA_EXCEEDED)
+    ids, now = ctx.ids, ctx.now_ms()
+    row = {
+        "namespace": ctx.namespace,
+        "vendor": VENDOR,
+        "product_key": product_key,
+        "device_key": device_key,
+        "org_id": org_id,
+        "asset_id": ids.enos_asset_id(),
+        "name": str(device_name.get("defaultValue", "")),
+        "secret": ids.device_secret(),
+        "online": False,
+        "attrs": {
+            "timezone": timezone,
+            "deviceName": device_name,
+            "deviceAttributes": device_attributes or {},
+            "deviceTags": device_tags or {},
+            "deviceDesc": device_desc,
+        },
+        "created_at": now,
+        "updated_at": now,
+    }
+    try:
+        conn.execute(insert(_D), row)
+    except IntegrityError:
+        # Another writer took the key between the check and the insert.
+        raise VendorError(ConnectError.DEVICE_KEY_EXISTS) from None
+    return row
 
 
 def _generate_key(conn: Connection, ctx: Ctx, product_key: str) -> str:
