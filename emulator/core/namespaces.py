@@ -63,6 +63,7 @@ class Namespaces:
             for table in registry.namespaced_tables():
                 conn.execute(delete(table).where(table.c.namespace == name))
             ns = registry.namespaces
+            conn.execute(delete(ns).where(ns.c.name == name))
             conn.execute(insert(ns), {"name": name, "created_at": self._clock.now_ms()})
             self._baseline.write(conn, name)
             self._known.add(name)
