@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test check lint typecheck format install clean
+.PHONY: run test check lint typecheck format install clean bench
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -26,6 +26,9 @@ lint: $(STAMP)
 
 typecheck: $(STAMP)
 	$(PY) -m mypy
+
+bench: $(STAMP)
+	$(PY) bench/run.py
 
 format: $(STAMP)
 	$(PY) -m ruff format .

@@ -1,0 +1,108 @@
+"""Targets of the performance issue, and the report: a table, bench/README.md and a plot."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from scenarios import BATCH_SIZE, CREATE_BATCH, CREATE_DEVICE, SCALE_SENSITIVE
+
+
+def evaluate(results: dict[str, Any]) -> list[dict[str, Any]]:
+    f = results["figures"]
+    bare = f["bare"]["requests_per_s"]
+    ops = f.get("operations", {})
+    out: list[dict[str, Any]] = []
+
+    def target(name: str, value: float | None, goal: str, met: bool | None) -> None:
+        out.append({"figure": name, "value": value, "target": goal, "met": met})
+
+    for name, result in ops.items():
+        ratio = result["requests_per_s"] / bare
+        floor = 0.5 if name == CREATE_DEVICE.name else 0.35
+        target(f"{name}: req/s vs bare app", round(ratio, 3), f">= {floor} x", ratio >= floor)
+    if CREATE_BATCH.name in ops:
+        per_s = ops[CREATE_BATCH.name]["requests_per_s"] * BATCH_SIZE
+        target("createBatch devices/s", round(per_s), ">= 50,000", per_s >= 50_000)
+    control = next((r for n, r in ops.items() if n.startswith("quectel.enduser")), None)
+    if control is not None:
+        target(
+            "batchControlDevice p50 (100 online)",
+            control["p50_ms"],
+            "<= 10 ms",
+            control["p50_ms"] <= 10,
+        )
+    target("start-up to healthy (s)", round(f["startup_s"], 3), "<= 1 s", f["startup_s"] <= 1)
+    target("reset of the default state p50 (ms)", round(f["reset"]["p50_ms"], 2), "<= 10 ms",
+           f["reset"]["p50_ms"] <= 10)  # fmt: skip
+    target("idle RSS (MB)", round(f["idle_rss_mb"], 1), "<= 100 MB", f["idle_rss_mb"] <= 100)
+    full = f.get("operations_full", {})
+    for name in SCALE_SENSITIVE:
+        if name in full and name in ops:
+            ratio = full[name]["requests_per_s"] / ops[name]["requests_per_s"]
+            target(
+                f"{name}: with 1,000,000 devices vs empty",
+                round(ratio, 3),
+                ">= 0.8 x",
+                ratio >= 0.8,
+            )
+    return out
+
+
+def table(results: dict[str, Any]) -> str:
+    lines = ["| figure | value | target | met |", "| --- | --- | --- | --- |"]
+    for t in results["targets"]:
+        met = {True: "yes", False: "**no**", None: "n/a"}[t["met"]]
+        lines.append(f"| {t['figure']} | {t['value']} | {t['target']} | {met} |")
+    return "\n".join(lines)
+
+
+def raw_table(results: dict[str, Any]) -> str:
+    f = results["figures"]
+    lines = ["| run | req/s | p50 ms | p99 ms | non-2xx |", "| --- | --- | --- | --- | --- |"]
+    rows = [("bare app", f["bare"])]
+    rows += [(n, r) for n, r in f.get("operations", {}).items()]
+    rows += [(f"{n} (1M devices)", r) for n, r in f.get("operations_full", {}).items()]
+    for name, r in rows:
+        lines.append(
+            f"| {name} | {r['requests_per_s']:.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['errors']} |"
+        )
+    return "\n".join(lines)
+
+
+def svg(results: dict[str, Any]) -> str:
+    """A bar chart of requests/s, drawn by hand so the benchmark needs no plotting library."""
+    f = results["figures"]
+    bars = [("bare app", f["bare"]["requests_per_s"])]
+    bars += [(n.split(" ")[0], r["requests_per_s"]) for n, r in f.get("operations", {}).items()]
+    top = max(v for _, v in bars) or 1
+    width, row = 760, 28
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{row * len(bars) + 40}" '
+             'font-family="sans-serif" font-size="12">',
+             '<text x="10" y="18" font-weight="bold">requests/s, one worker, same load generator</text>']  # fmt: skip
+    for i, (name, value) in enumerate(bars):
+        y = 30 + i * row
+        length = int((width - 330) * value / top)
+        parts.append(f'<text x="10" y="{y + 15}">{name}</text>')
+        parts.append(f'<rect x="270" y="{y + 3}" width="{length}" height="18" fill="#4878a8"/>')
+        parts.append(f'<text x="{275 + length}" y="{y + 16}">{value:.0f}</text>')
+    parts.append("</svg>")
+    return "\n".join(parts) + "\n"
+
+
+def write_readme(results: dict[str, Any], path: Path, plot: Path) -> None:
+    m = results["machine"]
+    plot.write_text(svg(results))
+    path.write_text(
+        "# Benchmarks\n\n"
+        "`make bench` starts a bare FastAPI app (validate a small JSON body, echo it) and the emulator in\n"
+        "its default configuration (file SQLite, journal on, one worker), drives both with the same load\n"
+        "generator at the same concurrency, and compares. Ratios against the bare app measured in the\n"
+        "same run are what matter: absolute numbers depend on the machine.\n\n"
+        f"Last run: {m['cpus']} CPUs, {m['platform']}, Python {m['python']}, load by {m['generator']} "
+        f"with {m['connections']} connections for {m['seconds']} s per figure.\n\n"
+        "## Targets\n\n" + table(results) + "\n\n"
+        "## Raw figures\n\n" + raw_table(results) + "\n\n"
+        "![requests/s](results.svg)\n\n"
+        "Full data: `results.json`.\n"
+    )

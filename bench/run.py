@@ -1,0 +1,189 @@
+"""``make bench``: the emulator against a bare FastAPI app, measured in one run on one machine.
+
+Starts the bare app (bench/bare_app.py) and the emulator in its default configuration (file
+SQLite, journal on, one worker), drives both with the same load generator at the same
+concurrency, and writes bench/results.json and the table in bench/README.md. Every figure is
+printed with its target and whether it is met.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import load
+import scenarios
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "bench"
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Server:
+    """A server process; ``startup_s`` is the time from spawn to the first healthy answer."""
+
+    def __init__(
+        self, argv: list[str], health_path: str, env: dict[str, str] | None = None
+    ) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        started = time.perf_counter()
+        self.process = subprocess.Popen(
+            [a.replace("{port}", str(self.port)) for a in argv],
+            cwd=ROOT, env={**os.environ, **(env or {})},
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        deadline = started + 30
+        while True:
+            try:
+                if httpx.get(self.url + health_path, timeout=1).status_code < 500:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.perf_counter() > deadline or self.process.poll() is not None:
+                raise RuntimeError(f"server did not start: {argv}")
+            time.sleep(0.005)
+        self.startup_s = time.perf_counter() - started
+
+    def rss_mb(self) -> float:
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        return float("nan")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=30)
+
+
+def emulator_server(db: Path) -> Server:
+    return Server(
+        [sys.executable, "-m", "emulator", "serve", "--port", "{port}", "--db", str(db), "--seed", "1",
+         "--fixtures", str(ROOT / "fixtures" / "default.yaml"), "--fixtures", str(BENCH / "fixtures.yaml")],
+        "/_emulator/health", {"EMULATOR_LOG_LEVEL": "warning"},
+    )  # fmt: skip
+
+
+def measure_reset(url: str, rounds: int = 200) -> dict[str, float]:
+    """Latency of ``POST /_emulator/reset`` of a namespace holding the default fixtures."""
+    times = []
+    with httpx.Client(base_url=url + "/ns/bench-reset") as client:
+        client.get("/_emulator/health")
+        for _ in range(rounds):
+            started = time.perf_counter()
+            client.post("/_emulator/reset").raise_for_status()
+            times.append((time.perf_counter() - started) * 1000)
+    times.sort()
+    return {"p50_ms": statistics.median(times), "p99_ms": times[int(0.99 * len(times)) - 1]}
+
+
+def run_all(args: argparse.Namespace) -> dict[str, Any]:
+    results: dict[str, Any] = {
+        "machine": {
+            "cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
+            "generator": "wrk" if load.wrk_available() else "python",
+            "connections": args.connections, "seconds": args.seconds,
+        },
+        "figures": {},
+    }  # fmt: skip
+    figures: dict[str, Any] = results["figures"]
+
+    def drive(url: str, scenario: load.Scenario) -> dict[str, Any]:
+        result = load.run(url, scenario, seconds=args.seconds, connections=args.connections)
+        print(f"  {scenario.name:42} {result.requests_per_s:9.0f} req/s  p50 {result.p50_ms:6.2f} ms"
+              f"  p99 {result.p99_ms:7.2f} ms  errors {result.errors}", flush=True)  # fmt: skip
+        return asdict(result)
+
+    bare = Server([sys.executable, "-m", "uvicorn", "--app-dir", str(BENCH), "bare_app:app",
+                   "--port", "{port}", "--log-level", "warning"], "/docs")  # fmt: skip
+    try:
+        figures["bare"] = drive(bare.url, scenarios.ECHO)
+    finally:
+        bare.stop()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Path(tmp) / "emulator.db"
+        emulator = emulator_server(db)
+        try:
+            figures["startup_s"] = emulator.startup_s
+            time.sleep(1)
+            figures["idle_rss_mb"] = emulator.rss_mb()
+            figures["reset"] = measure_reset(emulator.url)
+            empty = run_operations(emulator.url, drive)
+            figures["operations"] = empty
+        finally:
+            emulator.stop()
+        if not args.skip_million:
+            print(f"filling the registry with {args.million:,} devices ...", flush=True)
+            started = time.perf_counter()
+            scenarios.fill_registry(db, args.million)
+            figures["fill_s"] = time.perf_counter() - started
+            emulator = emulator_server(db)
+            try:
+                figures["operations_full"] = run_operations(
+                    emulator.url, drive, only=scenarios.SCALE_SENSITIVE
+                )
+            finally:
+                emulator.stop()
+    return results
+
+
+def run_operations(url: str, drive: Callable[[str, load.Scenario], dict[str, Any]],
+                   only: tuple[str, ...] | None = None) -> dict[str, Any]:  # fmt: skip
+    out: dict[str, Any] = {}
+    scenarios.prepare(url)
+    for scenario in scenarios.OPERATIONS:
+        if only is not None and scenario.name not in only:
+            continue
+        if not scenarios.available(url, scenario):
+            print(f"  {scenario.name:42} not served by this build: skipped", flush=True)
+            continue
+        out[scenario.name] = drive(url, scenario)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--seconds", type=float, default=8)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument(
+        "--million", type=int, default=1_000_000, help="devices for the full-registry run"
+    )
+    parser.add_argument("--skip-million", action="store_true")
+    parser.add_argument("--output", type=Path, default=BENCH / "results.json")
+    args = parser.parse_args()
+    results = run_all(args)
+    import report
+
+    results["targets"] = report.evaluate(results)
+    args.output.write_text(json.dumps(results, indent=2) + "\n")
+    report.write_readme(results, BENCH / "README.md", BENCH / "results.svg")
+    print(report.table(results))
+    missed = [t for t in results["targets"] if t["met"] is False]
+    print(f"\n{len(results['targets']) - len(missed)} of {len(results['targets'])} targets met")
+
+
+if __name__ == "__main__":
+    main()

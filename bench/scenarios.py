@@ -1,0 +1,126 @@
+"""The requests the benchmark sends: one scenario per documented operation, plus the baseline.
+
+Bodies are the doc samples where they can be repeated (a DPS SN can be allocated again and
+again: re-provisioning), and fresh unique keys per request where the doc's operation creates.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import httpx
+from load import Scenario
+from sqlalchemy import create_engine, insert
+
+RUN = os.urandom(3).hex()  # keys of this run never collide with an earlier run's
+JSON = {"Content-Type": "application/json"}
+ENOS = {**JSON, "apim-accesstoken": "bench-token-0001"}
+QUECTEL_SAAS = {**JSON, "Authorization": "QJWT eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJiZW5jaCJ9.YmVuY2g"}
+QUECTEL_USER = {**JSON, "Authorization": "Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJiZW5jaCJ9.YmVuY2g"}
+MCS = {**JSON, "Authorization": "Bearer benchmcstoken0001"}
+
+ECHO = Scenario(
+    "bare app: validate and echo", "POST", "/echo", JSON,
+    body=json.dumps({"productKey": "Vu82Agp3", "timezone": "+08:00", "deviceKey": "abc"}),
+)  # fmt: skip
+
+CREATE_DEVICE = Scenario(
+    "enos.connect.create_device", "POST",
+    "/connect-service/v2.1/devices?action=create&orgId=oBench0000001", ENOS,
+    body=json.dumps({"productKey": "BenchProd", "timezone": "+08:00", "deviceName": {"defaultValue": "bench"}}),
+)  # fmt: skip
+
+ALLOCATE = Scenario(
+    "enos.dps.allocate", "POST", "/dps-service/v2.5/pvs/device?action=allocate&orgId=yourOrgId", ENOS,
+    body=json.dumps({"sn": "yourSn", "deviceData": {"max_capacity": 1.0, "scale": 1}}),
+)  # fmt: skip
+
+REGISTER = Scenario(
+    "mcs.register_device", "POST", "/mcs/v2/devices", MCS,
+    body=json.dumps({"prodId": "a1234567890", "name": "bench device", "isTest": True}),
+)  # fmt: skip
+
+BATCH_SIZE = 500
+CREATE_BATCH = Scenario(
+    "quectel.devicemgr.create_batch (500 devices)", "POST", "/v2/devicemgr/r3/openapi/device/createBatch",
+    QUECTEL_SAAS,
+    body_lua=(
+        "local parts = {} "
+        f"for i = 1, {BATCH_SIZE} do parts[i] = '{{\"deviceKey\":\"{RUN}-' .. counter .. '-' .. i .. '\"}}' end "
+        "body = '{\"productKey\":\"PK0001\",\"devices\":[' .. table.concat(parts, ',') .. ']}'"
+    ),
+    body_fn=lambda n: json.dumps(
+        {"productKey": "PK0001", "devices": [{"deviceKey": f"{RUN}-py{n}-{i}"} for i in range(BATCH_SIZE)]}
+    ),
+)  # fmt: skip
+
+ONLINE = [f"BC{i:03d}" for i in range(1, 101)]
+BATCH_CONTROL = Scenario(
+    "quectel.enduser.batch_control_device (100 online)", "POST",
+    "/v2/binding/enduserapi/batchControlDevice", QUECTEL_USER,
+    body=json.dumps({
+        "type": 2, "data": '[{"switch":true}]', "qos": 0,
+        "deviceList": [{"productKey": "PK0001", "deviceKey": key} for key in ONLINE],
+    }),
+)  # fmt: skip
+
+OPERATIONS = [CREATE_DEVICE, CREATE_BATCH, BATCH_CONTROL, ALLOCATE, REGISTER]
+SCALE_SENSITIVE = (CREATE_DEVICE.name, CREATE_BATCH.name, BATCH_CONTROL.name)
+
+
+def _send(client: httpx.Client, scenario: Scenario) -> httpx.Response:
+    body = scenario.body or eval(scenario.body_py, {"n": 0})
+    return client.request(
+        scenario.method, scenario.path, content=body.encode(), headers=scenario.headers
+    )
+
+
+def available(url: str, scenario: Scenario) -> bool:
+    """The operation is served and its sample succeeds (vendor errors travel at HTTP 200)."""
+    with httpx.Client(base_url=url, timeout=30) as client:
+        response = _send(client, scenario)
+    if response.status_code == 404:
+        return False
+    body = response.json()
+    ok = body.get("code") in (0, 200) or "deviceId" in body or "credentials" in body
+    if not ok:
+        raise RuntimeError(f"{scenario.name}: the sample request failed: {response.text[:300]}")
+    return True
+
+
+def prepare(url: str) -> None:
+    """The 100 online devices that batchControlDevice commands."""
+    with httpx.Client(base_url=url, timeout=30) as client:
+        response = client.post(
+            "/v2/devicemgr/r3/openapi/device/createBatch", headers=QUECTEL_SAAS,
+            json={"productKey": "PK0001", "devices": [{"deviceKey": key} for key in ONLINE]},
+        )  # fmt: skip
+        if response.status_code == 404:
+            return
+        for key in ONLINE:
+            client.post(f"/_emulator/devices/quectel/PK0001/{key}/online")
+
+
+def fill_registry(db: Path, count: int, chunk: int = 50_000) -> None:
+    """``count`` EnOS devices straight into the registry of a stopped emulator."""
+    from emulator.core import registry
+
+    engine = create_engine(f"sqlite:///{db}")
+    now = int(time.time() * 1000)
+    with engine.begin() as conn:
+        for start in range(0, count, chunk):
+            rows = [
+                {
+                    "namespace": "default", "vendor": "enos", "product_key": "BenchProd",
+                    "device_key": f"fill{n:08d}", "org_id": "oBench0000001",
+                    "asset_id": f"F{n:07d}",
+                    "name": "filler", "secret": "S" * 20, "online": False, "attrs": {},
+                    "created_at": now, "updated_at": now,
+                }
+                for n in range(start, min(count, start + chunk))
+            ]  # fmt: skip
+            conn.execute(insert(registry.devices), rows)
+    engine.dispose()
