@@ -12,15 +12,25 @@ from emulator.vendors.enos.dps.routes import DpsRoute
 from emulator.vendors.enos.dps.routes import router as enos_dps
 from emulator.vendors.enos.token.routes import TokenRoute
 from emulator.vendors.enos.token.routes import router as enos_token
+from emulator.vendors.quectel.devicemgr.routes import DeviceMgrRoute, SaasTokenRoute
+from emulator.vendors.quectel.devicemgr.routes import products_router as quectel_products
+from emulator.vendors.quectel.devicemgr.routes import router as quectel_devicemgr
+from emulator.vendors.quectel.devicemgr.routes import token_router as quectel_saas_token
 
 ROUTERS: list[APIRouter] = [
     enos_token,
     enos_connect,
     enos_dps,
+    quectel_saas_token,
+    quectel_devicemgr,
+    quectel_products,
 ]
 
 FALLBACKS: list[tuple[str, type[VendorRoute]]] = [
     ("/apim-token-service/", TokenRoute),
     ("/connect-service/", ConnectRoute),
     ("/dps-service/", DpsRoute),
+    ("/v2/quecauth/", SaasTokenRoute),
+    ("/v2/devicemgr/", DeviceMgrRoute),
+    ("/v2/quecproductmgr/", DeviceMgrRoute),
 ]

@@ -1,0 +1,383 @@
+"""Quectel SaaS device manager behaviour: devicemgr-createBatch.md and its companions
+(REAL-CLIENTS.md §3: device create/detail/delete, product device overview, products).
+
+Devices live in the shared registry with vendor ``quectel``: ``secret`` is the device secret,
+``attrs`` hold ``authMode``, ``sn``, ``fingerPrint`` and ``psk``. The end-user
+batchControlDevice API sends commands to these rows by (productKey, deviceKey).
+
+Deviations from the real platform:
+- createBatch's ``data`` (``ActionResultOfobject``) is undocumented: it answers
+  ``{"successList":[{"data":{credentials}}],"failureList":[{"data":{pk,dk},"msg"}]}`` like
+  the vendor's batchControlDevice; valid devices are created, invalid ones reported;
+- a device secret (20 characters) is issued for dynamic and static authentication alike;
+  X.509 devices get none;
+- no limit is put on deviceKey, deviceName or sn beyond the request-size limit;
+- single ``device/create`` answers 50005 for a duplicate deviceKey, a missing fingerPrint
+  or psk (the docs name no code for these); ``device/detail`` and ``device/delete`` answer
+  70130 for an unknown product as for an unknown device;
+- the device name defaults to the deviceKey; ``isVerified`` follows ``isActived``;
+- the overview's ``deviceKey`` filter is an exact match; ``pageSize`` is capped at 1000;
+- product fields the fixtures do not set take defaults: ``accessType`` 0, ``dataFmt`` 3,
+  ``netWay`` "2", ``logoPath`` null, ``aiCapabilityStatus`` false.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import Connection, delete, func, insert, select
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from emulator.core import registry
+from emulator.core.context import Ctx
+from emulator.core.errors import VendorError
+from emulator.core.faults import device_fault
+from emulator.vendors.quectel.devicemgr.errors import VALIDATION, SaasError
+from emulator.vendors.quectel.devicemgr.schemas import (
+    DeviceCreateBatchDto,
+    DeviceCreateSingleR3Dto,
+    DeviceDeleteR3Dto,
+    DeviceItem,
+)
+
+VENDOR = "quectel"
+OP_CREATE_BATCH = "quectel.devicemgr.create_batch"
+MAX_PAGE_SIZE = 1000
+# A concurrent writer can take a deviceKey between our check and our insert; the batch is
+# then rolled back and checked again, so the duplicate is reported instead of a 50000.
+_WRITE_ATTEMPTS = 3
+
+MSG_EXISTS = "The device already exists"
+MSG_DUPLICATE_IN_REQUEST = "Duplicate deviceKey in the request"
+MSG_NO_FINGERPRINT = "param check error: fingerPrint is required for X509 authentication"
+MSG_NO_PSK = "param check error: psk is required for China Telecom AEP products"
+
+_D = registry.devices
+_P = registry.products
+
+
+# --- shared checks --------------------------------------------------------------------------
+
+
+def _item_error(exc: ValidationError) -> VendorError:
+    """The documented code and message of a device entry's first invalid field."""
+    err = exc.errors()[0]
+    loc = [part for part in err.get("loc", ()) if isinstance(part, str)]
+    field = loc[-1] if loc else "device"
+    code = VALIDATION.get((field, str(err.get("type"))))
+    if code is not None:
+        return VendorError(code)
+    detail = f"{field} is missing" if err.get("type") == "missing" else err.get("msg", "invalid")
+    return VendorError(SaasError.PARAM_CHECK_ERROR, f"param check error: {field}: {detail}")
+
+
+def _product(conn: Connection, ctx: Ctx, product_key: str) -> Any | None:
+    return conn.execute(
+        select(_P.c.product_key, _P.c.name, _P.c.attrs).where(
+            _P.c.namespace == ctx.namespace, _P.c.vendor == VENDOR,
+            _P.c.product_key == product_key,
+        )
+    ).first()  # fmt: skip
+
+
+def _require_product(conn: Connection, ctx: Ctx, product_key: str) -> Any:
+    product = _product(conn, ctx, product_key)
+    if product is None:
+        raise VendorError(SaasError.PRODUCT_NOT_FOUND)
+    return product
+
+
+def _is_aep(product: Any) -> bool:
+    return bool((product.attrs or {}).get("aep"))
+
+
+def _rule_error(item: DeviceItem, aep: bool) -> str | None:
+    """The documented conditional requirements: fingerPrint for X.509, psk on AEP."""
+    if item.auth_mode == 2 and not item.finger_print:
+        return MSG_NO_FINGERPRINT
+    if aep and not item.psk:
+        return MSG_NO_PSK
+    return None
+
+
+def _row(ctx: Ctx, product_key: str, item: DeviceItem, now: int) -> dict[str, Any]:
+    auth_mode = item.auth_mode or 0
+    return {
+        "namespace": ctx.namespace,
+        "vendor": VENDOR,
+        "product_key": product_key,
+        "device_key": item.device_key,
+        "name": item.device_name or item.device_key,
+        "secret": ctx.ids.device_secret() if auth_mode != 2 else "",
+        "online": False,
+        "attrs": {
+            "authMode": auth_mode,
+            "sn": item.sn,
+            "fingerPrint": item.finger_print,
+            "psk": item.psk,
+        },
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def _credentials(row: Mapping[str, Any]) -> dict[str, Any]:
+    attrs = row["attrs"]
+    return {
+        "productKey": row["product_key"],
+        "deviceKey": row["device_key"],
+        "deviceName": row["name"],
+        "sn": attrs["sn"],
+        "authMode": attrs["authMode"],
+        "deviceSecret": row["secret"] or None,
+        "fingerPrint": attrs["fingerPrint"],
+        "psk": attrs["psk"],
+    }
+
+
+def _existing_keys(conn: Connection, ctx: Ctx, product_key: str, keys: Sequence[str]) -> set[str]:
+    if not keys:
+        return set()
+    found = conn.execute(
+        select(_D.c.device_key).where(
+            _D.c.namespace == ctx.namespace, _D.c.vendor == VENDOR,
+            _D.c.product_key == product_key, _D.c.device_key.in_(keys),
+        )
+    ).scalars()  # fmt: skip
+    return set(found)
+
+
+# --- createBatch ----------------------------------------------------------------------------
+
+
+def _failure(product_key: str, device_key: object, msg: str) -> dict[str, Any]:
+    dk = device_key if isinstance(device_key, str) else ""
+    return {"data": {"productKey": product_key, "deviceKey": dk}, "msg": msg}
+
+
+def _plan_batch(
+    ctx: Ctx, conn: Connection, request: DeviceCreateBatchDto, aep: bool
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+    """Split the batch into rows to insert, and the success and failure entries."""
+    pk = request.product_key
+    items: list[tuple[int, DeviceItem]] = []
+    failures: dict[int, dict[str, Any]] = {}
+    seen: set[str] = set()
+    for index, raw in enumerate(request.devices):
+        raw_key = raw.get("deviceKey")
+        fault = device_fault(ctx, OP_CREATE_BATCH, raw_key if isinstance(raw_key, str) else "")
+        if fault is not None:
+            failures[index] = _failure(pk, raw_key, fault.message)
+            continue
+        try:
+            item = DeviceItem.model_validate(raw)
+        except ValidationError as exc:
+            failures[index] = _failure(pk, raw_key, _item_error(exc).message)
+            continue
+        problem = _rule_error(item, aep)
+        if problem is None and item.device_key in seen:
+            problem = MSG_DUPLICATE_IN_REQUEST
+        if problem is not None:
+            failures[index] = _failure(pk, item.device_key, problem)
+            continue
+        seen.add(item.device_key)
+        items.append((index, item))
+    existing = _existing_keys(conn, ctx, pk, [item.device_key for _, item in items])
+    now = ctx.now_ms()
+    rows: list[dict[str, Any]] = []
+    successes: dict[int, dict[str, Any]] = {}
+    for index, item in items:
+        if item.device_key in existing:
+            failures[index] = _failure(pk, item.device_key, MSG_EXISTS)
+            continue
+        row = _row(ctx, pk, item, now)
+        rows.append(row)
+        successes[index] = {"data": _credentials(row)}
+    # Both lists keep the request's order.
+    return rows, [successes[i] for i in sorted(successes)], [failures[i] for i in sorted(failures)]
+
+
+def create_batch(ctx: Ctx, request: DeviceCreateBatchDto) -> dict[str, Any]:
+    """Add Devices (Batch): every valid device is created in one transaction, with one
+    multi-row insert; each device's outcome is reported."""
+    for attempt in range(_WRITE_ATTEMPTS):
+        try:
+            with ctx.begin() as conn:
+                product = _require_product(conn, ctx, request.product_key)
+                rows, successes, failures = _plan_batch(ctx, conn, request, _is_aep(product))
+                if rows:
+                    conn.execute(insert(_D), rows)
+            return {"successList": successes, "failureList": failures}
+        except (IntegrityError, OperationalError):
+            if attempt == _WRITE_ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+# --- single device --------------------------------------------------------------------------
+
+
+def create_device(ctx: Ctx, request: DeviceCreateSingleR3Dto) -> dict[str, Any]:
+    """Add Device (Single): the created device's credentials."""
+    with ctx.begin() as conn:
+        product = _require_product(conn, ctx, request.product_key)
+        problem = _rule_error(request, _is_aep(product))
+        if problem is not None:
+            raise VendorError(SaasError.PARAM_CHECK_ERROR, problem)
+        if _existing_keys(conn, ctx, request.product_key, [request.device_key]):
+            raise VendorError(SaasError.PARAM_CHECK_ERROR, f"param check error: {MSG_EXISTS}")
+        row = _row(ctx, request.product_key, request, ctx.now_ms())
+        try:
+            conn.execute(insert(_D), row)
+        except IntegrityError:
+            raise VendorError(
+                SaasError.PARAM_CHECK_ERROR, f"param check error: {MSG_EXISTS}"
+            ) from None
+    return _credentials(row)
+
+
+def _details(row: Any, data_fmt: int) -> dict[str, Any]:
+    attrs = row.attrs or {}
+    actived = row.first_online_at is not None
+    return {
+        "activedTime": row.first_online_at,
+        "authMode": attrs.get("authMode", 0),
+        "createTime": row.created_at,
+        "dataFmt": data_fmt,
+        "deviceKey": row.device_key,
+        "deviceName": row.name,
+        "deviceStatus": 1 if row.online else 0,
+        "firstConnTime": row.first_online_at,
+        "isActived": int(actived),
+        "isVerified": int(actived),
+        "isVirtual": 0,
+        "lastConnTime": row.last_online_at,
+        "lastOfflineTime": row.last_offline_at,
+        "productKey": row.product_key,
+        "sn": attrs.get("sn"),
+        "updateTime": row.updated_at,
+    }
+
+
+def _data_fmt(product: Any | None) -> int:
+    return int((product.attrs or {}).get("dataFmt", 3)) if product is not None else 3
+
+
+def _device_where(ctx: Ctx, product_key: str, device_key: str) -> tuple[Any, ...]:
+    return (
+        _D.c.namespace == ctx.namespace, _D.c.vendor == VENDOR,
+        _D.c.product_key == product_key, _D.c.device_key == device_key,
+    )  # fmt: skip
+
+
+def device_detail(ctx: Ctx, *, product_key: str, device_key: str) -> dict[str, Any]:
+    """Query Device Details."""
+    with ctx.read() as conn:
+        row = conn.execute(select(_D).where(*_device_where(ctx, product_key, device_key))).first()
+        if row is None:
+            raise VendorError(SaasError.DEVICE_NOT_FOUND)
+        return _details(row, _data_fmt(_product(conn, ctx, product_key)))
+
+
+def delete_device(ctx: Ctx, request: DeviceDeleteR3Dto) -> None:
+    """Delete Device: ``data`` is null."""
+    with ctx.begin() as conn:
+        result = conn.execute(
+            delete(_D).where(*_device_where(ctx, request.product_key, request.device_key))
+        )
+        if result.rowcount == 0:
+            raise VendorError(SaasError.DEVICE_NOT_FOUND)
+
+
+# --- lists ----------------------------------------------------------------------------------
+
+
+def check_page(page_num: int, page_size: int) -> None:
+    if page_num < 1:
+        raise VendorError(SaasError.PARAM_CHECK_ERROR, "param check error: pageNum must be >= 1")
+    if not 1 <= page_size <= MAX_PAGE_SIZE:
+        raise VendorError(
+            SaasError.PARAM_CHECK_ERROR,
+            f"param check error: pageSize must be between 1 and {MAX_PAGE_SIZE}",
+        )
+
+
+def page_fields(total: int, page_num: int, page_size: int) -> dict[str, int]:
+    """The SaaS paging fields, at the top level of a list answer."""
+    pages = (total + page_size - 1) // page_size
+    return {"pageNum": page_num, "pageSize": page_size, "pages": pages, "total": total}
+
+
+def device_overview(
+    ctx: Ctx, *, product_key: str, page_num: int, page_size: int, device_key: str | None,
+    device_status: int | None, active_status: int | None,
+) -> tuple[list[dict[str, Any]], dict[str, int]]:  # fmt: skip
+    """Query Device List Under Product: one page, and its paging fields."""
+    check_page(page_num, page_size)
+    for name, value in (("deviceStatus", device_status), ("activeStatus", active_status)):
+        if value not in (None, 0, 1):
+            raise VendorError(SaasError.PARAM_CHECK_ERROR, f"param check error: {name}: 0 or 1")
+    where = [
+        _D.c.namespace == ctx.namespace,
+        _D.c.vendor == VENDOR,
+        _D.c.product_key == product_key,
+    ]
+    if device_key:
+        where.append(_D.c.device_key == device_key)
+    if device_status is not None:
+        where.append(_D.c.online == bool(device_status))
+    if active_status is not None:
+        active = _D.c.first_online_at.is_not(None)
+        where.append(active if active_status else _D.c.first_online_at.is_(None))
+    with ctx.read() as conn:
+        product = _require_product(conn, ctx, product_key)
+        total = conn.execute(select(func.count()).select_from(_D).where(*where)).scalar_one()
+        rows = conn.execute(
+            select(_D).where(*where).order_by(_D.c.id)
+            .limit(page_size).offset((page_num - 1) * page_size)
+        ).all()  # fmt: skip
+    data_fmt = _data_fmt(product)
+    return [_details(row, data_fmt) for row in rows], page_fields(total, page_num, page_size)
+
+
+def _product_item(row: Any, detail: bool = False) -> dict[str, Any]:
+    attrs = row.attrs or {}
+    item: dict[str, Any] = {
+        "accessType": int(attrs.get("accessType", 0)),
+        "connectPlatform": 1 if attrs.get("aep") else 0,
+        "createTime": str(attrs.get("createTime", "")),
+        "dataFmt": int(attrs.get("dataFmt", 3)),
+        "logoPath": attrs.get("logoPath"),
+        "netWay": str(attrs.get("netWay", "2")),
+        "productKey": row.product_key,
+        "productName": row.name,
+        "updateTime": str(attrs.get("updateTime", "")),
+    }
+    if detail:
+        item["productConfig"] = {"aiCapabilityStatus": bool(attrs.get("aiCapabilityStatus"))}
+    return item
+
+
+def product_list(
+    ctx: Ctx, *, page_num: int, page_size: int, product_key: str | None
+) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    """Query Product List: the fixtures' Quectel products, one page."""
+    check_page(page_num, page_size)
+    where = [_P.c.namespace == ctx.namespace, _P.c.vendor == VENDOR]
+    if product_key:
+        where.append(_P.c.product_key == product_key)
+    with ctx.read() as conn:
+        total = conn.execute(select(func.count()).select_from(_P).where(*where)).scalar_one()
+        rows = conn.execute(
+            select(_P).where(*where).order_by(_P.c.product_key)
+            .limit(page_size).offset((page_num - 1) * page_size)
+        ).all()  # fmt: skip
+    return [_product_item(row) for row in rows], page_fields(total, page_num, page_size)
+
+
+def product_detail(ctx: Ctx, *, product_key: str) -> dict[str, Any]:
+    """Query Product Details."""
+    with ctx.read() as conn:
+        return _product_item(_require_product(conn, ctx, product_key), detail=True)
