@@ -72,7 +72,7 @@ SCALE_SENSITIVE = (CREATE_DEVICE.name, CREATE_BATCH.name, BATCH_CONTROL.name)
 
 
 def _send(client: httpx.Client, scenario: Scenario) -> httpx.Response:
-    body = scenario.body or eval(scenario.body_py, {"n": 0})
+    body = scenario.body_for(0)
     return client.request(
         scenario.method, scenario.path, content=body.encode(), headers=scenario.headers
     )
