@@ -11,6 +11,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from emulator import __version__
 from emulator.config import Settings
+from emulator.control.commands import router as commands_router
 from emulator.control.errors import ControlError, error_body
 from emulator.control.routes import router as control_router
 from emulator.core import namespaces
@@ -61,6 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in ROUTERS:
         app.include_router(router)
     app.include_router(control_router)
+    app.include_router(commands_router)
     app.add_middleware(NamespaceMiddleware)
     _install_fallbacks(app)
     return app
