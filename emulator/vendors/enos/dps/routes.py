@@ -39,6 +39,14 @@ class DpsRoute(EnosRoute):
     validation_fallback = DpsError.INVALID_ARGUMENT
     internal_error = DpsError.EMULATOR_INTERNAL_ERROR
 
+    @classmethod
+    def operation_of(cls, request: Request) -> str | None:
+        # One path, several operations: the action decides (before the handler, for faults).
+        action = request.query_params.get("action") or ""
+        if request.url.path.endswith("/v4.0/pvs/device"):
+            action = V4_ACTIONS.get(action, "")
+        return OPERATIONS.get(action)
+
 
 router = APIRouter(
     prefix="/dps-service", route_class=DpsRoute, tags=["enos"],
@@ -146,7 +154,7 @@ def _dispatch(request: Request, action: str | None, table: dict[str, str]) -> Ac
     "/v2.5/pvs/device",
     methods=["GET", "POST"],
     response_model=EnosResponse[PvsDevice],
-    name="enos.dps.device",
+    name="enos.dps.allocate",
     operation_id="enos.dps.allocate",
 )
 async def pvs_device(
@@ -168,7 +176,8 @@ async def pvs_device(
     "/v4.0/pvs/device",
     methods=["GET", "POST"],
     response_model=EnosResponse[PvsDevice],
-    name="enos.dps.device_v4",
+    name="enos.dps.allocate",
+    # Distinct in OpenAPI only: the journal and faults see enos.dps.allocate.
     operation_id="enos.dps.allocate_v4",
     deprecated=True,
 )
