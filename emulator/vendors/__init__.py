@@ -12,6 +12,10 @@ from emulator.vendors.enos.dps.routes import DpsRoute
 from emulator.vendors.enos.dps.routes import router as enos_dps
 from emulator.vendors.enos.token.routes import TokenRoute
 from emulator.vendors.enos.token.routes import router as enos_token
+from emulator.vendors.mcs.envelope import McsUnknownRoute
+from emulator.vendors.mcs.oauth.routes import OAuthRoute
+from emulator.vendors.mcs.oauth.routes import router as mcs_oauth
+from emulator.vendors.mcs.routes import router as mcs_devices
 from emulator.vendors.quectel.devicemgr.routes import DeviceMgrRoute, SaasTokenRoute
 from emulator.vendors.quectel.devicemgr.routes import products_router as quectel_products
 from emulator.vendors.quectel.devicemgr.routes import router as quectel_devicemgr
@@ -24,6 +28,8 @@ ROUTERS: list[APIRouter] = [
     quectel_saas_token,
     quectel_devicemgr,
     quectel_products,
+    mcs_oauth,
+    mcs_devices,
 ]
 
 FALLBACKS: list[tuple[str, type[VendorRoute]]] = [
@@ -33,4 +39,6 @@ FALLBACKS: list[tuple[str, type[VendorRoute]]] = [
     ("/v2/quecauth/", SaasTokenRoute),
     ("/v2/devicemgr/", DeviceMgrRoute),
     ("/v2/quecproductmgr/", DeviceMgrRoute),
+    ("/mcs/", McsUnknownRoute),
+    ("/oauth/", OAuthRoute),
 ]

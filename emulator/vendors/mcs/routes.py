@@ -1,0 +1,99 @@
+"""MCS v2 device routes: registerDevice (mcs-registerDevice.md), retrieve and deregister.
+
+``POST /mcs/v2/devices`` takes both shapes of the doc's history (DESIGN.md): the first
+revision's ``{"devices": [...]}``, answered with ``{"credentials": [...]}``, and the later
+single object, answered with ``{deviceId, deviceKey, chipName}``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+from pydantic import RootModel, ValidationError
+
+from emulator.core.context import Ctx
+from emulator.core.operations import Operation, register
+from emulator.core.routing import request_context
+from emulator.vendors.mcs import service
+from emulator.vendors.mcs.auth import Caller, mcs_auth
+from emulator.vendors.mcs.envelope import McsRoute
+from emulator.vendors.mcs.errors import VALIDATION, AuthError, DeviceError
+from emulator.vendors.mcs.schemas import (
+    Deregistered,
+    DeviceInfoList,
+    RegisterDeviceRequest,
+    RegisterDevicesRequest,
+    RegisteredDevice,
+    RegisteredDevices,
+)
+
+
+class DevicesRoute(McsRoute):
+    validation_map = VALIDATION
+
+
+router = APIRouter(prefix="/mcs/v2", route_class=DevicesRoute, tags=["mcs"])
+
+CtxDep = Annotated[Ctx, Depends(request_context)]
+CallerDep = Annotated[Caller, Depends(mcs_auth)]
+# A fault with 1002 answers the token error (401): AuthError is listed first.
+_FAULT_ONLY = frozenset({DeviceError.INTERNAL_ERROR.code})
+
+register(
+    Operation("mcs.register_device", "mcs", (AuthError, DeviceError), fault_only=_FAULT_ONLY),
+    Operation("mcs.get_device", "mcs", (AuthError, DeviceError), fault_only=_FAULT_ONLY),
+    Operation("mcs.delete_device", "mcs", (AuthError, DeviceError), fault_only=_FAULT_ONLY),
+)
+
+
+class _JsonObject(RootModel[dict[str, Any]]):
+    pass
+
+
+@router.post(
+    "/devices",
+    response_model=RegisteredDevice | RegisteredDevices,
+    name="mcs.register_device",
+    operation_id="mcs.register_device",
+)
+async def register_device(request: Request, ctx: CtxDep, caller: CallerDep) -> JSONResponse:
+    """registerDevice: one device (flat object) or several (``{"devices": [...]}``)."""
+    data = (await DevicesRoute.parse_body(request, _JsonObject)).root
+    try:
+        if "devices" in data:
+            batch = RegisterDevicesRequest.model_validate(data)
+            done = service.register_devices(ctx, caller, batch.devices)
+            credentials = [{"deviceId": d.device_id, "deviceKey": d.device_key} for d in done]
+            return JSONResponse({"credentials": credentials})
+        single = RegisterDeviceRequest.model_validate(data)
+    except ValidationError as exc:
+        raise DevicesRoute.validation_error(exc.errors()) from None
+    (one,) = service.register_devices(ctx, caller, [single])
+    return JSONResponse(
+        {"deviceId": one.device_id, "deviceKey": one.device_key, "chipName": one.chip_name}
+    )
+
+
+@router.get(
+    "/devices/{device_id}",
+    response_model=DeviceInfoList,
+    name="mcs.get_device",
+    operation_id="mcs.get_device",
+)
+async def get_device(device_id: str, ctx: CtxDep, caller: CallerDep) -> JSONResponse:
+    """Retrieve device information; ``:deviceId`` may list several ids, comma-separated."""
+    results = service.get_devices(ctx, caller, service.split_ids(device_id))
+    return JSONResponse({"results": results})
+
+
+@router.delete(
+    "/devices/{device_id}",
+    response_model=Deregistered,
+    name="mcs.delete_device",
+    operation_id="mcs.delete_device",
+)
+async def delete_device(device_id: str, ctx: CtxDep, caller: CallerDep) -> JSONResponse:
+    """deregisterDevice (``?removeData=`` is accepted and ignored: no data is kept)."""
+    return JSONResponse(service.deregister_device(ctx, caller, device_id))
