@@ -1,0 +1,226 @@
+"""Prometheus metrics at ``GET /_emulator/metrics`` (text exposition format).
+
+Counters come from the request journal: every recorded vendor request is counted and timed by
+operation id, HTTP status and vendor code (``journal.OBSERVERS``). State gauges (devices per
+vendor, commands per state, armed faults, namespaces) are computed at scrape time from the
+database and the fault book, so they are right whichever process wrote the rows.
+
+Each app has its own :class:`Metrics` and ``CollectorRegistry``, never the global one, so
+several emulators can live in one process (the test suite does). The journal's observers are
+process-wide, so :class:`MetricsMiddleware` names the app serving a request in a context
+variable and the one observer counts into that app's metrics.
+
+With ``--workers N`` the CLI sets ``PROMETHEUS_MULTIPROC_DIR`` before the workers start:
+prometheus-client then keeps counters in files that every worker's scrape adds up.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from contextvars import ContextVar
+from typing import TYPE_CHECKING
+
+from fastapi import APIRouter, FastAPI, Request, Response
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.registry import Collector
+from sqlalchemy import func, select
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from emulator import __version__
+from emulator.core import journal, registry
+
+if TYPE_CHECKING:
+    from emulator.core.context import Emulator
+
+logger = logging.getLogger(__name__)
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+# Vendor requests are fast (a few ms); faults can add seconds of latency.
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+_LABELS = ("operation", "status", "code")
+
+# The metrics of the app serving the current request (set by MetricsMiddleware).
+CURRENT: ContextVar[Metrics | None] = ContextVar("emulator_metrics", default=None)
+
+
+def _observe(entry: journal.Entry) -> None:
+    metrics = CURRENT.get()
+    if metrics is not None:
+        metrics.observe(entry)
+
+
+class Metrics:
+    """One app's metrics: request counters fed by the journal, state read at scrape time."""
+
+    def __init__(self, emulator: Emulator) -> None:
+        self.emulator = emulator
+        multiprocess = bool(os.environ.get(MULTIPROC_ENV))
+        # In multiprocess mode the counters live in files, not in a registry.
+        own = None if multiprocess else CollectorRegistry(auto_describe=True)
+        self.requests = Counter(
+            "emulator_requests",
+            "Vendor requests answered, by operation id, HTTP status and vendor code "
+            "('' when the answer carries none).",
+            _LABELS,
+            registry=own,
+        )
+        self.latency = Histogram(
+            "emulator_request_duration_seconds",
+            "Time to answer a vendor request, by operation id, HTTP status and vendor code.",
+            _LABELS,
+            buckets=LATENCY_BUCKETS,
+            registry=own,
+        )
+        self.injected = Counter(
+            "emulator_injected_faults",
+            "Vendor requests answered (or slowed) by an armed fault, by operation id.",
+            ("operation",),
+            registry=own,
+        )
+        if own is None:
+            self.registry = CollectorRegistry(auto_describe=True)
+            MultiProcessCollector(self.registry)  # type: ignore[no-untyped-call]
+        else:
+            self.registry = own
+        self.registry.register(StateCollector(emulator))
+
+    def observe(self, entry: journal.Entry) -> None:
+        labels = (
+            entry.operation,
+            str(entry.status),
+            "" if entry.vendor_code is None else str(entry.vendor_code),
+        )
+        self.requests.labels(*labels).inc()
+        self.latency.labels(*labels).observe(entry.duration_ms / 1000)
+        if entry.fault_id is not None:
+            self.injected.labels(entry.operation).inc()
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+class StateCollector(Collector):
+    """Gauges read from the database and the fault book at each scrape."""
+
+    def __init__(self, emulator: Emulator) -> None:
+        self.emulator = emulator
+
+    def describe(self) -> list[Metric]:
+        # Known up front, so registering this collector runs no query.
+        return []
+
+    def collect(self) -> Iterator[Metric]:
+        emulator = self.emulator
+        info = GaugeMetricFamily(
+            "emulator_build_info",
+            "The emulator's version and auth mode.",
+            labels=["version", "auth"],
+        )
+        info.add_metric([__version__, emulator.settings.auth], 1)
+        yield info
+        devices = GaugeMetricFamily(
+            "emulator_devices", "Devices in the registry, by vendor.", labels=["vendor"]
+        )
+        online = GaugeMetricFamily(
+            "emulator_devices_online", "Devices whose simulated twin is online, by vendor.",
+            labels=["vendor"],
+        )  # fmt: skip
+        commands = GaugeMetricFamily(
+            "emulator_commands", "Command tickets, by vendor and state.", labels=["vendor", "state"]
+        )
+        namespaces = GaugeMetricFamily("emulator_namespaces", "Namespaces holding state.")
+        d, c = registry.devices, registry.commands
+        with emulator.engine.connect() as conn:
+            per_vendor = {vendor: [0, 0] for vendor in registry.VENDORS}
+            rows = conn.execute(
+                select(d.c.vendor, d.c.online, func.count()).group_by(d.c.vendor, d.c.online)
+            )
+            for vendor, is_online, count in rows:
+                totals = per_vendor.setdefault(vendor, [0, 0])
+                totals[0] += count
+                if is_online:
+                    totals[1] += count
+            rows = conn.execute(
+                select(c.c.vendor, c.c.state, func.count()).group_by(c.c.vendor, c.c.state)
+            )
+            for vendor, state, count in rows:
+                commands.add_metric([vendor, state], count)
+            names = [
+                row[0] for row in conn.execute(select(registry.namespaces.c.name))
+            ]  # fmt: skip
+        for vendor, (total, up) in sorted(per_vendor.items()):
+            devices.add_metric([vendor], total)
+            online.add_metric([vendor], up)
+        namespaces.add_metric([], len(names))
+        yield devices
+        yield online
+        yield commands
+        yield namespaces
+        faults = GaugeMetricFamily(
+            "emulator_faults_armed", "Armed fault rules, by operation id.", labels=["operation"]
+        )
+        now = emulator.clock.now_ms()
+        armed: dict[str, int] = {}
+        for name in names:
+            for rule in emulator.faults.rules(name, now):
+                armed[rule.operation] = armed.get(rule.operation, 0) + 1
+        for operation, count in sorted(armed.items()):
+            faults.add_metric([operation], count)
+        yield faults
+
+
+class MetricsMiddleware:
+    """Names this app's :class:`Metrics` for the journal observer while a request runs."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        token = CURRENT.set(self.metrics)
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            CURRENT.reset(token)
+
+
+router = APIRouter(prefix="/_emulator", tags=["control plane"])
+
+
+@router.get(
+    "/metrics",
+    operation_id="control.metrics",
+    response_class=Response,
+    responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}},
+)
+def metrics(request: Request) -> Response:
+    """Prometheus metrics (text format): requests and latency per operation id and code,
+    devices per vendor, commands per state, armed faults."""
+    # A plain def: FastAPI runs it in a thread, so counting a large registry never blocks
+    # the event loop.
+    app_metrics: Metrics = request.app.state.metrics
+    return Response(app_metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
+
+
+def install(app: FastAPI, emulator: Emulator) -> Metrics:
+    """Give ``app`` its metrics, the scrape route and the middleware; subscribe to the journal."""
+    app_metrics = Metrics(emulator)
+    app.state.metrics = app_metrics
+    app.include_router(router)
+    app.add_middleware(MetricsMiddleware, metrics=app_metrics)
+    if _observe not in journal.OBSERVERS:
+        journal.OBSERVERS.append(_observe)
+    return app_metrics
