@@ -20,6 +20,9 @@ from emulator.vendors.quectel.devicemgr.routes import DeviceMgrRoute, SaasTokenR
 from emulator.vendors.quectel.devicemgr.routes import products_router as quectel_products
 from emulator.vendors.quectel.devicemgr.routes import router as quectel_devicemgr
 from emulator.vendors.quectel.devicemgr.routes import token_router as quectel_saas_token
+from emulator.vendors.quectel.enduser.routes import EnduserRoute
+from emulator.vendors.quectel.enduser.routes import router as quectel_enduser
+from emulator.vendors.quectel.enduser.routes import token_router as quectel_enduser_token
 
 ROUTERS: list[APIRouter] = [
     enos_token,
@@ -28,6 +31,8 @@ ROUTERS: list[APIRouter] = [
     quectel_saas_token,
     quectel_devicemgr,
     quectel_products,
+    quectel_enduser_token,
+    quectel_enduser,
     mcs_oauth,
     mcs_devices,
 ]
@@ -39,6 +44,8 @@ FALLBACKS: list[tuple[str, type[VendorRoute]]] = [
     ("/v2/quecauth/", SaasTokenRoute),
     ("/v2/devicemgr/", DeviceMgrRoute),
     ("/v2/quecproductmgr/", DeviceMgrRoute),
+    ("/v2/enduser/", EnduserRoute),
+    ("/v2/binding/", EnduserRoute),
     ("/mcs/", McsUnknownRoute),
     ("/oauth/", OAuthRoute),
 ]
