@@ -12,6 +12,11 @@ MAX_BATCH = 500  # "Device information, maximum 500 devices"
 AUTH_MODES = (0, 1, 2)  # 0 dynamic, 1 static, 2 X.509
 
 
+def _null_is_empty(value: object) -> object:
+    # A null key is an empty key (50006/50007), not a type error (50005).
+    return "" if value is None else value
+
+
 class DeviceCreateBatchDto(QuectelModel):
     """createBatch body. Each device is validated on its own (:class:`DeviceItem`), so one bad
     entry fails that device, not the batch."""
@@ -20,9 +25,24 @@ class DeviceCreateBatchDto(QuectelModel):
     product_key: str = Field(min_length=1)
     devices: list[dict[str, Any]] = Field(min_length=1, max_length=MAX_BATCH)
 
+    _product_key = field_validator("product_key", mode="before")(_null_is_empty)
+
+
+def _auth_mode_not_bool(value: object) -> object:
+    # JSON true is not an authentication method, whatever Python thinks of True == 1.
+    if isinstance(value, bool):
+        raise ValueError("authMode must be 0, 1 or 2")
+    return value
+
+
+def _auth_mode_in_range(value: int | None) -> int | None:
+    if value is not None and value not in AUTH_MODES:
+        raise ValueError("authMode must be 0 (dynamic), 1 (static) or 2 (X509)")
+    return value
+
 
 class DeviceItem(QuectelModel):
-    """One device of a batch, and the single ``device/create`` body without its productKey."""
+    """One device of a batch."""
 
     device_key: str = Field(min_length=1)
     auth_mode: int | None = None
@@ -31,31 +51,32 @@ class DeviceItem(QuectelModel):
     psk: str | None = None
     sn: str | None = None
 
-    @field_validator("auth_mode", mode="before")
-    @classmethod
-    def _auth_mode(cls, value: object) -> object:
-        # JSON true is not an authentication method, whatever Python thinks of True == 1.
-        if isinstance(value, bool):
-            raise ValueError("authMode must be 0, 1 or 2")
-        return value
-
-    @field_validator("auth_mode")
-    @classmethod
-    def _auth_mode_range(cls, value: int | None) -> int | None:
-        if value is not None and value not in AUTH_MODES:
-            raise ValueError("authMode must be 0 (dynamic), 1 (static) or 2 (X509)")
-        return value
+    _device_key = field_validator("device_key", mode="before")(_null_is_empty)
+    _auth_mode = field_validator("auth_mode", mode="before")(_auth_mode_not_bool)
+    _auth_mode_range = field_validator("auth_mode")(_auth_mode_in_range)
 
 
-class DeviceCreateSingleR3Dto(DeviceItem):
-    """``device/create`` body: a device plus its productKey (checked first)."""
+class DeviceCreateSingleR3Dto(QuectelModel):
+    """``device/create`` body: the device fields after its productKey (checked first)."""
 
     product_key: str = Field(min_length=1)
+    device_key: str = Field(min_length=1)
+    auth_mode: int | None = None
+    device_name: str | None = None
+    finger_print: str | None = None
+    psk: str | None = None
+    sn: str | None = None
+
+    _keys = field_validator("product_key", "device_key", mode="before")(_null_is_empty)
+    _auth_mode = field_validator("auth_mode", mode="before")(_auth_mode_not_bool)
+    _auth_mode_range = field_validator("auth_mode")(_auth_mode_in_range)
 
 
 class DeviceDeleteR3Dto(QuectelModel):
     product_key: str = Field(min_length=1)
     device_key: str = Field(min_length=1)
+
+    _keys = field_validator("product_key", "device_key", mode="before")(_null_is_empty)
 
 
 class DeviceCredentials(QuectelModel):

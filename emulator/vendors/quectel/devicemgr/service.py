@@ -23,6 +23,7 @@ Deviations from the real platform:
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -56,6 +57,20 @@ MSG_NO_PSK = "param check error: psk is required for China Telecom AEP products"
 
 _D = registry.devices
 _P = registry.products
+SECRET_LENGTH = 20  # ids.device_secret()
+_json = json.JSONEncoder().encode  # what SQLAlchemy's JSON type stores
+_INSERT_COLUMNS = (
+    "namespace", "vendor", "product_key", "device_key", "name", "secret", "online", "attrs",
+    "created_at", "updated_at",
+)  # fmt: skip
+_SQLITE_INSERT = (
+    f"INSERT INTO {_D.name} ({', '.join(_INSERT_COLUMNS)}) "
+    f"VALUES ({', '.join('?' * len(_INSERT_COLUMNS))})"
+)
+_SQLITE_EXISTING = (
+    f"SELECT device_key FROM {_D.name} "
+    "WHERE namespace = ? AND vendor = ? AND product_key = ? AND device_key IN"
+)
 
 
 # --- shared checks --------------------------------------------------------------------------
@@ -93,7 +108,7 @@ def _is_aep(product: Any) -> bool:
     return bool((product.attrs or {}).get("aep"))
 
 
-def _rule_error(item: DeviceItem, aep: bool) -> str | None:
+def _rule_error(item: DeviceItem | DeviceCreateSingleR3Dto, aep: bool) -> str | None:
     """The documented conditional requirements: fingerPrint for X.509, psk on AEP."""
     if item.auth_mode == 2 and not item.finger_print:
         return MSG_NO_FINGERPRINT
@@ -102,7 +117,9 @@ def _rule_error(item: DeviceItem, aep: bool) -> str | None:
     return None
 
 
-def _row(ctx: Ctx, product_key: str, item: DeviceItem, now: int) -> dict[str, Any]:
+def _row(
+    ctx: Ctx, product_key: str, item: DeviceItem | DeviceCreateSingleR3Dto, now: int, secret: str
+) -> dict[str, Any]:
     auth_mode = item.auth_mode or 0
     return {
         "namespace": ctx.namespace,
@@ -110,7 +127,8 @@ def _row(ctx: Ctx, product_key: str, item: DeviceItem, now: int) -> dict[str, An
         "product_key": product_key,
         "device_key": item.device_key,
         "name": item.device_name or item.device_key,
-        "secret": ctx.ids.device_secret() if auth_mode != 2 else "",
+        # X.509 devices authenticate with their certificate: no secret.
+        "secret": secret if auth_mode != 2 else "",
         "online": False,
         "attrs": {
             "authMode": auth_mode,
@@ -121,6 +139,30 @@ def _row(ctx: Ctx, product_key: str, item: DeviceItem, now: int) -> dict[str, An
         "created_at": now,
         "updated_at": now,
     }
+
+
+def _secrets(ctx: Ctx, count: int) -> list[str]:
+    """``count`` device secrets from one draw: the same seeded sequence as ``count`` calls of
+    ``ids.device_secret()``, at a fraction of the cost for a 500-device batch."""
+    pool = ctx.ids.alnum(SECRET_LENGTH * count)
+    return [pool[i : i + SECRET_LENGTH] for i in range(0, len(pool), SECRET_LENGTH)]
+
+
+def _insert_devices(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """One multi-row insert (executemany). On SQLite it goes through the DB-API directly:
+    SQLAlchemy's per-row parameter processing (the JSON column included) costs more than
+    SQLite's own work on a 500-device batch."""
+    if conn.dialect.name != "sqlite":
+        conn.execute(insert(_D), rows)
+        return
+    params = [
+        (
+            r["namespace"], r["vendor"], r["product_key"], r["device_key"], r["name"],
+            r["secret"], r["online"], _json(r["attrs"]), r["created_at"], r["updated_at"],
+        )
+        for r in rows
+    ]  # fmt: skip
+    conn.exec_driver_sql(_SQLITE_INSERT, params)
 
 
 def _credentials(row: Mapping[str, Any]) -> dict[str, Any]:
@@ -140,6 +182,12 @@ def _credentials(row: Mapping[str, Any]) -> dict[str, Any]:
 def _existing_keys(conn: Connection, ctx: Ctx, product_key: str, keys: Sequence[str]) -> set[str]:
     if not keys:
         return set()
+    if conn.dialect.name == "sqlite":
+        marks = ",".join("?" * len(keys))
+        found = conn.exec_driver_sql(
+            f"{_SQLITE_EXISTING} ({marks})", (ctx.namespace, VENDOR, product_key, *keys)
+        ).scalars()
+        return set(found)
     found = conn.execute(
         select(_D.c.device_key).where(
             _D.c.namespace == ctx.namespace, _D.c.vendor == VENDOR,
@@ -186,13 +234,15 @@ def _plan_batch(
         items.append((index, item))
     existing = _existing_keys(conn, ctx, pk, [item.device_key for _, item in items])
     now = ctx.now_ms()
-    rows: list[dict[str, Any]] = []
-    successes: dict[int, dict[str, Any]] = {}
+    fresh = [(index, item) for index, item in items if item.device_key not in existing]
     for index, item in items:
         if item.device_key in existing:
             failures[index] = _failure(pk, item.device_key, MSG_EXISTS)
-            continue
-        row = _row(ctx, pk, item, now)
+    secrets = _secrets(ctx, len(fresh))
+    rows: list[dict[str, Any]] = []
+    successes: dict[int, dict[str, Any]] = {}
+    for (index, item), secret in zip(fresh, secrets, strict=True):
+        row = _row(ctx, pk, item, now, secret)
         rows.append(row)
         successes[index] = {"data": _credentials(row)}
     # Both lists keep the request's order.
@@ -208,7 +258,7 @@ def create_batch(ctx: Ctx, request: DeviceCreateBatchDto) -> dict[str, Any]:
                 product = _require_product(conn, ctx, request.product_key)
                 rows, successes, failures = _plan_batch(ctx, conn, request, _is_aep(product))
                 if rows:
-                    conn.execute(insert(_D), rows)
+                    _insert_devices(conn, rows)
             return {"successList": successes, "failureList": failures}
         except (IntegrityError, OperationalError):
             if attempt == _WRITE_ATTEMPTS - 1:
@@ -228,7 +278,7 @@ def create_device(ctx: Ctx, request: DeviceCreateSingleR3Dto) -> dict[str, Any]:
             raise VendorError(SaasError.PARAM_CHECK_ERROR, problem)
         if _existing_keys(conn, ctx, request.product_key, [request.device_key]):
             raise VendorError(SaasError.PARAM_CHECK_ERROR, f"param check error: {MSG_EXISTS}")
-        row = _row(ctx, request.product_key, request, ctx.now_ms())
+        row = _row(ctx, request.product_key, request, ctx.now_ms(), ctx.ids.device_secret())
         try:
             conn.execute(insert(_D), row)
         except IntegrityError:
