@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 
@@ -47,3 +47,47 @@ class DeviceList(ControlModel):
 class ResetResult(ControlModel):
     namespace: str
     reset: bool = True
+
+
+# --- journal, faults, clock, seed (issue 7) -----------------------------------------------
+
+
+class StrictControlModel(ControlModel):
+    # A typo in a rule or an assertion must fail loudly, not arm something else.
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+
+class FaultSpec(StrictControlModel):
+    """``POST /_emulator/faults``: make an operation (or one device of a batch) fail."""
+
+    operation: str = Field(min_length=1)
+    code: int | None = Field(default=None, description="a documented code of the operation")
+    times: int | None = Field(default=None, ge=1, description="firings; absent: until cleared")
+    probability: float = Field(default=1.0, gt=0, le=1)
+    seed: int | None = Field(default=None, description="makes probability reproducible")
+    latency_ms: int = Field(default=0, ge=0, le=120_000)
+    device_key: str | None = Field(default=None, min_length=1, description='"*": every device')
+    ttl_seconds: float | None = Field(default=None, gt=0, description="on the emulator clock")
+
+
+class VerifyRequest(StrictControlModel):
+    """``POST /_emulator/requests/verify``: ``count`` exact, or ``atLeast`` (default 1)."""
+
+    operation: str | None = None
+    count: int | None = Field(default=None, ge=0)
+    at_least: int | None = Field(default=None, ge=0)
+    body_contains: Any = Field(
+        default=None, description="a string (substring of the body) or JSON (a subset of it)"
+    )
+
+
+class ClockUpdate(StrictControlModel):
+    """``POST /_emulator/clock``: ``freeze`` at epoch ms, an ISO time or ``true`` (now);
+    ``advance`` by seconds (both: freeze, then advance)."""
+
+    freeze: int | str | bool | None = None
+    advance: float | None = None
+
+
+class SeedRequest(StrictControlModel):
+    seed: int | None = Field(description="null: random again")

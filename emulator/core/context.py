@@ -14,8 +14,10 @@ from sqlalchemy import Connection, Engine
 
 from emulator.config import Settings
 from emulator.core.clock import Clock
+from emulator.core.faults import FaultBook
 from emulator.core.fixtures import Baseline
 from emulator.core.ids import Ids
+from emulator.core.journal import Journal
 from emulator.core.namespaces import Namespaces
 
 
@@ -30,16 +32,51 @@ class Emulator:
     namespaces: Namespaces
     seed: int | None = None
     _ids: dict[str, Ids] = field(default_factory=dict)
+    # Seeds set for one namespace (POST /_emulator/seed), so parallel workers stay independent.
+    _seeds: dict[str, int | None] = field(default_factory=dict)
+    journal: Journal = field(init=False)
+    faults: FaultBook = field(default_factory=FaultBook)
+
+    def __post_init__(self) -> None:
+        self.journal = Journal(self.settings.journal_size)
 
     def ids(self, namespace: str) -> Ids:
         ids = self._ids.get(namespace)
         if ids is None:
-            ids = self._ids[namespace] = Ids(self.seed, namespace)
+            if namespace in self._seeds:
+                # Seeded on purpose: the seed alone decides, so a test gets the same ids in
+                # whatever namespace (worker) it runs.
+                ids = Ids(self._seeds[namespace], "")
+            else:
+                ids = Ids(self.seed, namespace)
+            self._ids[namespace] = ids
         return ids
 
+    def seed_of(self, namespace: str) -> int | None:
+        return self._seeds.get(namespace, self.seed)
+
     def reseed(self, seed: int | None) -> None:
+        """A new emulator-wide seed; every namespace's ids restart from it."""
         self.seed = seed
+        self._seeds.clear()
         self._ids.clear()
+
+    def reseed_namespace(self, namespace: str, seed: int | None) -> None:
+        """A new seed for one namespace: its ids, keys and secrets restart from it."""
+        self._seeds[namespace] = seed
+        self._ids.pop(namespace, None)
+
+    def restart_ids(self, namespace: str) -> None:
+        """The namespace's ids start over from its seed (a reset does this, so the same
+        seed and the same requests after a reset give the same ids)."""
+        self._ids.pop(namespace, None)
+
+    def forget(self, namespace: str) -> None:
+        """Drop what the process holds for a deleted namespace (ids, seed, faults, journal)."""
+        self._ids.pop(namespace, None)
+        self._seeds.pop(namespace, None)
+        self.faults.clear(namespace)
+        self.journal.clear(namespace)
 
     def context(self, namespace: str) -> Ctx:
         self.namespaces.ensure(namespace)

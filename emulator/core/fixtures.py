@@ -16,7 +16,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
-from sqlalchemy import Connection, Table, insert
+from sqlalchemy import Connection, Table, UniqueConstraint, insert, select
 from sqlmodel import SQLModel
 
 from emulator.core import registry
@@ -180,10 +180,25 @@ class McsFixture(FixtureModel):
     devices: list[DeviceFixture] = Field(default_factory=list)
 
 
+class RowOverride(FixtureModel):
+    """Columns of one row that its entry above does not carry (written by a state export:
+    ``updatedAt``, ``lastOnlineAt``, a DPS device's allocation, ...). ``key`` names the row by
+    its identity columns (snake_case column names, like ``columns``)."""
+
+    table: str
+    key: dict[str, Any]
+    columns: dict[str, Any]
+
+
 class FixtureDocument(FixtureModel):
     enos: EnosFixture = Field(default_factory=EnosFixture)
     quectel: QuectelFixture = Field(default_factory=QuectelFixture)
     mcs: McsFixture = Field(default_factory=McsFixture)
+    # A state export writes here what the sections above cannot say, so that export, reset
+    # and import round-trip exactly: rows of tables with no section (commands), by table name,
+    # and the extra columns of rows that have one.
+    tables: dict[str, list[dict[str, Any]]] = Field(default_factory=dict)
+    overrides: list[RowOverride] = Field(default_factory=list)
 
 
 # --- reading ------------------------------------------------------------------------------
@@ -196,7 +211,9 @@ def _location(loc: Sequence[int | str]) -> str:
     return out or "(document)"
 
 
-def parse_document(data: Any, source: str) -> FixtureDocument:
+def parse_document(data: Any, source: str, *, check: bool = True) -> FixtureDocument:
+    """Validate a document; ``check=False`` leaves references to the caller (a merge checks
+    them against the state it merges into)."""
     if data is None:
         data = {}
     try:
@@ -204,7 +221,8 @@ def parse_document(data: Any, source: str) -> FixtureDocument:
     except ValidationError as exc:
         first = exc.errors()[0]
         raise FixtureError(f"{source}: {_location(first['loc'])}: {first['msg']}") from None
-    check_references(doc, source)
+    if check:
+        check_references(doc, source)
     return doc
 
 
@@ -222,9 +240,12 @@ def read_fixture_file(path: Path) -> FixtureDocument:
 
 def merge(docs: Iterable[FixtureDocument]) -> FixtureDocument:
     """Concatenate the lists of several documents, section by section."""
-    merged: dict[str, dict[str, list[Any]]] = {"enos": {}, "quectel": {}, "mcs": {}}
+    merged: dict[str, Any] = {"enos": {}, "quectel": {}, "mcs": {}, "tables": {}, "overrides": []}
     for doc in docs:
         for section, lists in doc.model_dump(by_alias=True, exclude_defaults=False).items():
+            if isinstance(lists, list):
+                merged[section].extend(lists)
+                continue
             for name, items in lists.items():
                 merged[section].setdefault(name, []).extend(items)
     return FixtureDocument.model_validate(merged)
@@ -286,6 +307,46 @@ class Baseline:
         for table, rows in self.rows.items():
             if rows:
                 conn.execute(insert(table), [{**row, "namespace": namespace} for row in rows])
+
+    def finish(self, doc: FixtureDocument, source: str = "fixtures") -> Baseline:
+        """Add the raw rows and overrides of ``doc``, and give every row of a table the same
+        columns (one executemany per table on reset)."""
+        tables = {t.name: t for t in registry.namespaced_tables()}
+        for name, rows in doc.tables.items():
+            table = tables.get(name)
+            if table is None or name in NOT_EXPORTED:
+                known = ", ".join(sorted(set(tables) - NOT_EXPORTED))
+                raise FixtureError(f"{source}: tables.{name}: unknown table; tables: {known}")
+            for i, row in enumerate(rows):
+                unknown = _bad_columns(table, row)
+                if unknown:
+                    raise FixtureError(
+                        f"{source}: tables.{name}[{i}]: unknown columns {sorted(unknown)}"
+                    )
+                self.rows.setdefault(table, []).append(dict(row))
+        for i, override in enumerate(doc.overrides):
+            table = tables.get(override.table)
+            where = f"{source}: overrides[{i}]"
+            if table is None:
+                raise FixtureError(f"{where}: unknown table {override.table!r}")
+            key = identity(table)
+            if set(override.key) != set(key):
+                raise FixtureError(f"{where}: key must name {list(key)}")
+            unknown = _bad_columns(table, override.columns)
+            if unknown:
+                raise FixtureError(f"{where}: unknown columns {sorted(unknown)}")
+            for row in self.rows.get(table, []):
+                if all(row.get(k) == override.key[k] for k in key):
+                    row.update(override.columns)
+                    break
+            else:
+                raise FixtureError(f"{where}: no {override.table} row {override.key}")
+        for table, rows in self.rows.items():
+            names = set().union(*rows) if rows else set()
+            for row in rows:
+                for name in names - row.keys():
+                    row[name] = column_default(table, name)
+        return self
 
 
 def _device_row(
@@ -476,4 +537,346 @@ def build_baseline(doc: FixtureDocument, ids: Ids, now: int) -> Baseline:
         )
     for dev in mcs.devices:
         base.add(r.Device, _device_row("mcs", dev, ids, now))
-    return base
+    return base.finish(doc)
+
+
+# --- state export -------------------------------------------------------------------------
+
+# Issued tokens are not state a user restores: a snapshot leaves them out, an import keeps them.
+NOT_EXPORTED = frozenset({"tokens"})
+
+
+def identity(table: Table) -> tuple[str, ...]:
+    """The columns naming a row inside its namespace: a unique constraint, else the key."""
+    for constraint in table.constraints:
+        if isinstance(constraint, UniqueConstraint):
+            return tuple(c.name for c in constraint.columns if c.name != "namespace")
+    return tuple(c.name for c in table.primary_key if c.name != "namespace")
+
+
+def column_default(table: Table, name: str) -> Any:
+    default = table.c[name].default
+    if default is None:
+        return None
+    if default.is_scalar:
+        return default.arg  # type: ignore[attr-defined]
+    if default.is_callable:
+        return default.arg(None)  # type: ignore[attr-defined]
+    return None
+
+
+def _bad_columns(table: Table, row: dict[str, Any]) -> list[str]:
+    """Columns a fixture row may not set: unknown ones, the namespace and generated ids."""
+    allowed = {c.name for c in table.c} - {"namespace"}
+    if _has_serial_id(table):
+        allowed.discard("id")
+    return sorted(set(row) - allowed)
+
+
+def _has_serial_id(table: Table) -> bool:
+    return "id" in table.c and table.c["id"].primary_key
+
+
+def _read_rows(conn: Connection, table: Table, namespace: str) -> list[dict[str, Any]]:
+    order = [table.c["id"]] if _has_serial_id(table) else list(table.primary_key.columns)
+    result = conn.execute(select(table).where(table.c.namespace == namespace).order_by(*order))
+    skip = {"namespace", "id"} if _has_serial_id(table) else {"namespace"}
+    return [{k: v for k, v in row.items() if k not in skip} for row in result.mappings()]
+
+
+def _entry(model: type[FixtureModel], data: dict[str, Any]) -> dict[str, Any] | None:
+    """``data`` as an entry of ``model`` when it is a valid one (else the row stays raw)."""
+    try:
+        model.model_validate(data)
+    except ValidationError:
+        return None
+    return data
+
+
+def _same_named(model: type[FixtureModel], row: dict[str, Any]) -> dict[str, Any]:
+    """The fields of ``model`` that are columns of the same name (and set in the row)."""
+    return {f: row[f] for f in model.model_fields if f in row and row[f] is not None}
+
+
+def export_document(conn: Connection, namespace: str) -> FixtureDocument:
+    """The state of a namespace as a fixture document: ``build_baseline`` of it writes the
+    same rows back (tokens aside), so export, reset and import round-trip exactly.
+
+    Rows go into the typed sections where they fit; the columns those sections do not carry
+    become ``overrides``, and rows with no section (or that do not validate) go to ``tables``.
+    """
+    r = registry
+    rows = {
+        t: _read_rows(conn, t, namespace)
+        for t in r.namespaced_tables()
+        if t.name not in NOT_EXPORTED
+    }
+    typed: dict[Table, list[dict[str, Any]]] = {}
+    raw: dict[str, list[dict[str, Any]]] = {}
+
+    def keep(table: Table, row: dict[str, Any], entry: dict[str, Any] | None) -> bool:
+        if entry is None:
+            raw.setdefault(table.name, []).append(row)
+            return False
+        typed.setdefault(table, []).append(row)
+        return True
+
+    enos: dict[str, Any] = {"access_keys": [], "orgs": []}
+    quectel: dict[str, Any] = {
+        "access_keys": [], "products": [], "devices": [], "user_domains": [], "users": []
+    }  # fmt: skip
+    mcs: dict[str, Any] = {"apps": [], "users": [], "products": [], "devices": []}
+    orgs: dict[str, dict[str, Any]] = {}
+    for row in rows.get(r.enos_orgs, []):
+        entry = _entry(EnosOrgFixture, {"org_id": row["org_id"], "name": row["name"]})
+        if keep(r.enos_orgs, row, entry) and entry is not None:
+            entry.update(
+                products=[], devices=[], dps={"groups": [], "master_data": [], "devices": []}
+            )
+            orgs[row["org_id"]] = entry
+            enos["orgs"].append(entry)
+
+    # Credentials, by (vendor, kind); bindings hang under their Quectel user.
+    domains: set[str] = set()
+    users: dict[str, dict[str, Any]] = {}
+    mcs_users: set[str] = set()
+    for row in rows.get(r.credentials, []):
+        attrs, kind = row["attrs"] or {}, (row["vendor"], row["kind"])
+        entry = None
+        if kind == ("enos", "accessKey") and not attrs:
+            entry = _entry(EnosAccessKey, {"access_key": row["key"], "secret_key": row["secret"]})
+            section = enos["access_keys"]
+        elif kind == ("quectel", "accessKey") and not attrs:
+            entry = _entry(
+                QuectelAccessKey, {"access_key": row["key"], "access_secret": row["secret"]}
+            )
+            section = quectel["access_keys"]
+        elif kind == ("quectel", "userDomain") and not attrs:
+            entry = _entry(
+                QuectelUserDomain, {"user_domain": row["key"], "user_domain_secret": row["secret"]}
+            )
+            section = quectel["user_domains"]
+        elif kind == ("quectel", "user") and attrs.get("userDomain") in domains:
+            entry = _entry(
+                QuectelUser,
+                {
+                    "email": row["key"],
+                    "password": row["secret"],
+                    "user_domain": attrs["userDomain"],
+                },
+            )
+            section = quectel["users"]
+        elif kind == ("mcs", "app") and not attrs:
+            entry = _entry(McsApp, {"app_key": row["key"], "app_secret": row["secret"]})
+            section = mcs["apps"]
+        elif kind == ("mcs", "user") and isinstance(attrs.get("userId"), str):
+            entry = _entry(
+                McsUser,
+                {"user_id": attrs["userId"], "email": row["key"], "password": row["secret"]},
+            )
+            section = mcs["users"]
+        if keep(r.credentials, row, entry) and entry is not None:
+            section.append(entry)
+            if kind == ("quectel", "userDomain"):
+                domains.add(row["key"])
+            elif kind == ("quectel", "user"):
+                entry["devices"] = []
+                users[row["key"]] = entry
+            elif kind == ("mcs", "user"):
+                mcs_users.add(attrs["userId"])
+
+    products: set[tuple[str, str, str | None]] = set()
+    for row in rows.get(r.products, []):
+        attrs = dict(row["attrs"] or {})
+        vendor, pk = row["vendor"], row["product_key"]
+        entry = None
+        if vendor == "enos" and row["org_id"] in orgs:
+            quota = attrs.pop("deviceQuota", 10_000)
+            entry = _entry(
+                EnosProduct,
+                {"product_key": pk, "name": row["name"], "device_quota": quota, "attrs": attrs},
+            )
+            section = orgs[row["org_id"]]["products"]
+        elif vendor == "quectel" and row["org_id"] is None:
+            aep = attrs.pop("aep", False)
+            entry = _entry(
+                QuectelProduct, {"product_key": pk, "name": row["name"], "aep": aep, "attrs": attrs}
+            )
+            section = quectel["products"]
+        elif vendor == "mcs" and row["org_id"] in mcs_users:
+            data = {
+                "prod_id": pk, "name": row["name"], "owner": row["org_id"],
+                "requires_serial": attrs.pop("requiresSerial", False),
+                "chip_name": attrs.pop("chipName", "MT7687"), "attrs": attrs,
+            }  # fmt: skip
+            entry = _entry(McsProduct, data)
+            section = mcs["products"]
+        if keep(r.products, row, entry) and entry is not None:
+            section.append(entry)
+            products.add((vendor, pk, row["org_id"] if vendor == "enos" else None))
+
+    for row in rows.get(r.devices, []):
+        vendor = row["vendor"]
+        org = row["org_id"] if vendor == "enos" else None
+        entry = None
+        if (vendor, row["product_key"], org) in products and (vendor == "enos") == (org in orgs):
+            entry = _entry(DeviceFixture, _same_named(DeviceFixture, row))
+            if vendor == "enos":
+                section = orgs[row["org_id"]]["devices"]
+            else:
+                section = quectel["devices"] if vendor == "quectel" else mcs["devices"]
+        if keep(r.devices, row, entry) and entry is not None:
+            section.append(entry)
+
+    groups: set[tuple[str, str]] = set()
+    for row in rows.get(r.dps_groups, []):
+        entry = None
+        if ("enos", row["product_key"], row["org_id"]) in products:
+            entry = _entry(DpsGroupFixture, _same_named(DpsGroupFixture, row))
+        if keep(r.dps_groups, row, entry) and entry is not None:
+            orgs[row["org_id"]]["dps"]["groups"].append(entry)
+            groups.add((row["org_id"], row["group_id"]))
+    for row in rows.get(r.dps_master_data, []):
+        entry = None
+        if row["org_id"] in orgs:
+            attrs = dict(row["attrs"] or {})
+            data = {
+                **_same_named(DpsMasterDataFixture, row),
+                "type": row["data_type"],
+                "values": attrs.pop("values", []),
+                "attrs": attrs,
+            }
+            if "group" in DpsMasterDataFixture.model_fields and "master_data_group" in row:
+                data["group"] = row["master_data_group"]
+            entry = _entry(DpsMasterDataFixture, data)
+        if keep(r.dps_master_data, row, entry) and entry is not None:
+            orgs[row["org_id"]]["dps"]["master_data"].append(entry)
+    for row in rows.get(r.dps_devices, []):
+        entry = None
+        if (row["org_id"], row["group_id"]) in groups:
+            entry = _entry(DpsDeviceFixture, _same_named(DpsDeviceFixture, row))
+        if keep(r.dps_devices, row, entry) and entry is not None:
+            orgs[row["org_id"]]["dps"]["devices"].append(entry)
+
+    for row in rows.get(r.bindings, []):
+        user = users.get(row["user"]) if row["vendor"] == "quectel" else None
+        entry = None
+        if user is not None:
+            entry = {"product_key": row["product_key"], "device_key": row["device_key"]}
+        if keep(r.bindings, row, entry) and entry is not None and user is not None:
+            user["devices"].append(entry)
+
+    handled = {r.enos_orgs, r.credentials, r.products, r.devices, r.dps_groups}
+    handled |= {r.dps_master_data, r.dps_devices, r.bindings}
+    for table, table_rows in rows.items():
+        if table not in handled and table_rows:
+            raw[table.name] = table_rows
+
+    doc = FixtureDocument.model_validate(
+        {"enos": enos, "quectel": quectel, "mcs": mcs, "tables": raw}
+    )
+    # What build_baseline makes of the typed entries; the differences become overrides.
+    derived = build_baseline(doc, Ids(0, "export"), 0).rows
+    overrides: list[RowOverride] = []
+    for table, actual_rows in typed.items():
+        key = identity(table)
+        made = {tuple(row[k] for k in key): row for row in derived.get(table, [])}
+        for actual in actual_rows:
+            ident = tuple(actual[k] for k in key)
+            expected = made.get(ident, {})
+            columns = {
+                name: value
+                for name, value in actual.items()
+                if expected.get(name, column_default(table, name)) != value
+            }
+            if columns:
+                overrides.append(
+                    RowOverride(table=table.name, key=dict(zip(key, ident, strict=True)),
+                                columns=columns)
+                )  # fmt: skip
+    doc.overrides = overrides
+    return doc
+
+
+def dump_document(doc: FixtureDocument) -> dict[str, Any]:
+    """The JSON form of a document, without the fields left at their defaults."""
+    data: dict[str, Any] = doc.model_dump(mode="json", by_alias=True, exclude_defaults=True)
+    # Override keys and columns are column names: keep them as they are.
+    data["overrides"] = [o.model_dump(mode="json") for o in doc.overrides]
+    if not data["overrides"]:
+        del data["overrides"]
+    return data
+
+
+# Identity fields of the entries of a fixture list, most specific first: a merged entry with
+# the same identity as an existing one updates it instead of adding a second.
+_ENTRY_IDENTITIES = (
+    ("orgId",), ("sn",), ("productKey", "deviceKey"), ("prodId",), ("groupId",), ("key",),
+    ("accessKey",), ("appKey",), ("userDomain",), ("email",), ("productKey",),
+)  # fmt: skip
+
+
+def _entry_identity(item: Any) -> tuple[Any, ...] | None:
+    if not isinstance(item, dict):
+        return None
+    for fields in _ENTRY_IDENTITIES:
+        if all(f in item for f in fields):
+            return (fields, *(item[f] for f in fields))
+    return None
+
+
+def merge_into(base: Any, extra: Any) -> Any:
+    """``extra`` merged into ``base`` (JSON values): objects key by key, lists entry by entry
+    (an entry with the identity of an existing one updates it; others are appended), and
+    anything else replaced."""
+    if isinstance(base, dict) and isinstance(extra, dict):
+        out = dict(base)
+        for key, value in extra.items():
+            out[key] = merge_into(base[key], value) if key in base else value
+        return out
+    if isinstance(base, list) and isinstance(extra, list):
+        merged = list(base)
+        where = {}
+        for i, item in enumerate(merged):
+            ident = _entry_identity(item)
+            if ident is not None:
+                where[ident] = i
+        for item in extra:
+            ident = _entry_identity(item)
+            if ident is not None and ident in where:
+                merged[where[ident]] = merge_into(merged[where[ident]], item)
+            else:
+                merged.append(item)
+        return merged
+    return extra
+
+
+def row_identities(state: Baseline) -> set[tuple[str, tuple[Any, ...]]]:
+    """(table name, identity values) of every row of ``state``."""
+    out: set[tuple[str, tuple[Any, ...]]] = set()
+    for table, rows in state.rows.items():
+        key = identity(table)
+        out.update((table.name, tuple(row.get(k) for k in key)) for row in rows)
+    return out
+
+
+def merge_state(current: FixtureDocument, doc: FixtureDocument, source: str) -> FixtureDocument:
+    """The state a namespace holds after merging ``doc`` into ``current`` (its export).
+
+    Only the fields ``doc`` sets change, so an org listed to add a device keeps its name; the
+    export's overrides of the rows ``doc`` declares again are dropped (``doc`` says what they
+    are now). Raises :class:`FixtureError`, with references checked against the result.
+    """
+    touched = row_identities(build_baseline(doc, Ids(0, "merge"), 0))
+    tables = {t.name: t for t in registry.namespaced_tables()}
+    current = current.model_copy()
+    current.overrides = [
+        o
+        for o in current.overrides
+        if (o.table, tuple(o.key.get(k) for k in identity(tables[o.table]))) not in touched
+    ]
+    merged = merge_into(
+        current.model_dump(mode="json", by_alias=True),
+        doc.model_dump(mode="json", by_alias=True, exclude_unset=True),
+    )
+    return parse_document(merged, source)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Iterable
 
 from sqlalchemy import Engine, delete, insert, select
 from sqlalchemy.exc import IntegrityError
@@ -59,13 +60,19 @@ class Namespaces:
 
     def reset(self, name: str) -> None:
         """Back to the baseline: drop every row of the namespace and write the baseline again."""
+        self.replace(name, self._baseline, keep=())
+
+    def replace(self, name: str, state: Baseline, keep: Iterable[str] = ("tokens",)) -> None:
+        """Every row of the namespace replaced by ``state``, except the tables in ``keep``."""
+        kept = set(keep)
         with self._lock, self._engine.begin() as conn:
             for table in registry.namespaced_tables():
-                conn.execute(delete(table).where(table.c.namespace == name))
+                if table.name not in kept:
+                    conn.execute(delete(table).where(table.c.namespace == name))
             ns = registry.namespaces
             conn.execute(delete(ns).where(ns.c.name == name))
             conn.execute(insert(ns), {"name": name, "created_at": self._clock.now_ms()})
-            self._baseline.write(conn, name)
+            state.write(conn, name)
             self._known.add(name)
 
     def drop(self, name: str) -> bool:
@@ -82,3 +89,10 @@ class Namespaces:
         with self._engine.connect() as conn:
             ns = registry.namespaces
             return [row[0] for row in conn.execute(select(ns.c.name).order_by(ns.c.name))]
+
+    def listing(self) -> list[tuple[str, int]]:
+        """(name, created_at) of every namespace holding state, by name."""
+        with self._engine.connect() as conn:
+            ns = registry.namespaces
+            query = select(ns.c.name, ns.c.created_at).order_by(ns.c.name)
+            return [(row[0], row[1]) for row in conn.execute(query)]

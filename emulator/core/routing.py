@@ -7,8 +7,10 @@ to vendor codes through a table keyed by (wire field, pydantic error type).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import time
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from typing import Any, ClassVar, Protocol, TypeVar
 
@@ -17,7 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ValidationError
 
-from emulator.core import namespaces
+from emulator.core import faults, journal, namespaces
 from emulator.core.context import Ctx, Emulator
 from emulator.core.errors import ErrorCode, ValidationMap, VendorError
 
@@ -76,8 +78,12 @@ def namespace_of(request: Request) -> str:
     return name
 
 
-def request_context(request: Request) -> Ctx:
-    """FastAPI dependency: the service context of this request's namespace."""
+async def request_context(request: Request) -> Ctx:
+    """FastAPI dependency: the service context of this request's namespace.
+
+    ``async`` on purpose: FastAPI runs a plain ``def`` dependency in its thread pool, which
+    costs more than the whole lookup.
+    """
     return emulator_of(request).context(namespace_of(request))
 
 
@@ -123,11 +129,21 @@ class VendorRoute(APIRoute):
         except ValidationError as exc:
             raise cls.validation_error(exc.errors()) from None
 
+    @classmethod
+    def operation_of(cls, request: Request) -> str | None:
+        """The operation id a request asks for, known before the handler runs, so faults can
+        fire; ``None`` means the route's own name. Paths that dispatch several operations
+        override this (the handler still sets ``request.state.operation`` for the journal)."""
+        return None
+
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
         route = type(self)
+        # Every vendor route's name is its operation id (a dispatching route's is a fallback).
+        route_operation = self.name
 
-        async def vendor_route_handler(request: Request) -> Response:
+        async def serve(request: Request) -> tuple[Response, int | None, bool]:
+            """The answer, the vendor code of an error, and whether the body was refused."""
             limit = emulator_of(request).settings.max_body_bytes
             length = request.headers.get("content-length", "")
             if length.isdigit() and int(length) > limit:
@@ -137,16 +153,110 @@ class VendorRoute(APIRoute):
                         route.validation_fallback, "body", f"request body over {limit} bytes"
                     ),
                 )
-                return route.render(request, too_large)
+                return route.render(request, too_large), too_large.error.code, True
+            error: VendorError
             try:
-                return await handler(request)
+                return await handler(request), None, False
             except RequestValidationError as exc:
-                return route.render(request, route.validation_error(exc.errors()))
+                error = route.validation_error(exc.errors())
             except VendorError as exc:
-                return route.render(request, exc)
+                error = exc
             except Exception:
                 # A bug of ours must still reach the client in the vendor's envelope.
                 logger.exception("unhandled error on %s %s", request.method, request.url.path)
-                return route.render(request, VendorError(route.internal_error))
+                error = VendorError(route.internal_error)
+            return route.render(request, error), error.error.code, False
+
+        async def vendor_route_handler(request: Request) -> Response:
+            started = time.perf_counter()
+            emulator = emulator_of(request)
+            namespace = namespace_of(request)
+            operation = route.operation_of(request) or route_operation
+            marks = faults.RequestFaults()
+            token = faults.CURRENT.set(marks)
+            response: Response | None = None
+            code: int | None = None
+            refused = injected = False
+            try:
+                rule = emulator.faults.take(namespace, operation, emulator.clock.now_ms())
+                if rule is not None:
+                    marks.rule_id = rule.id
+                    if rule.latency_ms > 0:
+                        await asyncio.sleep(rule.latency_ms / 1000)
+                    if rule.error is not None:
+                        # The route's own renderer: the vendor's envelope and HTTP status.
+                        response = route.render(request, VendorError(rule.error))
+                        code, injected = rule.error.code, True
+                if response is None:
+                    response, code, refused = await serve(request)
+            finally:
+                faults.CURRENT.reset(token)
+            try:
+                await _record(
+                    request, emulator, response,
+                    namespace=namespace,
+                    operation=getattr(request.state, "operation", None) or operation,
+                    code=code, refused=refused, injected=injected, marks=marks,
+                    duration_ms=(time.perf_counter() - started) * 1000,
+                )  # fmt: skip
+            except Exception:
+                # The journal must never cost the client its answer.
+                logger.exception("journal: cannot record %s %s", request.method, request.url.path)
+            return response
 
         return vendor_route_handler
+
+
+async def _record(
+    request: Request,
+    emulator: Emulator,
+    response: Response,
+    *,
+    namespace: str,
+    operation: str,
+    code: int | None,
+    refused: bool,
+    injected: bool,
+    marks: faults.RequestFaults,
+    duration_ms: float,
+) -> None:
+    book = emulator.journal
+    if book.size == 0 and not journal.OBSERVERS:
+        return
+    raw = b""
+    if not refused:
+        try:
+            raw = await request.body()
+        except RuntimeError:  # the handler streamed the body: it is gone
+            raw = b""
+    body, truncated = journal.mask_body(raw)
+    content = getattr(response, "body", None)
+    if code is None and response.media_type == "application/json" and content:
+        try:
+            code = journal.vendor_code(json.loads(content))
+        except ValueError:
+            code = None
+    entry = journal.Entry(
+        id=book.next_id(),
+        at=emulator.clock.now_ms(),
+        namespace=namespace,
+        operation=operation,
+        method=request.method,
+        path=request.scope["path"],
+        query=journal.mask_query(request.query_params),
+        headers=journal.mask_headers(request.headers.items()),
+        body=body,
+        body_truncated=truncated,
+        status=response.status_code,
+        vendor_code=code,
+        duration_ms=duration_ms,
+        injected=injected,
+        fault_id=marks.rule_id,
+        faulted_devices=list(marks.devices),
+    )
+    book.append(entry)
+    for observer in journal.OBSERVERS:
+        try:
+            observer(entry)
+        except Exception:
+            logger.exception("journal observer %r failed", observer)

@@ -30,6 +30,11 @@ class ConnectRoute(EnosRoute):
     validation_fallback = ConnectError.INVALID_ARGUMENT
     internal_error = ConnectError.EMULATOR_INTERNAL_ERROR
 
+    @classmethod
+    def operation_of(cls, request: Request) -> str | None:
+        # One path, several operations: the action decides (before the handler, for faults).
+        return OPERATIONS.get(request.query_params.get("action") or "")
+
 
 router = APIRouter(
     prefix="/connect-service/v2.1", route_class=ConnectRoute, tags=["enos"],

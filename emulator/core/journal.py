@@ -1,0 +1,201 @@
+"""The request journal: every vendor request, kept in a bounded in-memory buffer.
+
+``VendorRoute`` records each vendor request after its answer (operation id, namespace, method,
+path, query, masked headers, body, HTTP status, vendor code, duration, and whether a fault
+answered it). The store's interface is three methods (``append``, ``query``, ``clear``) so a
+database-backed store can replace :class:`Journal` without touching its callers.
+
+Memory stays flat: the buffer holds at most ``settings.journal_size`` entries (the oldest go
+first) and a body is kept as text, cut at :data:`BODY_LIMIT` characters.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+MASK = "***"
+# Bodies are kept as text up to this many characters; the rest is cut (and said so).
+BODY_LIMIT = 64 * 1024
+_MASKED_HEADERS = frozenset({"authorization", "apim-accesstoken", "apim-signature", "cookie"})
+_SECRET_WORDS = ("token", "secret", "password", "signature")
+
+
+@dataclass
+class Entry:
+    """One recorded vendor request."""
+
+    id: int
+    at: int  # emulator clock, ms
+    namespace: str
+    operation: str
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    body: str | None
+    status: int
+    vendor_code: int | None
+    duration_ms: float
+    injected: bool = False
+    fault_id: str | None = None
+    # Devices of a batch that a deviceKey fault failed.
+    faulted_devices: list[str] = field(default_factory=list)
+    body_truncated: bool = False
+
+    def body_value(self) -> Any:
+        """The body as JSON when it parses, else the text (``None`` when empty)."""
+        if not self.body:
+            return None
+        try:
+            return json.loads(self.body)
+        except ValueError:
+            return self.body
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "at": self.at,
+            "namespace": self.namespace,
+            "operation": self.operation,
+            "method": self.method,
+            "path": self.path,
+            "query": self.query,
+            "headers": self.headers,
+            "body": self.body_value(),
+            "bodyTruncated": self.body_truncated,
+            "status": self.status,
+            "vendorCode": self.vendor_code,
+            "durationMs": round(self.duration_ms, 3),
+            "injected": self.injected,
+            "faultId": self.fault_id,
+            "faultedDevices": self.faulted_devices,
+        }
+
+
+# Called with every recorded entry (metrics subscribe here). An observer must be fast and
+# must not raise; an exception is logged by the caller and the request is still answered.
+OBSERVERS: list[Callable[[Entry], None]] = []
+
+
+def secret_name(name: str) -> bool:
+    lowered = name.lower()
+    return lowered in _MASKED_HEADERS or any(word in lowered for word in _SECRET_WORDS)
+
+
+def mask_headers(headers: Iterable[tuple[str, str]]) -> dict[str, str]:
+    return {k: (MASK if secret_name(k) else v) for k, v in headers}
+
+
+def mask_query(query: Mapping[str, str]) -> dict[str, str]:
+    return {k: (MASK if secret_name(k) else v) for k, v in query.items()}
+
+
+def _mask_value(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {
+            k: (MASK if _secret_field(k) and v is not None else _mask_value(v))
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_mask_value(v) for v in value]
+    return value
+
+
+def _secret_field(name: object) -> bool:
+    lowered = str(name).lower()
+    return "password" in lowered or "secret" in lowered
+
+
+def mask_body(raw: bytes) -> tuple[str | None, bool]:
+    """The body as text with its password and secret fields masked, and whether it was cut."""
+    if not raw:
+        return None, False
+    text = raw.decode("utf-8", errors="replace")
+    lowered = text.lower()
+    # Parsing costs: only a body that names a secret is parsed and rewritten.
+    if "password" in lowered or "secret" in lowered:
+        try:
+            text = json.dumps(_mask_value(json.loads(text)), ensure_ascii=False)
+        except ValueError:
+            text = "(a body that is not JSON and names a secret: not recorded)"
+    if len(text) > BODY_LIMIT:
+        return text[:BODY_LIMIT], True
+    return text, False
+
+
+def vendor_code(payload: Any) -> int | None:
+    """The vendor's code in an answer: top-level ``code`` (EnOS, Quectel) or MCS's
+    ``results.code``; ``None`` when the answer carries none (MCS success)."""
+    if not isinstance(payload, dict):
+        return None
+    code = payload.get("code")
+    if code is None and isinstance(payload.get("results"), dict):
+        code = payload["results"].get("code")
+    if isinstance(code, bool):
+        return None
+    if isinstance(code, int):
+        return code
+    if isinstance(code, str) and code.lstrip("-").isdigit():
+        return int(code)
+    return None
+
+
+class Journal:
+    """A bounded, thread-safe buffer of entries, oldest first."""
+
+    def __init__(self, size: int) -> None:
+        self._entries: deque[Entry] = deque(maxlen=size)
+        self._lock = threading.Lock()
+        self._next_id = 1
+
+    @property
+    def size(self) -> int:
+        return self._entries.maxlen or 0
+
+    def next_id(self) -> int:
+        with self._lock:
+            value = self._next_id
+            self._next_id += 1
+            return value
+
+    def append(self, entry: Entry) -> None:
+        with self._lock:
+            self._entries.append(entry)
+
+    def query(
+        self,
+        *,
+        namespace: str | None = None,
+        operation: str | None = None,
+        limit: int | None = None,
+    ) -> list[Entry]:
+        """Matching entries, newest first; ``None`` filters nothing."""
+        with self._lock:
+            snapshot = list(self._entries)
+        out: list[Entry] = []
+        for entry in reversed(snapshot):
+            if namespace is not None and entry.namespace != namespace:
+                continue
+            if operation is not None and entry.operation != operation:
+                continue
+            out.append(entry)
+            if limit is not None and len(out) >= limit:
+                break
+        return out
+
+    def clear(self, namespace: str | None = None) -> int:
+        """Drop the entries of a namespace (every entry with ``None``); returns how many."""
+        with self._lock:
+            before = len(self._entries)
+            if namespace is None:
+                self._entries.clear()
+            else:
+                kept = [e for e in self._entries if e.namespace != namespace]
+                self._entries.clear()
+                self._entries.extend(kept)
+            return before - len(self._entries)

@@ -1,0 +1,99 @@
+"""The journal store: bounded, masked, observable (emulator/core/journal.py)."""
+
+from __future__ import annotations
+
+import json
+
+from emulator.core import journal
+from emulator.core.journal import Entry, Journal
+
+
+def entry(id: int, namespace: str = "ns", operation: str = "op") -> Entry:
+    return Entry(
+        id=id, at=0, namespace=namespace, operation=operation, method="POST", path="/p",
+        query={}, headers={}, body=None, status=200, vendor_code=0, duration_ms=1.0,
+    )  # fmt: skip
+
+
+def test_the_journal_keeps_only_the_newest_entries_up_to_its_size() -> None:
+    book = Journal(3)
+    for i in range(1, 6):
+        book.append(entry(i))
+
+    assert [e.id for e in book.query()] == [5, 4, 3]
+
+
+def test_query_filters_by_namespace_and_operation_newest_first() -> None:
+    book = Journal(10)
+    book.append(entry(1, "a", "x"))
+    book.append(entry(2, "b", "x"))
+    book.append(entry(3, "a", "y"))
+    book.append(entry(4, "a", "x"))
+
+    assert [e.id for e in book.query(namespace="a", operation="x")] == [4, 1]
+    assert [e.id for e in book.query(namespace="a", limit=2)] == [4, 3]
+
+
+def test_clear_drops_one_namespace_or_all() -> None:
+    book = Journal(10)
+    for i, ns in enumerate(["a", "b", "a"]):
+        book.append(entry(i, ns))
+
+    assert book.clear("a") == 2
+    assert [e.namespace for e in book.query()] == ["b"]
+    assert book.clear() == 1
+
+
+def test_credential_headers_are_masked() -> None:
+    masked = journal.mask_headers(
+        [
+            ("authorization", "Bearer x"), ("apim-accesstoken", "t"), ("apim-signature", "s"),
+            ("x-user-token", "t"), ("x-app-secret", "s"), ("x-password", "p"),
+            ("content-type", "application/json"),
+        ]
+    )  # fmt: skip
+
+    assert {k for k, v in masked.items() if v == journal.MASK} == {
+        "authorization", "apim-accesstoken", "apim-signature", "x-user-token", "x-app-secret",
+        "x-password",
+    }  # fmt: skip
+    assert masked["content-type"] == "application/json"
+
+
+def test_password_and_secret_fields_of_a_body_are_masked_at_any_depth() -> None:
+    raw = json.dumps(
+        {"email": "a@b.c", "password": "pw", "devices": [{"deviceKey": "k", "deviceSecret": "s"}]}
+    ).encode()
+
+    text, truncated = journal.mask_body(raw)
+
+    assert text is not None
+    assert not truncated
+    assert json.loads(text) == {
+        "email": "a@b.c",
+        "password": journal.MASK,
+        "devices": [{"deviceKey": "k", "deviceSecret": journal.MASK}],
+    }
+
+
+def test_a_non_json_body_naming_a_secret_is_not_recorded() -> None:
+    text, _ = journal.mask_body(b"password=hunter2")
+
+    assert text is not None
+    assert "hunter2" not in text
+
+
+def test_a_long_body_is_cut_and_marked() -> None:
+    text, truncated = journal.mask_body(b"x" * (journal.BODY_LIMIT + 10))
+
+    assert truncated
+    assert text is not None
+    assert len(text) == journal.BODY_LIMIT
+
+
+def test_vendor_code_reads_each_vendor_envelope() -> None:
+    assert journal.vendor_code({"code": 0, "msg": "OK"}) == 0
+    assert journal.vendor_code({"code": "5032"}) == 5032
+    assert journal.vendor_code({"results": {"code": 4001, "url": "/x"}}) == 4001
+    assert journal.vendor_code({"deviceId": "d"}) is None
+    assert journal.vendor_code([1, 2]) is None
