@@ -637,6 +637,55 @@ class TestCommands:
             assert other.get(f"/_emulator/commands/{ticket}").status_code == 404
 
 
+# --- fault injection ---------------------------------------------------------------------------
+
+
+def arm(client: Client, **rule: Any) -> None:
+    response = client.post("/_emulator/faults", json=rule)
+    assert response.status_code == 201, response.text
+
+
+class TestFaults:
+    def test_batch_control_failed_5340_is_reachable_by_fault_injection(
+        self, client: Client, device: Callable[..., None]
+    ) -> None:
+        device("DK1", online=True)
+        arm(client, operation="quectel.enduser.batch_control_device", code=5340, times=1)
+
+        failed = send(client, command_body([pkdk("DK1")]))
+        after = send(client, command_body([pkdk("DK1")]))
+
+        assert code(failed) == (5340, "Batch control devices failed")
+        assert failed["extMsg"] == ""
+        assert after["code"] == 200
+        assert len(inbox(client, "DK1")) == 1
+
+    def test_a_faulted_device_goes_to_the_failure_list_and_gets_no_command(
+        self, client: Client, device: Callable[..., None]
+    ) -> None:
+        device("DK1", online=True)
+        device("DK2", online=True)
+        arm(client, operation="quectel.enduser.batch_control_device", code=5340, deviceKey="DK2")
+
+        data = send(client, command_body([pkdk("DK1"), pkdk("DK2")]))["data"]
+
+        assert [e["data"]["deviceKey"] for e in data["successList"]] == ["DK1"]
+        assert [(e["data"]["deviceKey"], e["msg"]) for e in data["failureList"]] == [
+            ("DK2", "Batch control devices failed")
+        ]
+        assert inbox(client, "DK2") == []
+
+    def test_login_fault_only_code_is_injected_in_the_end_user_envelope(
+        self, client: Client
+    ) -> None:
+        arm(client, operation="quectel.enduser.email_pwd_login", code=5104, times=1)
+
+        body = client.post(LOGIN, data=login_params()).json()
+
+        assert code(body) == (5104, "User domain disabled")
+        assert body["extMsg"] == ""
+
+
 # --- token service ---------------------------------------------------------------------------
 
 
