@@ -1,4 +1,4 @@
-"""The command line: ``iot-emulator serve`` (also ``python -m emulator serve``).
+"""The command line: ``iot-emulator serve`` and ``fleet`` (also ``python -m emulator ...``).
 
 Options default to ``None`` and override :class:`Settings`, which owns the ``EMULATOR_*``
 variables, so each option is defined once and works both ways.
@@ -6,43 +6,79 @@ variables, so each option is defined once and works both ways.
 
 from __future__ import annotations
 
+import logging
+import logging.config
 import os
+import shutil
 import sys
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
 from emulator import __version__
 from emulator.config import Settings
 from emulator.core.fixtures import FixtureError
+from emulator.core.logs import LogFormat, LogSettings, log_config
+
+logger = logging.getLogger("emulator.cli")
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="iot-emulator")
+@click.group(
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+    epilog=(
+        "Every option is also an EMULATOR_* variable (EMULATOR_PORT, EMULATOR_DB, ...). "
+        "Run 'iot-emulator COMMAND --help' for a command's options."
+    ),
+)
+@click.version_option(__version__, "-V", "--version", prog_name="iot-emulator")
 def main() -> None:
-    """iot-emulator: the Quectel, EnOS and MediaTek MCS device APIs, offline."""
+    """iot-emulator: the Quectel, EnOS and MediaTek MCS device APIs, offline.
+
+    Serves five documented vendor HTTP APIs (Quectel createBatch and batchControlDevice, EnOS
+    create device and DPS allocate, MCS registerDevice) with their token endpoints, plus a
+    control plane under /_emulator (health, reset, devices, faults, metrics).
+    """
 
 
-@main.command()
+def _db_option(help_text: str) -> Callable[[F], F]:
+    return click.option("--db", default=None, metavar="PATH|URL", help=help_text)
+
+
+def _fixtures_option() -> Callable[[F], F]:
+    return click.option(
+        "--fixtures",
+        multiple=True,
+        type=click.Path(path_type=Path),
+        help=(
+            "Fixture file (repeatable).  "
+            "[env EMULATOR_FIXTURES, comma-separated; default fixtures/default.yaml]"
+        ),
+    )
+
+
+@main.command(
+    short_help="Start the emulator.",
+    epilog=(
+        "Examples:\n\n"
+        "\b\n"
+        "  iot-emulator serve\n"
+        "  iot-emulator serve --port 18080 --db :memory: --auth strict --seed 42\n"
+        "  EMULATOR_LOG_FORMAT=json iot-emulator serve --no-access-log --workers 4"
+    ),
+)
 @click.option(
     "--host", default=None, help="Address to bind.  [env EMULATOR_HOST; default 127.0.0.1]"
 )
 @click.option("--port", type=int, default=None, help="Port.  [env EMULATOR_PORT; default 8080]")
-@click.option(
-    "--db",
-    default=None,
-    help="SQLite file, ':memory:' or an SQLAlchemy URL.  [env EMULATOR_DB; default ./emulator.db]",
+@_db_option(
+    "SQLite file, ':memory:' or an SQLAlchemy URL.  [env EMULATOR_DB; default ./emulator.db]"
 )
-@click.option(
-    "--fixtures",
-    multiple=True,
-    type=click.Path(path_type=Path),
-    help=(
-        "Fixture file (repeatable).  "
-        "[env EMULATOR_FIXTURES, comma-separated; default fixtures/default.yaml]"
-    ),
-)
+@_fixtures_option()
 @click.option(
     "--auth",
     type=click.Choice(["off", "lenient", "strict"]),
@@ -55,44 +91,95 @@ def main() -> None:
 @click.option(
     "--workers", type=int, default=None, help="Worker processes.  [env EMULATOR_WORKERS; default 1]"
 )
-def serve(**options: Any) -> None:
-    """Start the emulator."""
+@click.option(
+    "--log-level",
+    type=click.Choice(["critical", "error", "warning", "info", "debug"]),
+    default=None,
+    help="Log level.  [env EMULATOR_LOG_LEVEL; default info]",
+)
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default=None,
+    help="Plain text, or one JSON object per line.  [env EMULATOR_LOG_FORMAT; default text]",
+)
+@click.option(
+    "--access-log/--no-access-log",
+    default=None,
+    help="Log every request.  [env EMULATOR_ACCESS_LOG; default on]",
+)
+def serve(
+    log_format: LogFormat | None, access_log: bool | None, **options: Any
+) -> None:  # fmt: skip
+    """Start the emulator (stops cleanly on SIGTERM or Ctrl-C: requests in flight finish)."""
     overrides = {k: v for k, v in options.items() if v not in (None, ())}
+    log_overrides: dict[str, Any] = {
+        k: v for k, v in (("log_format", log_format), ("access_log", access_log)) if v is not None
+    }
     try:
         settings = Settings(**overrides)
+        logs = LogSettings(**log_overrides)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
-    run(settings)
+    run(settings, logs)
 
 
-def run(settings: Settings) -> None:
+def run(settings: Settings, logs: LogSettings | None = None) -> None:
     import uvicorn
 
     from emulator.app import create_app
+    from emulator.core.metrics import MULTIPROC_ENV
 
+    logs = logs or LogSettings()
+    config = log_config(settings.log_level, logs.log_format)
+    logging.config.dictConfig(config)
+    common: dict[str, Any] = {
+        "host": settings.host,
+        "port": settings.port,
+        "log_level": settings.log_level,
+        "log_config": config,
+        "access_log": logs.access_log,
+    }
+    if settings.workers == 1:
+        try:
+            app = create_app(settings)
+        except FixtureError as exc:
+            click.echo(f"iot-emulator: invalid fixtures: {exc}", err=True)
+            sys.exit(2)
+        _announce(settings)
+        try:
+            uvicorn.run(app, **common)
+        finally:
+            # Uvicorn has let the requests in flight finish: close the pool, so SQLite
+            # checkpoints its write-ahead log into the database file.
+            app.state.emulator.engine.dispose()
+        return
+    # Fail on bad fixtures here, once, rather than in every worker.
     try:
-        app = create_app(settings)
+        create_app(settings).state.emulator.engine.dispose()
     except FixtureError as exc:
         click.echo(f"iot-emulator: invalid fixtures: {exc}", err=True)
         sys.exit(2)
-    click.echo(
-        f"iot-emulator {__version__} on http://{settings.host}:{settings.port} "
-        f"(db {settings.db}, auth {settings.auth}, workers {settings.workers})",
-        err=True,
-    )
-    if settings.workers == 1:
-        uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level)
-        return
+    _announce(settings)
     # Worker processes build their own app from the environment: hand the settings over there.
     os.environ.update(settings_environment(settings))
-    uvicorn.run(
-        "emulator.app:create_app",
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        workers=settings.workers,
-        log_level=settings.log_level,
-    )
+    # Each worker counts requests in files of this directory; a scrape adds them all up.
+    metrics_dir = None
+    if not os.environ.get(MULTIPROC_ENV):
+        metrics_dir = tempfile.mkdtemp(prefix="iot-emulator-metrics-")
+        os.environ[MULTIPROC_ENV] = metrics_dir
+    try:
+        uvicorn.run("emulator.app:create_app", factory=True, workers=settings.workers, **common)
+    finally:
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _announce(settings: Settings) -> None:
+    logger.info(
+        "iot-emulator %s on http://%s:%s (db %s, auth %s, workers %s)",
+        __version__, settings.host, settings.port, settings.db, settings.auth, settings.workers,
+    )  # fmt: skip
 
 
 def settings_environment(settings: Settings) -> dict[str, str]:
@@ -104,3 +191,114 @@ def settings_environment(settings: Settings) -> dict[str, str]:
             value = ",".join(str(v) for v in value)
         env[f"EMULATOR_{name.upper()}"] = str(value)
     return env
+
+
+@main.command(
+    short_help="Add many devices to an emulator's database (demos, load tests).",
+    epilog=(
+        "Examples:\n\n"
+        "\b\n"
+        "  iot-emulator fleet --vendor enos --product Vu82Agp3 --count 100000 --online 0.3\n"
+        "  iot-emulator fleet --vendor quectel --product PK0001 --count 1000000 --namespace load\n"
+        "  iot-emulator fleet --vendor mcs --product a1234567890 --count 5000 --db state.db\n\n"
+        "The emulator may be stopped or running on the same SQLite file (WAL mode lets it "
+        "answer between two batches). Devices are named <prefix><number>; a second run with "
+        "the same prefix continues the numbering. An EnOS product's device quota is raised to "
+        "fit the fleet."
+    ),
+)
+@click.option(
+    "--vendor",
+    type=click.Choice(["enos", "quectel", "mcs"]),
+    required=True,
+    help="Vendor of the devices.",
+)
+@click.option(
+    "--product",
+    "product_key",
+    required=True,
+    metavar="KEY",
+    help="Product key (MCS: prodId); it must exist in the namespace (fixtures).",
+)
+@click.option(
+    "--count", type=click.IntRange(min=1), required=True, help="Number of devices to add."
+)
+@click.option(
+    "--online",
+    "online_share",
+    type=click.FloatRange(0.0, 1.0),
+    default=0.0,
+    show_default=True,
+    help="Share of the devices whose simulated twin is online (0 to 1).",
+)
+@click.option("--namespace", default="default", show_default=True, help="Namespace to fill.")
+@click.option(
+    "--prefix", default="fleet", show_default=True, help="Device keys are <prefix><number>."
+)
+@click.option(
+    "--seed",
+    type=int,
+    default=None,
+    help="Seed of the generated secrets and asset ids.  [env EMULATOR_SEED]",
+)
+@_db_option("The emulator's database.  [env EMULATOR_DB; default ./emulator.db]")
+@_fixtures_option()
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    default=20_000,
+    show_default=True,
+    help="Devices per transaction.",
+)
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+def fleet(
+    vendor: str, product_key: str, count: int, online_share: float, namespace: str,
+    prefix: str, seed: int | None, db: str | None, fixtures: tuple[Path, ...],
+    batch_size: int, quiet: bool,
+) -> None:  # fmt: skip
+    """Add a large fleet of devices to an emulator's database, for demos and load tests."""
+    from emulator import fleet as fleet_module
+    from emulator.app import build_emulator
+    from emulator.core import namespaces
+
+    if not namespaces.valid_name(namespace):
+        raise click.BadParameter("use 1-64 of A-Z a-z 0-9 _ . -", param_hint="--namespace")
+    overrides: dict[str, Any] = {"db": db, "fixtures": list(fixtures) or None, "seed": seed}
+    try:
+        settings = Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    if settings.db == ":memory:":
+        raise click.UsageError("--db :memory: forgets the fleet on exit: name a file or URL")
+    try:
+        # The schema and the namespace's baseline first, exactly as serve would make them.
+        emulator = build_emulator(settings)
+    except FixtureError as exc:
+        click.echo(f"iot-emulator: invalid fixtures: {exc}", err=True)
+        sys.exit(2)
+    emulator.namespaces.ensure(namespace)
+    spec = fleet_module.FleetSpec(
+        vendor=vendor, product_key=product_key, count=count, online_share=online_share,
+        namespace=namespace, prefix=prefix, seed=settings.seed, batch_size=batch_size,
+    )  # fmt: skip
+    label = f"{vendor} {product_key} -> {namespace}"
+    try:
+        if quiet:
+            result = fleet_module.generate(emulator.engine, spec, clock=emulator.clock)
+        else:
+            with click.progressbar(length=count, label=label, file=sys.stderr) as bar:
+                result = fleet_module.generate(
+                    emulator.engine, spec, clock=emulator.clock, progress=bar.update
+                )
+    except fleet_module.FleetError as exc:
+        raise click.UsageError(str(exc)) from None
+    finally:
+        emulator.engine.dispose()
+    rate = result.created / result.seconds if result.seconds > 0 else float(result.created)
+    click.echo(
+        f"added {result.created} {vendor} devices to {product_key} in namespace {namespace} "
+        f"({result.first_key} .. {result.last_key}, {result.online} online) "
+        f"in {result.seconds:.1f} s ({rate:,.0f} devices/s)"
+    )
+    if result.quota_raised_to is not None:
+        click.echo(f"the product's device quota is now {result.quota_raised_to}")

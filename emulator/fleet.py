@@ -1,0 +1,245 @@
+"""The fleet generator behind ``iot-emulator fleet``: many devices, written straight into the
+database, for demos and load tests.
+
+Rows have the shape the vendor services write (``registry.devices``), so every API serves
+them as if they had been created through it. They go in with ``executemany`` in transactions
+of ``batch_size`` rows: fast (a million devices in well under the few minutes a load test can
+wait), and short enough that a running emulator on the same SQLite file (WAL mode) keeps
+answering between two batches.
+
+Device keys are ``<prefix><number>`` (zero-padded); a second run with the same prefix
+continues the numbering. Secrets and EnOS asset ids come from a seeded generator of their
+own (``fleet:<namespace>:<first number>``), so a fleet never replays the ids the emulator
+itself will generate for the namespace.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from itertools import islice
+from typing import Any
+
+from sqlalchemy import Connection, Engine, func, select, update
+
+from emulator.core import registry
+from emulator.core.clock import Clock
+from emulator.core.ids import Ids
+
+VENDORS = registry.VENDORS
+DEFAULT_BATCH = 20_000
+# Zero-padded numbers sort like numbers; wider when the fleet needs it.
+MIN_DIGITS = 7
+
+_D = registry.devices
+_P = registry.products
+
+
+class FleetError(ValueError):
+    """A fleet that cannot be generated; the message says why and what would work."""
+
+
+@dataclass(frozen=True)
+class FleetSpec:
+    vendor: str
+    product_key: str
+    count: int
+    online_share: float = 0.0
+    namespace: str = "default"
+    prefix: str = "fleet"
+    seed: int | None = None
+    batch_size: int = DEFAULT_BATCH
+
+
+@dataclass(frozen=True)
+class FleetResult:
+    created: int
+    online: int
+    first_key: str
+    last_key: str
+    seconds: float
+    # EnOS: the product's device quota, raised so the fleet fits (None: unchanged).
+    quota_raised_to: int | None = None
+
+
+def generate(
+    engine: Engine,
+    spec: FleetSpec,
+    *,
+    clock: Clock | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> FleetResult:
+    """Write ``spec.count`` devices of one product into a namespace that exists already.
+
+    ``progress`` is called with the number of rows of each committed batch.
+    """
+    if spec.vendor not in VENDORS:
+        raise FleetError(f"unknown vendor {spec.vendor!r}; use one of {', '.join(VENDORS)}")
+    if spec.count < 1:
+        raise FleetError("count must be at least 1")
+    if not 0.0 <= spec.online_share <= 1.0:
+        raise FleetError("the online share must be between 0 and 1")
+    started = time.perf_counter()
+    now = (clock or Clock()).now_ms()
+    with engine.begin() as conn:
+        product = _product(conn, spec)
+        start = _next_number(conn, spec)
+        quota = _raise_quota(conn, spec, product)
+        assets = _asset_ids(conn, spec) if spec.vendor == "enos" else set()
+    digits = max(MIN_DIGITS, len(str(start + spec.count - 1)))
+    ids = Ids(spec.seed, f"fleet:{spec.namespace}:{start}")
+    rows = _rows(spec, product, ids, now, start, digits, assets)
+    online = 0
+    first_key = f"{spec.prefix}{start:0{digits}d}"
+    insert = _D.insert()
+    while True:
+        batch = list(islice(rows, spec.batch_size))
+        if not batch:
+            break
+        online += sum(1 for row in batch if row["online"])
+        with engine.begin() as conn:
+            conn.execute(insert, batch)
+        if progress is not None:
+            progress(len(batch))
+    return FleetResult(
+        created=spec.count,
+        online=online,
+        first_key=first_key,
+        last_key=f"{spec.prefix}{start + spec.count - 1:0{digits}d}",
+        seconds=time.perf_counter() - started,
+        quota_raised_to=quota,
+    )
+
+
+def _product(conn: Connection, spec: FleetSpec) -> Any:
+    product = conn.execute(
+        select(_P.c.product_key, _P.c.org_id, _P.c.attrs).where(
+            _P.c.namespace == spec.namespace, _P.c.vendor == spec.vendor,
+            _P.c.product_key == spec.product_key,
+        )
+    ).first()  # fmt: skip
+    if product is None:
+        known = conn.execute(
+            select(_P.c.product_key)
+            .where(_P.c.namespace == spec.namespace, _P.c.vendor == spec.vendor)
+            .order_by(_P.c.product_key)
+        ).scalars()
+        listed = ", ".join(known) or "(none: add one to the fixtures)"
+        raise FleetError(
+            f"no {spec.vendor} product {spec.product_key!r} in namespace {spec.namespace!r}; "
+            f"its {spec.vendor} products: {listed}"
+        )
+    return product
+
+
+def _next_number(conn: Connection, spec: FleetSpec) -> int:
+    """One past the highest ``<prefix><number>`` key of the vendor in the namespace (from 1).
+
+    Per vendor, not per product: MCS device ids are unique across products.
+    """
+    keys = conn.execute(
+        select(_D.c.device_key).where(
+            _D.c.namespace == spec.namespace, _D.c.vendor == spec.vendor,
+            _D.c.device_key >= spec.prefix, _D.c.device_key < spec.prefix + "\U0010ffff",
+        )
+    ).scalars()  # fmt: skip
+    highest = 0
+    for key in keys:
+        suffix = key[len(spec.prefix) :]
+        if suffix.isdigit():
+            highest = max(highest, int(suffix))
+    return highest + 1
+
+
+def _raise_quota(conn: Connection, spec: FleetSpec, product: Any) -> int | None:
+    """EnOS refuses devices over a product's quota (11739): make room for the fleet."""
+    if spec.vendor != "enos":
+        return None
+    attrs = dict(product.attrs or {})
+    quota = int(attrs.get("deviceQuota", 10_000))
+    held = conn.execute(
+        select(func.count()).select_from(_D).where(
+            _D.c.namespace == spec.namespace, _D.c.vendor == "enos",
+            _D.c.product_key == spec.product_key,
+        )
+    ).scalar_one()  # fmt: skip
+    needed = held + spec.count
+    if needed <= quota:
+        return None
+    attrs["deviceQuota"] = needed
+    conn.execute(
+        update(_P)
+        .where(
+            _P.c.namespace == spec.namespace, _P.c.vendor == "enos",
+            _P.c.product_key == spec.product_key,
+        )
+        .values(attrs=attrs)
+    )  # fmt: skip
+    return needed
+
+
+def _asset_ids(conn: Connection, spec: FleetSpec) -> set[str]:
+    return set(
+        conn.execute(
+            select(_D.c.asset_id).where(
+                _D.c.namespace == spec.namespace, _D.c.vendor == "enos", _D.c.asset_id.is_not(None)
+            )
+        ).scalars()
+    )
+
+
+def _rows(
+    spec: FleetSpec, product: Any, ids: Ids, now: int, start: int, digits: int, assets: set[str]
+) -> Iterator[dict[str, Any]]:
+    """The rows, in the shape each vendor's service writes (see its ``insert``)."""
+    share = spec.online_share
+    for i in range(spec.count):
+        number = start + i
+        key = f"{spec.prefix}{number:0{digits}d}"
+        # Exactly round-down(count * share) devices online, spread evenly over the fleet.
+        online = int((i + 1) * share) > int(i * share)
+        row: dict[str, Any] = {
+            "namespace": spec.namespace,
+            "vendor": spec.vendor,
+            "product_key": spec.product_key,
+            "device_key": key,
+            "org_id": product.org_id,
+            "asset_id": None,
+            "name": key,
+            "secret": "",
+            "online": online,
+            "gateway_product_key": None,
+            "gateway_device_key": None,
+            "created_at": now,
+            "updated_at": now,
+            "first_online_at": now if online else None,
+            "last_online_at": now if online else None,
+            "last_offline_at": None,
+        }
+        if spec.vendor == "enos":
+            asset = ids.enos_asset_id()
+            while asset in assets:
+                asset = ids.enos_asset_id()
+            assets.add(asset)
+            row["asset_id"] = asset
+            row["secret"] = ids.device_secret()
+            row["attrs"] = {
+                "timezone": "+08:00",
+                "deviceName": {"defaultValue": key, "i18nValue": {}},
+                "deviceAttributes": {},
+                "deviceTags": {},
+                "deviceDesc": None,
+            }
+        elif spec.vendor == "quectel":
+            row["secret"] = ids.device_secret()
+            row["attrs"] = {"authMode": 0, "sn": None, "fingerPrint": None, "psk": None}
+        else:  # mcs: device_key is the deviceId, secret its deviceKey
+            row["secret"] = ids.alnum(16)
+            row["attrs"] = {
+                "isTest": True,
+                "description": None,
+                "serial": None,
+                "deviceImageURL": None,
+            }
+        yield row
