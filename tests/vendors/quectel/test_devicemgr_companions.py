@@ -214,7 +214,8 @@ class TestOverview:
     @pytest.mark.parametrize(
         "query",
         [
-            {"pageNum": "x"}, {"pageNum": 0}, {"pageSize": 0}, {"pageSize": 1001},
+            {"pageNum": "x"}, {"pageNum": 0}, {"pageNum": 2**31}, {"pageNum": 10**30},
+            {"pageSize": 0}, {"pageSize": 1001},
             {"pageSize": "1.5"}, {"deviceStatus": 2}, {"activeStatus": "yes"},
         ],
         ids=repr,
@@ -291,8 +292,11 @@ class TestProducts:
         assert len(page["data"]) == 1
         assert [p["productKey"] for p in one["data"]] == [AEP_PRODUCT]
 
-    def test_product_list_with_bad_paging_returns_50005(self, client: Client) -> None:
-        assert get(client, PRODUCTS, pageSize="ten")["code"] == 50005
+    @pytest.mark.parametrize("query", [{"pageSize": "ten"}, {"pageNum": 10**30}], ids=repr)
+    def test_product_list_with_bad_paging_returns_50005(
+        self, client: Client, query: dict[str, Any]
+    ) -> None:
+        assert get(client, PRODUCTS, **query)["code"] == 50005
 
     def test_product_detail_has_the_doc_sample_shape(self, client: Client) -> None:
         expected = load_sample(SAMPLES / "devicemgr_product_detail.response.json")

@@ -46,6 +46,7 @@ from emulator.vendors.quectel.devicemgr.schemas import (
 VENDOR = "quectel"
 OP_CREATE_BATCH = "quectel.devicemgr.create_batch"
 MAX_PAGE_SIZE = 1000
+INT32_MAX = 2**31 - 1
 # A concurrent writer can take a deviceKey between our check and our insert; the batch is
 # then rolled back and checked again, so the duplicate is reported instead of a 50000.
 _WRITE_ATTEMPTS = 3
@@ -345,8 +346,11 @@ def delete_device(ctx: Ctx, request: DeviceDeleteR3Dto) -> None:
 
 
 def check_page(page_num: int, page_size: int) -> None:
-    if page_num < 1:
-        raise VendorError(SaasError.PARAM_CHECK_ERROR, "param check error: pageNum must be >= 1")
+    # integer(int32) in the docs: a larger page number is a parameter error, not a crash.
+    if not 1 <= page_num <= INT32_MAX:
+        raise VendorError(
+            SaasError.PARAM_CHECK_ERROR, f"param check error: pageNum must be 1..{INT32_MAX}"
+        )
     if not 1 <= page_size <= MAX_PAGE_SIZE:
         raise VendorError(
             SaasError.PARAM_CHECK_ERROR,
