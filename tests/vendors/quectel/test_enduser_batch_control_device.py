@@ -232,6 +232,23 @@ class TestAuth:
         assert body["msg"].startswith("No permission")
         assert inbox(client, "DK00001") == []
 
+    def test_strict_binding_merged_through_the_control_plane_grants_the_device(
+        self, make_client: ClientFactory, emulators: Any, namespace: str
+    ) -> None:
+        client = make_client(auth="strict")
+        add_device(emulators, namespace, "Merged", online=True, auth="strict")
+        headers = {"Authorization": access_token(client)}
+        assert send(client, command_body([pkdk("Merged")]), headers)["code"] == 5041
+        user = {
+            "email": EMAIL, "password": "china1234", "userDomain": "E.SP.4294967001",
+            "devices": [{"productKey": PRODUCT, "deviceKey": "Merged"}],
+        }  # fmt: skip
+
+        merged = client.post("/_emulator/fixtures", json={"quectel": {"users": [user]}})
+
+        assert merged.status_code == 200, merged.text
+        only_ticket(send(client, command_body([pkdk("Merged")]), headers))
+
     def test_strict_binding_added_later_grants_the_device(
         self, make_client: ClientFactory, emulators: Any, namespace: str
     ) -> None:

@@ -133,8 +133,10 @@ def _credential(conn: Connection, ctx: Ctx, kind: str, key: str) -> Any:
     ).first()  # fmt: skip
 
 
-def _uid(user: Any) -> str:
-    return str((user.attrs or {}).get("uid") or f"C{user.id}")
+def _uid(email: str, attrs: dict[str, Any]) -> str:
+    """The user id in tokens ("C131362" in the guide): from the email, so it survives a state
+    export and import (fixtures may set ``uid`` in the user's attrs)."""
+    return str(attrs.get("uid") or f"C{int(sha256_hex(email)[:8], 16) % 1_000_000}")
 
 
 def _issue_pair(
@@ -214,7 +216,7 @@ def login(ctx: Ctx, request: LoginRequest) -> dict[str, Any]:
             if attrs.get("failedLogins") or attrs.get("frozenUntil"):
                 attrs |= {"failedLogins": 0, "frozenUntil": None}
                 conn.execute(update(_C).where(_C.c.id == user.id).values(attrs=attrs))
-            end_user = EndUser(request.email, _uid(user), request.user_domain)
+            end_user = EndUser(request.email, _uid(request.email, attrs), request.user_domain)
             return _issue_pair(conn, ctx, end_user, str(domain.secret))
     # Raised once the transaction is committed: the failed-attempt counter must persist.
     raise VendorError(error)
