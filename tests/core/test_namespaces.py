@@ -36,9 +36,13 @@ def test_invalid_namespace_name_is_refused(root_client: Client) -> None:
 
 def test_namespace_header_selects_the_namespace(root_client: Client, namespace: str) -> None:
     headers = {**HEADERS, "X-Emulator-Namespace": namespace + "-hdr"}
-    root_client.post(devices_url("create"), json={**BODY, "deviceKey": "via-header"}, headers=headers)
+    root_client.post(
+        devices_url("create"), json={**BODY, "deviceKey": "via-header"}, headers=headers
+    )
 
-    listed = root_client.get("/_emulator/devices", params={"vendor": "enos"}, headers=headers).json()
+    listed = root_client.get(
+        "/_emulator/devices", params={"vendor": "enos"}, headers=headers
+    ).json()
 
     assert listed["namespace"] == namespace + "-hdr"
     assert [d["deviceKey"] for d in listed["devices"]] == ["via-header"]
