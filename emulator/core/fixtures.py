@@ -593,6 +593,13 @@ def _entry(model: type[FixtureModel], data: dict[str, Any]) -> dict[str, Any] | 
     return data
 
 
+def _attrs(row: dict[str, Any]) -> dict[str, Any] | None:
+    attrs = row.get("attrs")
+    if attrs is None:
+        return {}
+    return attrs if isinstance(attrs, dict) else None
+
+
 def _same_named(model: type[FixtureModel], row: dict[str, Any]) -> dict[str, Any]:
     """The fields of ``model`` that are columns of the same name (and set in the row)."""
     return {f: row[f] for f in model.model_fields if f in row and row[f] is not None}
@@ -641,22 +648,23 @@ def export_document(conn: Connection, namespace: str) -> FixtureDocument:
     users: dict[str, dict[str, Any]] = {}
     mcs_users: set[str] = set()
     for row in rows.get(r.credentials, []):
-        attrs, kind = row["attrs"] or {}, (row["vendor"], row["kind"])
+        # Attrs that are not an object cannot be said by a typed entry: the row stays raw.
+        attrs, kind = _attrs(row), (row["vendor"], row["kind"])
         entry = None
-        if kind == ("enos", "accessKey") and not attrs:
+        if kind == ("enos", "accessKey") and attrs == {}:
             entry = _entry(EnosAccessKey, {"access_key": row["key"], "secret_key": row["secret"]})
             section = enos["access_keys"]
-        elif kind == ("quectel", "accessKey") and not attrs:
+        elif kind == ("quectel", "accessKey") and attrs == {}:
             entry = _entry(
                 QuectelAccessKey, {"access_key": row["key"], "access_secret": row["secret"]}
             )
             section = quectel["access_keys"]
-        elif kind == ("quectel", "userDomain") and not attrs:
+        elif kind == ("quectel", "userDomain") and attrs == {}:
             entry = _entry(
                 QuectelUserDomain, {"user_domain": row["key"], "user_domain_secret": row["secret"]}
             )
             section = quectel["user_domains"]
-        elif kind == ("quectel", "user") and attrs.get("userDomain") in domains:
+        elif kind == ("quectel", "user") and attrs and attrs.get("userDomain") in domains:
             entry = _entry(
                 QuectelUser,
                 {
@@ -666,10 +674,10 @@ def export_document(conn: Connection, namespace: str) -> FixtureDocument:
                 },
             )
             section = quectel["users"]
-        elif kind == ("mcs", "app") and not attrs:
+        elif kind == ("mcs", "app") and attrs == {}:
             entry = _entry(McsApp, {"app_key": row["key"], "app_secret": row["secret"]})
             section = mcs["apps"]
-        elif kind == ("mcs", "user") and isinstance(attrs.get("userId"), str):
+        elif kind == ("mcs", "user") and attrs and isinstance(attrs.get("userId"), str):
             entry = _entry(
                 McsUser,
                 {"user_id": attrs["userId"], "email": row["key"], "password": row["secret"]},
@@ -682,15 +690,17 @@ def export_document(conn: Connection, namespace: str) -> FixtureDocument:
             elif kind == ("quectel", "user"):
                 entry["devices"] = []
                 users[row["key"]] = entry
-            elif kind == ("mcs", "user"):
+            elif kind == ("mcs", "user") and attrs:
                 mcs_users.add(attrs["userId"])
 
     products: set[tuple[str, str, str | None]] = set()
     for row in rows.get(r.products, []):
-        attrs = dict(row["attrs"] or {})
+        attrs = dict(_attrs(row) or {})
         vendor, pk = row["vendor"], row["product_key"]
         entry = None
-        if vendor == "enos" and row["org_id"] in orgs:
+        if _attrs(row) is None:
+            pass
+        elif vendor == "enos" and row["org_id"] in orgs:
             quota = attrs.pop("deviceQuota", 10_000)
             entry = _entry(
                 EnosProduct,
@@ -738,8 +748,8 @@ def export_document(conn: Connection, namespace: str) -> FixtureDocument:
             groups.add((row["org_id"], row["group_id"]))
     for row in rows.get(r.dps_master_data, []):
         entry = None
-        if row["org_id"] in orgs:
-            attrs = dict(row["attrs"] or {})
+        if row["org_id"] in orgs and _attrs(row) is not None:
+            attrs = dict(_attrs(row) or {})
             data = {
                 **_same_named(DpsMasterDataFixture, row),
                 "type": row["data_type"],
