@@ -112,9 +112,9 @@ def scramble(ctx: Ctx, json_text: bool) -> None:
             ]
             existing = conn.execute(select(table).where(table.c.namespace == NS)).mappings().all()
             if not existing:
-                row = {c.name: unusual(table, c.name, n, json_text) for c in table.c}
-                row.pop("id", None)
-                conn.execute(insert(table), {**row, "namespace": NS})
+                new = {c.name: unusual(table, c.name, n, json_text) for c in table.c}
+                new.pop("id", None)
+                conn.execute(insert(table), {**new, "namespace": NS})
                 continue
             for i, row in enumerate(existing):
                 where = [table.c[k] == row[k] for k in ident if k != "id"]
