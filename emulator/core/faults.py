@@ -213,4 +213,5 @@ def device_fault(ctx: Ctx, operation: str, device_key: str) -> VendorError | Non
     current = CURRENT.get()
     if current is not None:
         current.devices.append(device_key)
+        current.rule_id = current.rule_id or rule.id
     return VendorError(rule.error)
