@@ -12,11 +12,13 @@ import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+from fastapi import FastAPI
 
 from emulator import __version__
 from emulator.config import Settings
@@ -127,7 +129,6 @@ def serve(
 def run(settings: Settings, logs: LogSettings | None = None) -> None:
     import uvicorn
 
-    from emulator.app import create_app
     from emulator.core.metrics import MULTIPROC_ENV
 
     logs = logs or LogSettings()
@@ -140,27 +141,17 @@ def run(settings: Settings, logs: LogSettings | None = None) -> None:
         "log_config": config,
         "access_log": logs.access_log,
     }
-    if settings.workers == 1:
-        try:
-            app = create_app(settings)
-        except FixtureError as exc:
-            click.echo(f"iot-emulator: invalid fixtures: {exc}", err=True)
-            sys.exit(2)
-        _announce(settings)
-        try:
-            uvicorn.run(app, **common)
-        finally:
-            # Uvicorn has let the requests in flight finish: close the pool, so SQLite
-            # checkpoints its write-ahead log into the database file.
-            app.state.emulator.engine.dispose()
-        return
-    # Fail on bad fixtures here, once, rather than in every worker.
     try:
-        create_app(settings).state.emulator.engine.dispose()
+        app = serving_app(settings)
     except FixtureError as exc:
         click.echo(f"iot-emulator: invalid fixtures: {exc}", err=True)
         sys.exit(2)
     _announce(settings)
+    if settings.workers == 1:
+        uvicorn.run(app, **common)
+        return
+    # The fixtures are valid (checked above, once); each worker builds its own app.
+    app.state.emulator.engine.dispose()
     # Worker processes build their own app from the environment: hand the settings over there.
     os.environ.update(settings_environment(settings))
     # Each worker counts requests in files of this directory; a scrape adds them all up.
@@ -169,10 +160,29 @@ def run(settings: Settings, logs: LogSettings | None = None) -> None:
         metrics_dir = tempfile.mkdtemp(prefix="iot-emulator-metrics-")
         os.environ[MULTIPROC_ENV] = metrics_dir
     try:
-        uvicorn.run("emulator.app:create_app", factory=True, workers=settings.workers, **common)
+        uvicorn.run("emulator.cli:serving_app", factory=True, workers=settings.workers, **common)
     finally:
         if metrics_dir is not None:
             shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def serving_app(settings: Settings | None = None) -> FastAPI:
+    """The app as ``serve`` runs it: on shutdown (SIGTERM, Ctrl-C), once uvicorn has let the
+    requests in flight finish, the database pool closes, so SQLite folds its write-ahead log
+    into the database file before the process exits."""
+    from emulator.app import create_app
+
+    app = create_app(settings)
+    inner = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(target: Any) -> AsyncIterator[Any]:
+        async with inner(target) as state:
+            yield state
+        app.state.emulator.engine.dispose()
+
+    app.router.lifespan_context = lifespan
+    return app
 
 
 def _announce(settings: Settings) -> None:
