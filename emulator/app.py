@@ -14,7 +14,7 @@ from emulator.config import Settings
 from emulator.control.commands import router as commands_router
 from emulator.control.errors import ControlError, error_body
 from emulator.control.routes import router as control_router
-from emulator.core import namespaces
+from emulator.core import metrics, namespaces
 from emulator.core.asgi import NamespaceMiddleware
 from emulator.core.clock import Clock
 from emulator.core.context import Emulator
@@ -62,6 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in ROUTERS:
         app.include_router(router)
     app.include_router(control_router)
+    metrics.install(app, emulator)
     app.include_router(commands_router)
     app.add_middleware(NamespaceMiddleware)
     _install_fallbacks(app)
