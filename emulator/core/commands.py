@@ -19,6 +19,7 @@ stamped with the instant the cache time ran out, so advancing the clock is enoug
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -87,6 +88,67 @@ def device_exists(
     return _device(conn, ctx, vendor, product_key, device_key) is not None
 
 
+# (productKey, deviceKey, the gateway the request names or None)
+Ref = tuple[str, str, tuple[str, str] | None]
+# Keys per IN (...) query: well under SQLite's bound-parameter limit.
+_CHUNK = 400
+
+
+def _devices(
+    conn: Connection, ctx: Ctx, vendor: str, keys: set[tuple[str, str]]
+) -> dict[tuple[str, str], Any]:
+    """The devices among ``keys`` (product key, device key), in a few queries."""
+    found: dict[tuple[str, str], Any] = {}
+    ordered = sorted(keys)
+    for start in range(0, len(ordered), _CHUNK):
+        chunk = ordered[start : start + _CHUNK]
+        rows = conn.execute(
+            select(
+                _D.c.product_key, _D.c.device_key, _D.c.online,
+                _D.c.gateway_product_key, _D.c.gateway_device_key,
+            ).where(
+                _D.c.namespace == ctx.namespace, _D.c.vendor == vendor,
+                _D.c.device_key.in_({dk for _, dk in chunk}),
+                _D.c.product_key.in_({pk for pk, _ in chunk}),
+            )
+        )  # fmt: skip
+        for row in rows:
+            key = (row.product_key, row.device_key)
+            if key in keys:
+                found[key] = row
+    return found
+
+
+def routes(
+    conn: Connection, ctx: Ctx, vendor: str, refs: Sequence[Ref]
+) -> list[Route | Undeliverable]:
+    """How a command reaches each device ``(productKey, deviceKey, gateway)``: the gateway as
+    the request names it, else the one the device is registered behind, else the device's own
+    connection. An unknown device or gateway is :class:`Undeliverable` in its place."""
+    devices = _devices(conn, ctx, vendor, {(pk, dk) for pk, dk, _ in refs})
+    vias: list[tuple[str, str] | None] = []
+    for pk, dk, gateway in refs:
+        row = devices.get((pk, dk))
+        via = gateway
+        if via is None and row is not None and row.gateway_product_key and row.gateway_device_key:
+            via = (row.gateway_product_key, row.gateway_device_key)
+        vias.append(via)
+    missing = {via for via in vias if via is not None and via not in devices}
+    gateways = {**devices, **_devices(conn, ctx, vendor, missing)} if missing else devices
+    out: list[Route | Undeliverable] = []
+    for (pk, dk, _), via in zip(refs, vias, strict=True):
+        row = devices.get((pk, dk))
+        if row is None:
+            out.append(Undeliverable(Undeliverable.NO_DEVICE))
+        elif via is None:
+            out.append(Route(vendor, pk, dk, None, bool(row.online)))
+        elif via not in gateways:
+            out.append(Undeliverable(Undeliverable.NO_GATEWAY))
+        else:
+            out.append(Route(vendor, pk, dk, via, bool(gateways[via].online)))
+    return out
+
+
 def route(
     conn: Connection,
     ctx: Ctx,
@@ -95,20 +157,11 @@ def route(
     device_key: str,
     gateway: tuple[str, str] | None = None,
 ) -> Route:
-    """How a command reaches a device: ``gateway`` as the request names it, else the gateway
-    the device is registered behind, else the device's own connection."""
-    row = _device(conn, ctx, vendor, product_key, device_key)
-    if row is None:
-        raise Undeliverable(Undeliverable.NO_DEVICE)
-    via = gateway
-    if via is None and row.gateway_product_key and row.gateway_device_key:
-        via = (row.gateway_product_key, row.gateway_device_key)
-    if via is None:
-        return Route(vendor, product_key, device_key, None, bool(row.online))
-    gw = _device(conn, ctx, vendor, via[0], via[1])
-    if gw is None:
-        raise Undeliverable(Undeliverable.NO_GATEWAY)
-    return Route(vendor, product_key, device_key, via, bool(gw.online))
+    """:func:`routes` for one device; raises :class:`Undeliverable`."""
+    [found] = routes(conn, ctx, vendor, [(product_key, device_key, gateway)])
+    if isinstance(found, Undeliverable):
+        raise found
+    return found
 
 
 def _next_seq(conn: Connection, ctx: Ctx) -> int:
@@ -122,50 +175,81 @@ def _delivered_state(qos: int) -> str:
     return SENT if qos == 1 else DELIVERED
 
 
-def send(
-    conn: Connection,
-    ctx: Ctx,
-    target: Route,
-    *,
-    ticket: str,
-    operation: str,
-    payload: dict[str, Any],
-    identity: str,
-    qos: int,
-    cache_s: int | None,
-    cover: bool,
-) -> dict[str, Any]:
-    """Create the ticket: delivered now, or cached for ``cache_s`` seconds (None: no cache).
+@dataclass(frozen=True)
+class Outgoing:
+    """One command to send: ``cache_s`` None disables the cache; ``identity`` is what makes
+    two commands identical for ``cover``."""
 
-    Raises :class:`Undeliverable` when the connection is offline and caching is disabled.
-    """
-    if not target.online and cache_s is None:
-        reason = Undeliverable.GATEWAY_OFFLINE if target.via else Undeliverable.OFFLINE
-        raise Undeliverable(reason)
+    target: Route
+    ticket: str
+    operation: str
+    payload: dict[str, Any]
+    identity: str
+    qos: int
+    cache_s: int | None
+    cover: bool
+
+
+def send_many(
+    conn: Connection, ctx: Ctx, batch: Sequence[Outgoing]
+) -> list[dict[str, Any] | Undeliverable]:
+    """Create the tickets of a batch, in order: each delivered now, or cached for ``cache_s``
+    seconds; :class:`Undeliverable` in its place when the connection is offline and the cache
+    disabled. One insert for the whole batch."""
     now = ctx.now_ms()
-    if cache_s is not None and cover:
-        _supersede(conn, ctx, target, identity, ticket, now)
-    via_pk, via_dk = target.via if target.via else (None, None)
-    entry: dict[str, Any] = {"at": now}
-    if target.via:
-        entry["via"] = {"productKey": via_pk, "deviceKey": via_dk}
-    row: dict[str, Any] = {
-        "namespace": ctx.namespace, "ticket": ticket, "vendor": target.vendor,
-        "operation": operation, "product_key": target.product_key,
-        "device_key": target.device_key, "via_product_key": via_pk, "via_device_key": via_dk,
-        "qos": qos, "identity": identity, "payload": payload, "created_at": now,
-        "updated_at": now,
-    }  # fmt: skip
-    if target.online:
-        state = _delivered_state(qos)
-        row |= {"delivered_at": now, "delivery_seq": _next_seq(conn, ctx), "expires_at": None}
-    else:
-        state = CACHED
-        row["expires_at"] = now + int(cache_s or 0) * 1000
-        entry["until"] = row["expires_at"]
-    row |= {"state": state, "history": [{"state": state, **entry}]}
-    conn.execute(insert(_C), row)
-    return view(row)
+    results: list[dict[str, Any] | Undeliverable] = []
+    pending: list[dict[str, Any]] = []
+    seq: int | None = None
+    for out in batch:
+        target = out.target
+        if not target.online and out.cache_s is None:
+            reason = Undeliverable.GATEWAY_OFFLINE if target.via else Undeliverable.OFFLINE
+            results.append(Undeliverable(reason))
+            continue
+        if out.cache_s is not None and out.cover:
+            _supersede(conn, ctx, target, out.identity, out.ticket, now)
+            for earlier in pending:
+                if (
+                    earlier["state"] == CACHED and earlier["identity"] == out.identity
+                    and (earlier["product_key"], earlier["device_key"])
+                    == (target.product_key, target.device_key)
+                ):  # fmt: skip
+                    earlier["state"] = SUPERSEDED
+                    earlier["history"].append({"state": SUPERSEDED, "at": now, "by": out.ticket})
+        via_pk, via_dk = target.via if target.via else (None, None)
+        entry: dict[str, Any] = {"at": now}
+        if target.via:
+            entry["via"] = {"productKey": via_pk, "deviceKey": via_dk}
+        row: dict[str, Any] = {
+            "namespace": ctx.namespace, "ticket": out.ticket, "vendor": target.vendor,
+            "operation": out.operation, "product_key": target.product_key,
+            "device_key": target.device_key, "via_product_key": via_pk,
+            "via_device_key": via_dk, "qos": out.qos, "identity": out.identity,
+            "payload": out.payload, "created_at": now, "updated_at": now,
+        }  # fmt: skip
+        if target.online:
+            seq = _next_seq(conn, ctx) if seq is None else seq + 1
+            state = _delivered_state(out.qos)
+            row |= {"delivered_at": now, "delivery_seq": seq, "expires_at": None}
+        else:
+            state = CACHED
+            row |= {"delivered_at": None, "delivery_seq": None}
+            row["expires_at"] = now + int(out.cache_s or 0) * 1000
+            entry["until"] = row["expires_at"]
+        row |= {"state": state, "history": [{"state": state, **entry}]}
+        pending.append(row)
+        results.append(row)
+    if pending:
+        conn.execute(insert(_C), pending)
+    return [r if isinstance(r, Undeliverable) else view(r) for r in results]
+
+
+def send(conn: Connection, ctx: Ctx, out: Outgoing) -> dict[str, Any]:
+    """:func:`send_many` for one command; raises :class:`Undeliverable`."""
+    [result] = send_many(conn, ctx, [out])
+    if isinstance(result, Undeliverable):
+        raise result
+    return result
 
 
 def _supersede(conn: Connection, ctx: Ctx, target: Route, identity: str, by: str, now: int) -> None:

@@ -142,6 +142,8 @@ class Command(SQLModel, table=True):
         UniqueConstraint("namespace", "ticket"),
         Index("ix_commands_device", "namespace", "vendor", "product_key", "device_key"),
         Index("ix_commands_via", "namespace", "vendor", "via_product_key", "via_device_key"),
+        # The next delivery_seq is MAX()+1 per namespace: an index keeps it O(log n).
+        Index("ix_commands_seq", "namespace", "delivery_seq"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

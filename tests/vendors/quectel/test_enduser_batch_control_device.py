@@ -551,6 +551,18 @@ class TestCommands:
         assert ticket_of(client, first)["history"][-1]["by"] == second
         assert [c["ticket"] for c in inbox(client, "DK1")] == [second]
 
+    def test_cover_applies_to_the_same_device_listed_twice_in_one_batch(
+        self, client: Client, device: Callable[..., None]
+    ) -> None:
+        device("DK1", online=False)
+        body = command_body([pkdk("DK1"), pkdk("DK1")], isCache=1, isCover=1, cacheTime=600)
+        first, second = (e["ticket"] for e in send(client, body)["data"]["successList"])
+
+        set_online(client, "DK1", True)
+
+        assert ticket_of(client, first)["state"] == "superseded"
+        assert [c["ticket"] for c in inbox(client, "DK1")] == [second]
+
     def test_without_cover_every_cached_command_is_delivered_in_order(
         self, client: Client, device: Callable[..., None]
     ) -> None:

@@ -81,27 +81,50 @@ def batch_control_device(ctx: Ctx, user: EndUser | None, request: BatchControl) 
                     BatchControlError.NO_PERMISSION,
                     f"{BatchControlError.NO_PERMISSION.message}: {names} not bound to the user",
                 )
-        for device in request.devices:
-            if not device.product_key or not device.device_key:
-                failure.append({"data": device.wire, "msg": "productKey and deviceKey required"})
-                continue
-            fault = device_fault(ctx, BATCH_CONTROL_DEVICE, device.device_key)
-            if fault is not None:
-                failure.append({"data": device.wire, "msg": fault.message})
-                continue
-            try:
-                target = commands.route(
-                    conn, ctx, VENDOR, device.product_key, device.device_key, device.gateway
+        # Each entry's outcome, in request order: a failure message or a ticket to send.
+        outcomes: list[str | commands.Outgoing] = []
+        devices = request.devices
+        candidates = [i for i, d in enumerate(devices) if d.product_key and d.device_key]
+        refs = [
+            (devices[i].product_key, devices[i].device_key, devices[i].gateway) for i in candidates
+        ]
+        routed = dict(zip(candidates, commands.routes(conn, ctx, VENDOR, refs), strict=True))
+        for index, device in enumerate(devices):
+            target = routed.get(index)
+            fault = None
+            if target is not None:
+                fault = device_fault(ctx, BATCH_CONTROL_DEVICE, device.device_key)
+            if target is None:
+                outcomes.append("productKey and deviceKey required")
+            elif fault is not None:
+                outcomes.append(fault.message)
+            elif isinstance(target, commands.Undeliverable):
+                outcomes.append(FAILURES[target.reason])
+            else:
+                outcomes.append(
+                    commands.Outgoing(
+                        target=target,
+                        ticket=ctx.ids.hex(32),
+                        operation=BATCH_CONTROL_DEVICE,
+                        payload=payload,
+                        identity=identity,
+                        qos=request.qos,
+                        cache_s=request.cache_time,
+                        cover=request.cover,
+                    )
                 )
-                ticket = commands.send(
-                    conn, ctx, target, ticket=ctx.ids.hex(32), operation=BATCH_CONTROL_DEVICE,
-                    payload=payload, identity=identity, qos=request.qos,
-                    cache_s=request.cache_time, cover=request.cover,
-                )  # fmt: skip
-            except commands.Undeliverable as exc:
-                failure.append({"data": device.wire, "msg": FAILURES[exc.reason]})
+        sent = iter(
+            commands.send_many(conn, ctx, [o for o in outcomes if isinstance(o, commands.Outgoing)])
+        )
+        for device, outcome in zip(request.devices, outcomes, strict=True):
+            if isinstance(outcome, str):
+                failure.append({"data": device.wire, "msg": outcome})
                 continue
-            success.append({"data": device.wire, "ticket": ticket["ticket"]})
+            result = next(sent)
+            if isinstance(result, commands.Undeliverable):
+                failure.append({"data": device.wire, "msg": FAILURES[result.reason]})
+            else:
+                success.append({"data": device.wire, "ticket": result["ticket"]})
     return {"successList": success, "failureList": failure}
 
 
