@@ -150,6 +150,10 @@ def image_environment(built: Built, port: int) -> dict[str, str]:
 
 
 def executable(argv: list[str], built: Built) -> list[str]:
+    """The image's programs here: its console scripts from the install, ``python`` as the
+    interpreter running the tests (the image's is on its PATH)."""
+    if argv[0] == "python":
+        return [sys.executable, *argv[1:]]
     program = built.site / "bin" / argv[0]
     if not program.exists():
         program = BIN / argv[0]
@@ -199,11 +203,13 @@ def test_the_image_command_serves_the_doc_sample_from_the_installed_package(
 
 
 def test_the_healthcheck_command_passes_on_a_healthy_emulator(
-    container: tuple[str, dict[str, str], subprocess.Popen[bytes]],
+    container: tuple[str, dict[str, str], subprocess.Popen[bytes]], built: Built
 ) -> None:
     _, env, _ = container
 
-    result = subprocess.run(IMAGE.healthcheck, env=env, capture_output=True, timeout=30)
+    result = subprocess.run(
+        executable(IMAGE.healthcheck, built), env=env, capture_output=True, timeout=30
+    )
 
     assert result.returncode == 0, result.stderr.decode()
 
@@ -211,7 +217,9 @@ def test_the_healthcheck_command_passes_on_a_healthy_emulator(
 def test_the_healthcheck_command_fails_when_nothing_answers(built: Built) -> None:
     env = image_environment(built, free_port())
 
-    result = subprocess.run(IMAGE.healthcheck, env=env, capture_output=True, timeout=30)
+    result = subprocess.run(
+        executable(IMAGE.healthcheck, built), env=env, capture_output=True, timeout=30
+    )
 
     assert result.returncode != 0
 
