@@ -12,8 +12,9 @@ import os
 import shutil
 import sys
 import tempfile
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -209,7 +210,7 @@ def settings_environment(settings: Settings) -> dict[str, str]:
         "Examples:\n\n"
         "\b\n"
         "  iot-emulator fleet --vendor enos --product Vu82Agp3 --count 100000 --online 0.3\n"
-        "  iot-emulator fleet --vendor quectel --product PK0001 --count 1000000 --namespace load\n"
+        "  iot-emulator fleet --vendor quectel --product PK0001 --count 1000000 --commands 5000\n"
         "  iot-emulator fleet --vendor mcs --product a1234567890 --count 5000 --db state.db\n\n"
         "The emulator may be stopped or running on the same SQLite file (WAL mode lets it "
         "answer between two batches). Devices are named <prefix><number>; a second run with "
@@ -260,11 +261,20 @@ def settings_environment(settings: Settings) -> dict[str, str]:
     show_default=True,
     help="Devices per transaction.",
 )
+@click.option(
+    "--commands",
+    "command_count",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Quectel: commands to send to the new devices, one after the other (online: sent, "
+    "awaiting the ack; offline: cached for a day).",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def fleet(
     vendor: str, product_key: str, count: int, online_share: float, namespace: str,
     prefix: str, seed: int | None, db: str | None, fixtures: tuple[Path, ...],
-    batch_size: int, quiet: bool,
+    batch_size: int, command_count: int, quiet: bool,
 ) -> None:  # fmt: skip
     """Add a large fleet of devices to an emulator's database, for demos and load tests."""
     from emulator import fleet as fleet_module
@@ -280,6 +290,10 @@ def fleet(
         raise click.UsageError(str(exc)) from None
     if settings.db == ":memory:":
         raise click.UsageError("--db :memory: forgets the fleet on exit: name a file or URL")
+    if command_count and vendor != "quectel":
+        raise click.BadParameter(
+            "command traffic exists for quectel only (batchControlDevice)", param_hint="--commands"
+        )
     try:
         # The schema and the namespace's baseline first, exactly as serve would make them.
         emulator = build_emulator(settings)
@@ -292,14 +306,20 @@ def fleet(
         namespace=namespace, prefix=prefix, seed=settings.seed, batch_size=batch_size,
     )  # fmt: skip
     label = f"{vendor} {product_key} -> {namespace}"
+    states: dict[str, int] = {}
+    commands_seconds = 0.0
     try:
-        if quiet:
-            result = fleet_module.generate(emulator.engine, spec, clock=emulator.clock)
-        else:
-            with click.progressbar(length=count, label=label, file=sys.stderr) as bar:
-                result = fleet_module.generate(
-                    emulator.engine, spec, clock=emulator.clock, progress=bar.update
+        with _progress(count, label, quiet) as update:
+            result = fleet_module.generate(
+                emulator.engine, spec, clock=emulator.clock, progress=update
+            )
+        if command_count:
+            commands_started = time.perf_counter()
+            with _progress(command_count, "commands", quiet) as update:
+                states = fleet_module.send_commands(
+                    emulator.context(namespace), spec, result, command_count, progress=update
                 )
+            commands_seconds = time.perf_counter() - commands_started
     except fleet_module.FleetError as exc:
         raise click.UsageError(str(exc)) from None
     finally:
@@ -312,3 +332,16 @@ def fleet(
     )
     if result.quota_raised_to is not None:
         click.echo(f"the product's device quota is now {result.quota_raised_to}")
+    if states:
+        listed = ", ".join(f"{n} {state}" for state, n in sorted(states.items()))
+        click.echo(f"sent {sum(states.values())} commands: {listed} in {commands_seconds:.1f} s")
+
+
+@contextmanager
+def _progress(length: int, label: str, quiet: bool) -> Iterator[Callable[[int], None]]:
+    """A progress bar on stderr (nothing with --quiet); yields its update function."""
+    if quiet:
+        yield lambda _: None
+        return
+    with click.progressbar(length=length, label=label, file=sys.stderr) as bar:
+        yield bar.update

@@ -11,10 +11,16 @@ Device keys are ``<prefix><number>`` (zero-padded); a second run with the same p
 continues the numbering. Secrets and EnOS asset ids come from a seeded generator of their
 own (``fleet:<namespace>:<first number>``), so a fleet never replays the ids the emulator
 itself will generate for the namespace.
+
+Command traffic (Quectel, the vendor with a command API): tickets sent through the command
+engine exactly as batchControlDevice sends them, spread over the new devices in turn; an
+online device has its command delivered (``sent``, awaiting the device's ack), an offline one
+has it ``cached`` until it connects or the cache time runs out.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -23,8 +29,9 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, func, select, update
 
-from emulator.core import registry
+from emulator.core import commands, registry
 from emulator.core.clock import Clock
+from emulator.core.context import Ctx
 from emulator.core.ids import Ids
 
 VENDORS = registry.VENDORS
@@ -34,6 +41,10 @@ MIN_DIGITS = 7
 
 _D = registry.devices
 _P = registry.products
+# What batchControlDevice's own doc twin sends: a property write, cached for a day.
+COMMAND_OPERATION = "quectel.enduser.batch_control_device"
+COMMAND_PAYLOAD = {"type": 2, "dataFormat": 0, "data": '[{"switch":true}]'}
+COMMAND_CACHE_S = 86_400
 
 
 class FleetError(ValueError):
@@ -243,3 +254,63 @@ def _rows(
                 "deviceImageURL": None,
             }
         yield row
+
+
+def send_commands(
+    ctx: Ctx,
+    spec: FleetSpec,
+    result: FleetResult,
+    count: int,
+    *,
+    progress: Callable[[int], None] | None = None,
+) -> dict[str, int]:
+    """Send ``count`` commands to the devices of a fleet just generated, one device after the
+    other (round again when there are more commands than devices). Returns tickets per state.
+    """
+    if spec.vendor != "quectel":
+        raise FleetError("command traffic exists for quectel only (batchControlDevice)")
+    with ctx.read() as conn:
+        devices = conn.execute(
+            select(_D.c.device_key, _D.c.online)
+            .where(
+                _D.c.namespace == spec.namespace, _D.c.vendor == spec.vendor,
+                _D.c.product_key == spec.product_key,
+                _D.c.device_key >= result.first_key, _D.c.device_key <= result.last_key,
+            )
+            .order_by(_D.c.device_key)
+            .limit(count)
+        ).all()  # fmt: skip
+    if not devices:
+        raise FleetError("the fleet has no devices to send commands to")
+    ids = Ids(spec.seed, f"fleet-commands:{spec.namespace}:{result.first_key}")
+    # The cover rule's identity, as batchControlDevice computes it.
+    identity = json.dumps([COMMAND_PAYLOAD["type"], COMMAND_PAYLOAD["data"]])
+    states: dict[str, int] = {}
+    for start in range(0, count, spec.batch_size):
+        size = min(spec.batch_size, count - start)
+        batch = [
+            commands.Outgoing(
+                target=commands.Route(
+                    spec.vendor,
+                    spec.product_key,
+                    devices[n % len(devices)].device_key,
+                    None,
+                    bool(devices[n % len(devices)].online),
+                ),
+                ticket=ids.hex(32),
+                operation=COMMAND_OPERATION,
+                payload=dict(COMMAND_PAYLOAD),
+                identity=identity,
+                qos=1,
+                cache_s=COMMAND_CACHE_S,
+                cover=False,
+            )  # fmt: skip
+            for n in range(start, start + size)
+        ]
+        with ctx.begin() as conn:
+            for sent in commands.send_many(conn, ctx, batch):
+                if isinstance(sent, dict):
+                    states[sent["state"]] = states.get(sent["state"], 0) + 1
+        if progress is not None:
+            progress(size)
+    return states

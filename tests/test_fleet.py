@@ -173,3 +173,36 @@ def test_generate_checks_its_spec(tmp_path: Path) -> None:
             generate(emulator.engine, FleetSpec("acme", "Vu82Agp3", 1))
     finally:
         emulator.engine.dispose()
+
+
+def test_command_traffic_reaches_online_devices_and_waits_for_offline_ones(tmp_path: Path) -> None:
+    db = tmp_path / "commands.db"
+
+    output = fleet(db, "--vendor", "quectel", "--product", "PK0001", "--count", "1000",
+                   "--online", "0.5", "--commands", "1500", "--seed", "5", "-q")  # fmt: skip
+
+    # Every second device is online; the first 500 devices get two commands each.
+    assert "sent 1500 commands: 750 cached, 750 sent in " in output
+    with serve_in_thread(create_app(Settings(db=str(db)))) as url:
+        online = httpx.get(f"{url}/_emulator/devices/quectel/PK0001/fleet0000002/commands").json()
+        offline = f"{url}/_emulator/devices/quectel/PK0001/fleet0000001"
+        before = httpx.get(f"{offline}/commands").json()
+        httpx.post(f"{offline}/online")
+        after = httpx.get(f"{offline}/commands").json()
+        listed = httpx.get(f"{url}/_emulator/commands", params={"state": "sent"}).json()
+
+    assert [c["payload"]["data"] for c in online["commands"]] == ['[{"switch":true}]'] * 2
+    assert before["commands"] == []
+    assert len(after["commands"]) == 2
+    assert listed["total"] == 752  # the 750, and the two delivered on connection
+
+
+def test_command_traffic_is_for_quectel_only(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        main,
+        ["fleet", "--db", str(tmp_path / "c.db"), "--vendor", "enos", "--product", "Vu82Agp3",
+         "--count", "1", "--commands", "1"],
+    )  # fmt: skip
+
+    assert result.exit_code == 2
+    assert "quectel only" in result.output
