@@ -14,6 +14,7 @@ from emulator.vendors.enos.connect.errors import ConnectError
 from tests.conftest import Client
 from tests.control.helpers import CREATE, create_body, create_device, enos_device_keys
 from tests.vendors.enos.helpers import HEADERS, devices_url
+from tests.vendors.quectel.devicemgr_helpers import create_batch, created, device, failures
 
 
 def arm(client: Client, **rule: Any) -> dict[str, Any]:
@@ -209,3 +210,19 @@ def test_operations_lists_codes_and_fault_only_codes(client: Client) -> None:
 
     assert 11714 in listed[CREATE]["codes"]
     assert listed[CREATE]["faultOnly"] == [11714]
+
+
+def test_a_device_key_rule_puts_that_device_of_a_batch_in_the_failure_list(client: Client) -> None:
+    client.post(
+        "/_emulator/faults",
+        json={"operation": "quectel.devicemgr.create_batch", "code": 50000, "deviceKey": "bad-1"},
+    )
+
+    body = create_batch(client, [device("good-1"), device("bad-1"), device("good-2")])
+    (entry,) = client.get("/_emulator/requests").json()["requests"]
+
+    assert body["code"] == 200
+    assert created(body) == ["good-1", "good-2"]
+    assert list(failures(body)) == ["bad-1"]
+    assert (entry["injected"], entry["faultedDevices"]) == (False, ["bad-1"])
+    assert entry["faultId"] is not None
