@@ -2,7 +2,8 @@
 
 Vendor-neutral: a vendor service resolves each device's :class:`Route` (:func:`routes`) and
 calls :func:`send_many` with its own payloads; the control plane shows what each device
-received and lets a test acknowledge it. Every command is a ticket with a state history on the emulator clock:
+received and lets a test acknowledge it. Every command is a ticket with a state history on
+the emulator clock:
 
 - connection online: delivered at once; ``qos`` 1 -> ``sent`` until the device acks
   (``succeeded`` / ``failed``), ``qos`` 0 -> ``delivered``;
