@@ -110,11 +110,12 @@ def run_all(args: argparse.Namespace) -> dict[str, Any]:
     }  # fmt: skip
     figures: dict[str, Any] = results["figures"]
 
-    def drive(url: str, scenario: load.Scenario) -> dict[str, Any]:
-        result = load.run(url, scenario, seconds=args.seconds, connections=args.connections)
-        print(f"  {scenario.name:42} {result.requests_per_s:9.0f} req/s  p50 {result.p50_ms:6.2f} ms"
+    def drive(url: str, scenario: load.Scenario, connections: int | None = None) -> dict[str, Any]:
+        connections = connections or args.connections
+        result = load.run(url, scenario, seconds=args.seconds, connections=connections)
+        print(f"  {scenario.name:52} c{connections:<3} {result.requests_per_s:7.0f} req/s  p50 {result.p50_ms:6.2f} ms"
               f"  p99 {result.p99_ms:7.2f} ms  errors {result.errors}", flush=True)  # fmt: skip
-        return asdict(result)
+        return {**asdict(result), "connections": connections}
 
     bare = Server([sys.executable, "-m", "uvicorn", "--app-dir", str(BENCH), "bare_app:app",
                    "--port", "{port}", "--log-level", "warning"], "/docs")  # fmt: skip
@@ -150,17 +151,18 @@ def run_all(args: argparse.Namespace) -> dict[str, Any]:
     return results
 
 
-def run_operations(url: str, drive: Callable[[str, load.Scenario], dict[str, Any]],
+def run_operations(url: str, drive: Callable[..., dict[str, Any]],
                    only: tuple[str, ...] | None = None) -> dict[str, Any]:  # fmt: skip
     out: dict[str, Any] = {}
     scenarios.prepare(url)
-    for scenario in scenarios.OPERATIONS:
+    plan = [(s, None) for s in scenarios.OPERATIONS] + scenarios.BATCHES
+    for scenario, connections in plan:
         if only is not None and scenario.name not in only:
             continue
         if not scenarios.available(url, scenario):
-            print(f"  {scenario.name:42} not served by this build: skipped", flush=True)
+            print(f"  {scenario.name:52} not served by this build: skipped", flush=True)
             continue
-        out[scenario.name] = drive(url, scenario)
+        out[scenario.name] = drive(url, scenario, connections)
     return out
 
 

@@ -113,6 +113,8 @@ def generate(
             conn.execute(insert, batch)
         if progress is not None:
             progress(len(batch))
+    with engine.begin() as conn:
+        registry.recount_quota(conn, spec.namespace)
     return FleetResult(
         created=spec.count,
         online=online,

@@ -307,6 +307,7 @@ class Baseline:
         for table, rows in self.rows.items():
             if rows:
                 conn.execute(insert(table), [{**row, "namespace": namespace} for row in rows])
+        registry.recount_quota(conn, namespace)
 
     def finish(self, doc: FixtureDocument, source: str = "fixtures") -> Baseline:
         """Add the raw rows and overrides of ``doc``, and give every row of a table the same
@@ -581,6 +582,7 @@ def _read_rows(conn: Connection, table: Table, namespace: str) -> list[dict[str,
     order = [table.c["id"]] if _has_serial_id(table) else list(table.primary_key.columns)
     result = conn.execute(select(table).where(table.c.namespace == namespace).order_by(*order))
     skip = {"namespace", "id"} if _has_serial_id(table) else {"namespace"}
+    skip |= registry.derived_columns(table)
     return [{k: v for k, v in row.items() if k not in skip} for row in result.mappings()]
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, Index, Table, UniqueConstraint
+from sqlalchemy import JSON, Connection, Index, Table, UniqueConstraint, func, select, update
 from sqlmodel import Field, SQLModel
 
 Attrs = dict[str, Any]
@@ -48,6 +48,10 @@ class Product(SQLModel, table=True):
     org_id: str | None = None
     name: str = ""
     attrs: Attrs = Field(default_factory=dict, sa_type=JSON)
+    # Devices counted against the EnOS quota (11739 "Exceed max device size"). A counter, not
+    # a COUNT(*), so a create stays as fast with a million devices as with none. Derived
+    # state: kept by the EnOS services, recounted after bulk loads, never exported.
+    quota_used: int = Field(default=0, sa_column_kwargs={"info": {"derived": True}})
 
 
 class Device(SQLModel, table=True):
@@ -235,6 +239,26 @@ commands = table_of(Command)
 dps_groups = table_of(DpsGroup)
 dps_master_data = table_of(DpsMasterData)
 dps_devices = table_of(DpsDevice)
+
+
+def derived_columns(table: Table) -> set[str]:
+    """Columns computed from other rows: not part of a snapshot, recomputed on load."""
+    return {c.name for c in table.c if c.info.get("derived")}
+
+
+def recount_quota(conn: Connection, namespace: str) -> None:
+    """Recompute ``products.quota_used`` of a namespace after a bulk load."""
+    d = devices
+    held = (
+        select(func.count())
+        .where(
+            d.c.namespace == products.c.namespace,
+            d.c.vendor == products.c.vendor,
+            d.c.product_key == products.c.product_key,
+        )
+        .scalar_subquery()
+    )
+    conn.execute(update(products).where(products.c.namespace == namespace).values(quota_used=held))
 
 
 def namespaced_tables() -> list[Table]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
 from emulator.core.context import Ctx
@@ -38,7 +38,6 @@ class ConnectRoute(EnosRoute):
 
 router = APIRouter(
     prefix="/connect-service/v2.1", route_class=ConnectRoute, tags=["enos"],
-    dependencies=[Depends(enos_auth)],
 )  # fmt: skip
 
 CtxDep = Annotated[Ctx, Depends(request_context)]
@@ -90,18 +89,25 @@ ACTIONS: dict[str, Action] = {"create": _create, "get": _get, "delete": _delete}
 
 @router.api_route(
     "/devices",
-    methods=["GET", "POST"],
+    methods=["POST"],
     response_model=EnosResponse[DeviceCreateResult],
     name="enos.connect.devices",
     operation_id="enos.connect.create_device",
 )
-async def devices(
-    request: Request,
-    ctx: CtxDep,
-    action: Annotated[str | None, Query(description="create | get | delete")] = None,
-    org_id: Annotated[str | None, Query(alias="orgId")] = None,
-) -> JSONResponse:
+# The GET twin: the same operation for the journal and faults (its route name);
+# its own operationId keeps the published ids unique.
+@router.api_route(
+    "/devices",
+    methods=["GET"],
+    response_model=EnosResponse[DeviceCreateResult],
+    name="enos.connect.devices",
+    operation_id="enos.connect.create_device.get",
+)
+async def devices(request: Request) -> JSONResponse:
     """Create Device (enos-connect-create-device.md), and its companions get and delete."""
+    await enos_auth(request)
+    action = request.query_params.get("action")
+    ctx = await request_context(request)
     handler = ACTIONS.get(action or "")
     if handler is None:
         raise VendorError(

@@ -1,8 +1,8 @@
 """EnOS connection service behaviour (enos-connect-create-device.md, REAL-CLIENTS.md §1.6-1.7).
 
 Deviations from the real platform:
-- 11714 (key generation failed) happens only when 20 generated keys in a row collide, which
-  the seeded generator never does in practice: use fault injection to see it;
+- 11714 (key generation failed) happens only when a generated key collides with an existing
+  one, which a 10-character random key practically never does: use fault injection to see it;
 - an unknown org or product answers the generic 99400 (the doc names no code for them);
 - ``get`` answers the fields a client reads (no model or mirror fields).
 """
@@ -11,20 +11,41 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Connection, delete, select
 
 from emulator.core import registry
 from emulator.core.context import Ctx
 from emulator.core.errors import VendorError
+from emulator.core.sql import Conflict, HotSql, dumps, loads
 from emulator.vendors.enos.connect.errors import ConnectError
 from emulator.vendors.enos.connect.schemas import DeviceCreateRequest
 
 VENDOR = "enos"
-_KEY_ATTEMPTS = 20
 _D = registry.devices
 _P = registry.products
 _O = registry.enos_orgs
+
+# The create path runs on every request of a load test: its statements run on the driver's
+# cursor (core/sql.py).
+_ORG = HotSql("SELECT org_id FROM enos_orgs WHERE namespace = :ns AND org_id = :org")
+_PRODUCT = HotSql(
+    "SELECT name, attrs FROM products WHERE namespace = :ns AND vendor = 'enos'"
+    " AND product_key = :pk AND org_id = :org"
+)
+# Takes one place of the product's quota, atomically: no row updated means the quota is full.
+_TAKE_QUOTA = HotSql(
+    "UPDATE products SET quota_used = quota_used + 1 WHERE namespace = :ns AND vendor = 'enos'"
+    " AND product_key = :pk AND quota_used < :quota"
+)
+_GIVE_BACK_QUOTA = HotSql(
+    "UPDATE products SET quota_used = quota_used - 1 WHERE namespace = :ns AND vendor = 'enos'"
+    " AND product_key = :pk"
+)
+_INSERT_DEVICE = HotSql(
+    "INSERT INTO devices (namespace, vendor, product_key, device_key, org_id, asset_id, name,"
+    " secret, online, attrs, created_at, updated_at) VALUES (:namespace, :vendor, :product_key,"
+    " :device_key, :org_id, :asset_id, :name, :secret, :online, :attrs, :created_at, :updated_at)"
+)
 
 
 def invalid(field: str, detail: str) -> VendorError:
@@ -34,40 +55,19 @@ def invalid(field: str, detail: str) -> VendorError:
 def require_org(conn: Connection, ctx: Ctx, org_id: str | None) -> str:
     if not org_id:
         raise invalid("orgId", "orgId is missing")
-    found = conn.execute(
-        select(_O.c.org_id).where(_O.c.namespace == ctx.namespace, _O.c.org_id == org_id)
-    ).first()
-    if found is None:
+    if _ORG.first(conn, {"ns": ctx.namespace, "org": org_id}) is None:
         raise invalid("orgId", f"organization {org_id} does not exist")
     return org_id
 
 
-def _product(conn: Connection, ctx: Ctx, org_id: str, product_key: str) -> Any:
-    product = conn.execute(
-        select(_P.c.name, _P.c.attrs).where(
-            _P.c.namespace == ctx.namespace, _P.c.vendor == VENDOR,
-            _P.c.product_key == product_key, _P.c.org_id == org_id,
-        )
-    ).first()  # fmt: skip
+def _product_attrs(conn: Connection, ctx: Ctx, org_id: str, product_key: str) -> dict[str, Any]:
+    product = _PRODUCT.first(conn, {"ns": ctx.namespace, "pk": product_key, "org": org_id})
     if product is None:
         raise invalid(
             "productKey", f"product {product_key} does not exist in organization {org_id}"
         )
-    return product
-
-
-def _key_taken(conn: Connection, ctx: Ctx, product_key: str, device_key: str) -> bool:
-    return (
-        conn.execute(
-            select(_D.c.id).where(
-                _D.c.namespace == ctx.namespace,
-                _D.c.vendor == VENDOR,
-                _D.c.product_key == product_key,
-                _D.c.device_key == device_key,
-            )
-        ).first()  # fmt: skip
-        is not None
-    )
+    attrs: dict[str, Any] = loads(product[1]) or {}
+    return attrs
 
 
 def create_device(ctx: Ctx, *, org_id: str | None, request: DeviceCreateRequest) -> dict[str, Any]:
@@ -95,27 +95,19 @@ def insert_device(
     timezone: str, device_name: dict[str, Any], device_attributes: dict[str, Any] | None = None,
     device_tags: dict[str, str] | None = None, device_desc: str | None = None,
 ) -> dict[str, Any]:  # fmt: skip
-    """Insert one device row of a known org: also how DPS allocation provisions a device."""
-    product = _product(conn, ctx, org_id, product_key)
-    if device_key is not None:
-        if _key_taken(conn, ctx, product_key, device_key):
-            raise VendorError(ConnectError.DEVICE_KEY_EXISTS)
-    else:
-        device_key = _generate_key(conn, ctx, product_key)
-    quota = int(product.attrs.get("deviceQuota", 10_000))
-    count = conn.execute(
-        select(func.count()).select_from(_D).where(
-            _D.c.namespace == ctx.namespace, _D.c.vendor == VENDOR, _D.c.product_key == product_key,
-        )
-    ).scalar_one()  # fmt: skip
-    if count >= quota:
-        raise VendorError(ConnectError.DEVICE_QUOTA_EXCEEDED)
+    """Insert one device row of a known org: also how DPS allocation provisions a device.
+
+    The unique key of the registry is the duplicate check (11702), so a create costs one
+    lookup, one insert and one quota update. A generated key that collides (never seen with
+    a 10-character key) is the platform's own 11714, "Generate deviceKey failed".
+    """
+    product_attrs = _product_attrs(conn, ctx, org_id, product_key)
     ids, now = ctx.ids, ctx.now_ms()
     row = {
         "namespace": ctx.namespace,
         "vendor": VENDOR,
         "product_key": product_key,
-        "device_key": device_key,
+        "device_key": device_key if device_key is not None else ids.enos_device_key(),
         "org_id": org_id,
         "asset_id": ids.enos_asset_id(),
         "name": str(device_name.get("defaultValue", "")),
@@ -132,19 +124,17 @@ def insert_device(
         "updated_at": now,
     }
     try:
-        conn.execute(insert(_D), row)
-    except IntegrityError:
-        # Another writer took the key between the check and the insert.
+        _INSERT_DEVICE.execute(conn, {**row, "attrs": dumps(row["attrs"])})
+    except Conflict:
+        if device_key is None:
+            raise VendorError(ConnectError.DEVICE_KEY_GENERATION_FAILED) from None
         raise VendorError(ConnectError.DEVICE_KEY_EXISTS) from None
+    # After the insert, so an existing deviceKey answers 11702 even in a full product; the
+    # caller's transaction rolls the insert back when the quota is full.
+    quota = int(product_attrs.get("deviceQuota", 10_000))
+    if _TAKE_QUOTA.rowcount(conn, {"ns": ctx.namespace, "pk": product_key, "quota": quota}) == 0:
+        raise VendorError(ConnectError.DEVICE_QUOTA_EXCEEDED)
     return row
-
-
-def _generate_key(conn: Connection, ctx: Ctx, product_key: str) -> str:
-    for _ in range(_KEY_ATTEMPTS):
-        key = ctx.ids.enos_device_key()
-        if not _key_taken(conn, ctx, product_key, key):
-            return key
-    raise VendorError(ConnectError.DEVICE_KEY_GENERATION_FAILED)
 
 
 def _select_device(
@@ -211,3 +201,4 @@ def delete_device(
         org_id = require_org(conn, ctx, org_id)
         row = _select_device(conn, ctx, org_id, asset_id, product_key, device_key)
         conn.execute(delete(_D).where(_D.c.id == row.id))
+        _GIVE_BACK_QUOTA.execute(conn, {"ns": ctx.namespace, "pk": row.product_key})
