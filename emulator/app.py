@@ -11,10 +11,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from emulator import __version__
 from emulator.config import Settings
+from emulator.control.auth import AdminTokenMiddleware
 from emulator.control.commands import router as commands_router
 from emulator.control.errors import ControlError, error_body
 from emulator.control.routes import router as control_router
-from emulator.core import metrics, namespaces
+from emulator.core import conformance, metrics, namespaces
 from emulator.core.asgi import NamespaceMiddleware
 from emulator.core.clock import Clock
 from emulator.core.context import Emulator
@@ -64,8 +65,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(control_router)
     metrics.install(app, emulator)
     app.include_router(commands_router)
+    # Inside the namespace middleware: it sees /ns/{name}/_emulator/... as /_emulator/...
+    app.add_middleware(AdminTokenMiddleware, token=settings.admin_token)
     app.add_middleware(NamespaceMiddleware)
     _install_fallbacks(app)
+    # /openapi.json publishes each vendor operation's documented codes (error tables).
+    conformance.install_openapi(app)
     return app
 
 

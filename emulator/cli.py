@@ -95,6 +95,13 @@ def _fixtures_option() -> Callable[[F], F]:
     "--workers", type=int, default=None, help="Worker processes.  [env EMULATOR_WORKERS; default 1]"
 )
 @click.option(
+    "--admin-token",
+    default=None,
+    metavar="TOKEN",
+    help="Require this token on the control plane (/_emulator/*, all but health), as "
+    "'Authorization: Bearer TOKEN'.  [env EMULATOR_ADMIN_TOKEN]",
+)
+@click.option(
     "--log-level",
     type=click.Choice(["critical", "error", "warning", "info", "debug"]),
     default=None,
@@ -191,6 +198,23 @@ def _announce(settings: Settings) -> None:
         "iot-emulator %s on http://%s:%s (db %s, auth %s, workers %s)",
         __version__, settings.host, settings.port, settings.db, settings.auth, settings.workers,
     )  # fmt: skip
+    warning = bind_warning(settings)
+    if warning:
+        logger.warning("%s", warning)
+
+
+def bind_warning(settings: Settings) -> str | None:
+    """Binding beyond loopback with no admin token opens the control plane (reset, state
+    import, faults) to the network: say so."""
+    from emulator.control.auth import is_loopback
+
+    if is_loopback(settings.host) or settings.admin_token:
+        return None
+    return (
+        f"listening on {settings.host} without an admin token: anyone who reaches this port "
+        "can reset, import state and arm faults through /_emulator; set --admin-token "
+        "(EMULATOR_ADMIN_TOKEN) or bind 127.0.0.1"
+    )
 
 
 def settings_environment(settings: Settings) -> dict[str, str]:
@@ -335,6 +359,35 @@ def fleet(
     if states:
         listed = ", ".join(f"{n} {state}" for state, n in sorted(states.items()))
         click.echo(f"sent {sum(states.values())} commands: {listed} in {commands_seconds:.1f} s")
+
+
+@main.command(
+    short_help="Print the conformance report (every documented code and its coverage).",
+    epilog=(
+        "Each operation of the five vendor docs and their companions: the request fields and "
+        "limits, and every documented error code with its coverage: 'real input' (a request "
+        "can produce it), 'fault only' (POST /_emulator/faults injects it) or 'not emulated'. "
+        "Generated from the error tables and the request schemas; the same report is served "
+        "at GET /_emulator/conformance."
+    ),
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def conformance(as_json: bool) -> None:
+    """Print the conformance report, generated from the error tables and the schemas."""
+    import json
+
+    from emulator.app import create_app
+    from emulator.core import conformance as conformance_module
+
+    app = create_app(Settings(db=":memory:"))
+    try:
+        data = conformance_module.report(app)
+    finally:
+        app.state.emulator.engine.dispose()
+    if as_json:
+        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+    else:
+        click.echo(conformance_module.render_table(data), nl=False)
 
 
 @contextmanager

@@ -35,6 +35,8 @@ class Settings(BaseSettings):
     # batchControlDevice's list limit behind code 5312 is undocumented; 100 is our default.
     batch_control_limit: int = Field(default=100, ge=1)
     log_level: str = "info"
+    # Guards the /_emulator control plane (all but health) when set: see control/auth.py.
+    admin_token: str | None = Field(default=None, repr=False)
 
     @field_validator("fixtures", mode="before")
     @classmethod

@@ -20,6 +20,7 @@ from emulator.control.schemas import (
     SeedRequest,
     VerifyRequest,
 )
+from emulator.core import conformance, coverage
 from emulator.core.context import Ctx
 from emulator.core.routing import emulator_of, namespace_of, request_context
 
@@ -232,3 +233,32 @@ async def delete_namespace(request: Request, name: str) -> dict[str, Any]:
     """Drop a namespace's state, faults, journal and seed (it starts from the baseline again
     on its next request)."""
     return service.delete_namespace(emulator_of(request), name)
+
+
+# --- conformance and coverage -------------------------------------------------------------
+
+
+@router.get("/conformance", operation_id="control.conformance", response_model=None)
+async def conformance_report(
+    request: Request, format: Literal["json", "text"] = "json"
+) -> dict[str, Any] | Response:
+    """Every documented operation: its fields and limits, and each error code with how the
+    emulator covers it (real input, fault only, not emulated), generated from the error tables
+    and the request schemas."""
+    data = conformance.report(request.app)
+    if format == "text":
+        return Response(conformance.render_table(data), media_type="text/plain")
+    return data
+
+
+@router.get("/coverage", operation_id="control.coverage")
+async def coverage_report(
+    request: Request,
+    namespace: NamespaceFilter = None,
+    vendor: Literal["quectel", "enos", "mcs"] | None = None,
+) -> dict[str, Any]:
+    """From the journal: which documented codes of each operation this namespace's requests
+    produced, and which they never did."""
+    name = _journal_namespace(request, namespace)
+    entries = emulator_of(request).journal.query(namespace=name)
+    return coverage.report(entries, namespace=name or service.ALL_NAMESPACES, vendor=vendor)

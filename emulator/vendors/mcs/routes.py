@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import RootModel, ValidationError
 
+from emulator.core.conformance import request_body
 from emulator.core.context import Ctx
 from emulator.core.operations import Operation, register
 from emulator.core.routing import request_context
@@ -57,6 +58,8 @@ class _JsonObject(RootModel[dict[str, Any]]):
     response_model=RegisteredDevice | RegisteredDevices,
     name="mcs.register_device",
     operation_id="mcs.register_device",
+    summary='registerDevice: one device, or several as {"devices": [...]}',
+    openapi_extra=request_body(RegisterDeviceRequest, RegisterDevicesRequest),
 )
 async def register_device(request: Request, ctx: CtxDep, caller: CallerDep) -> JSONResponse:
     """registerDevice: one device (flat object) or several (``{"devices": [...]}``)."""

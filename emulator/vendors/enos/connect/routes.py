@@ -12,6 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
+from emulator.core.conformance import request_body
 from emulator.core.context import Ctx
 from emulator.core.errors import VendorError
 from emulator.core.operations import Operation, register
@@ -93,6 +94,14 @@ ACTIONS: dict[str, Action] = {"create": _create, "get": _get, "delete": _delete}
     response_model=EnosResponse[DeviceCreateResult],
     name="enos.connect.devices",
     operation_id="enos.connect.create_device",
+    summary="Create Device (action=create; also get, delete)",
+    openapi_extra={
+        **request_body(DeviceCreateRequest),
+        "parameters": [
+            {"name": "action", "in": "query", "required": True, "schema": {"type": "string"}},
+            {"name": "orgId", "in": "query", "required": True, "schema": {"type": "string"}},
+        ],
+    },
 )
 # The GET twin: the same operation for the journal and faults (its route name);
 # its own operationId keeps the published ids unique.

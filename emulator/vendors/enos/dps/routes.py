@@ -13,6 +13,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
+from emulator.core.conformance import request_body
 from emulator.core.context import Ctx
 from emulator.core.errors import VendorError
 from emulator.core.operations import Operation, register
@@ -152,10 +153,21 @@ def _dispatch(request: Request, action: str | None, table: dict[str, str]) -> Ac
 
 @router.api_route(
     "/v2.5/pvs/device",
-    methods=["GET", "POST"],
+    methods=["POST"],
     response_model=EnosResponse[PvsDevice],
     name="enos.dps.allocate",
     operation_id="enos.dps.allocate",
+    summary="Allocate DPS Device (action=allocate; also create, get, search, update, delete)",
+    openapi_extra=request_body(PvsDeviceAllocateRequest),
+)
+# The GET twin: the same operation for the journal and faults (its route name);
+# its own operationId keeps the published ids unique.
+@router.api_route(
+    "/v2.5/pvs/device",
+    methods=["GET"],
+    response_model=EnosResponse[PvsDevice],
+    name="enos.dps.allocate",
+    operation_id="enos.dps.allocate.get",
 )
 async def pvs_device(
     request: Request,
@@ -174,11 +186,22 @@ async def pvs_device(
 
 @router.api_route(
     "/v4.0/pvs/device",
-    methods=["GET", "POST"],
+    methods=["POST"],
     response_model=EnosResponse[PvsDevice],
     name="enos.dps.allocate",
     # Distinct in OpenAPI only: the journal and faults see enos.dps.allocate.
     operation_id="enos.dps.allocate_v4",
+    deprecated=True,
+)
+# The GET twin: the same operation for the journal and faults (its route name);
+# its own operationId keeps the published ids unique.
+@router.api_route(
+    "/v4.0/pvs/device",
+    methods=["GET"],
+    response_model=EnosResponse[PvsDevice],
+    name="enos.dps.allocate",
+    # Distinct in OpenAPI only: the journal and faults see enos.dps.allocate.
+    operation_id="enos.dps.allocate_v4.get",
     deprecated=True,
 )
 async def pvs_device_v4(

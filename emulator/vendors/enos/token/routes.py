@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
+from emulator.core.conformance import request_body
 from emulator.core.context import Ctx
 from emulator.core.errors import VendorError
 from emulator.core.routing import VendorRoute, request_context
@@ -45,7 +46,11 @@ def _answer(issued: service.IssuedToken) -> JSONResponse:
 
 
 @router.post(
-    "/get", response_model=TokenResponse, name="enos.token.get", operation_id="enos.token.get"
+    "/get",
+    response_model=TokenResponse,
+    name="enos.token.get",
+    operation_id="enos.token.get",
+    openapi_extra=request_body(TokenGetRequest),
 )
 async def get_token(request: Request, ctx: CtxDep) -> JSONResponse:
     """Get Access Token (EnOS APIM)."""
@@ -58,6 +63,7 @@ async def get_token(request: Request, ctx: CtxDep) -> JSONResponse:
     response_model=TokenResponse,
     name="enos.token.refresh",
     operation_id="enos.token.refresh",
+    openapi_extra=request_body(TokenRefreshRequest),
 )
 async def refresh_token(request: Request, ctx: CtxDep) -> JSONResponse:
     """Refresh Access Token (EnOS APIM)."""

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 
+from emulator.core.conformance import request_body
 from emulator.core.context import Ctx
 from emulator.core.errors import ErrorCode, VendorError
 from emulator.core.operations import Operation, register
@@ -97,6 +98,7 @@ async def _fields(request: Request, model: type[M]) -> M:
     response_model=LoginResponse,
     name="mcs.oauth.login",
     operation_id="mcs.oauth.login",
+    openapi_extra=request_body(LoginRequest),
 )
 @router.post(
     "/thirdpart", response_model=LoginResponse, name="mcs.oauth.login", include_in_schema=False
@@ -113,6 +115,7 @@ async def login(request: Request, ctx: CtxDep) -> JSONResponse:
     response_model=RefreshResponse,
     name="mcs.oauth.refresh",
     operation_id="mcs.oauth.refresh",
+    openapi_extra=request_body(RefreshRequest),
 )
 @router.post(
     "/thirdpart/refresh",

@@ -324,10 +324,19 @@ def _token_answer(issued: saas_tokens.IssuedToken) -> JSONResponse:
 
 @token_router.api_route(
     "/accessKeyLogin",
-    methods=["GET", "POST"],
+    methods=["POST"],
     response_model=AccessTokenResponse,
     name="quectel.auth.access_key_login",
     operation_id="quectel.auth.access_key_login",
+)
+# The GET twin: the same operation for the journal and faults (its route name);
+# its own operationId keeps the published ids unique.
+@token_router.api_route(
+    "/accessKeyLogin",
+    methods=["GET"],
+    response_model=AccessTokenResponse,
+    name="quectel.auth.access_key_login",
+    operation_id="quectel.auth.access_key_login.get",
 )
 async def access_key_login(request: Request, ctx: CtxDep) -> JSONResponse:
     """Get an access token with AccessKey/AccessSecret (OpenAPI Integration Guide)."""
@@ -341,10 +350,19 @@ async def access_key_login(request: Request, ctx: CtxDep) -> JSONResponse:
 
 @token_router.api_route(
     "/refreshToken",
-    methods=["GET", "POST"],
+    methods=["POST"],
     response_model=AccessTokenResponse,
     name="quectel.auth.refresh_token",
     operation_id="quectel.auth.refresh_token",
+)
+# The GET twin: the same operation for the journal and faults (its route name);
+# its own operationId keeps the published ids unique.
+@token_router.api_route(
+    "/refreshToken",
+    methods=["GET"],
+    response_model=AccessTokenResponse,
+    name="quectel.auth.refresh_token",
+    operation_id="quectel.auth.refresh_token.get",
 )
 async def refresh_token(request: Request, ctx: CtxDep) -> JSONResponse:
     """Refresh Token. A generated doc names the parameter ``refreshToken``: both are read."""
