@@ -24,11 +24,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, insert, or_, select, update
+from sqlalchemy import Connection, and_, func, or_, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from emulator.core import registry
 from emulator.core.context import Ctx
+from emulator.core.sql import HotSql, dumps, expanded, list_params
 
 SENT = "sent"
 DELIVERED = "delivered"
@@ -95,25 +96,23 @@ Ref = tuple[str, str, tuple[str, str] | None]
 _CHUNK = 400
 
 
+_DEVICES = (
+    "SELECT product_key, device_key, online, gateway_product_key, gateway_device_key"
+    " FROM devices WHERE namespace = :ns AND vendor = :vendor AND device_key IN (:keys)"
+)
+
+
 def _devices(
     conn: Connection, ctx: Ctx, vendor: str, keys: set[tuple[str, str]]
 ) -> dict[tuple[str, str], Any]:
     """The devices among ``keys`` (product key, device key), in a few queries."""
     found: dict[tuple[str, str], Any] = {}
-    ordered = sorted(keys)
-    for start in range(0, len(ordered), _CHUNK):
-        chunk = ordered[start : start + _CHUNK]
-        rows = conn.execute(
-            select(
-                _D.c.product_key, _D.c.device_key, _D.c.online,
-                _D.c.gateway_product_key, _D.c.gateway_device_key,
-            ).where(
-                _D.c.namespace == ctx.namespace, _D.c.vendor == vendor,
-                _D.c.device_key.in_({dk for _, dk in chunk}),
-                _D.c.product_key.in_({pk for pk, _ in chunk}),
-            )
-        )  # fmt: skip
-        for row in rows:
+    device_keys = sorted({dk for _, dk in keys})
+    for start in range(0, len(device_keys), _CHUNK):
+        chunk = device_keys[start : start + _CHUNK]
+        params = {"ns": ctx.namespace, "vendor": vendor, **list_params("keys", chunk)}
+        # Product keys are checked here: one list in the query keeps it to one statement shape.
+        for row in expanded(_DEVICES, "keys", len(chunk)).all(conn, params):
             key = (row.product_key, row.device_key)
             if key in keys:
                 found[key] = row
@@ -165,11 +164,21 @@ def route(
     return found
 
 
+_LAST_SEQ = HotSql("SELECT MAX(delivery_seq) FROM commands WHERE namespace = :ns")
+_COMMAND_COLUMNS = (
+    "namespace", "ticket", "vendor", "operation", "product_key", "device_key", "via_product_key",
+    "via_device_key", "qos", "identity", "payload", "created_at", "updated_at", "delivered_at",
+    "delivery_seq", "expires_at", "state", "history",
+)  # fmt: skip
+_INSERT_COMMAND = HotSql(
+    f"INSERT INTO commands ({', '.join(_COMMAND_COLUMNS)})"
+    f" VALUES ({', '.join(':' + c for c in _COMMAND_COLUMNS)})"
+)
+
+
 def _next_seq(conn: Connection, ctx: Ctx) -> int:
-    last = conn.execute(
-        select(func.max(_C.c.delivery_seq)).where(_C.c.namespace == ctx.namespace)
-    ).scalar_one()
-    return int(last or 0) + 1
+    row = _LAST_SEQ.first(conn, {"ns": ctx.namespace})
+    return int((row[0] if row else None) or 0) + 1
 
 
 def _delivered_state(qos: int) -> str:
@@ -241,7 +250,13 @@ def send_many(
         pending.append(row)
         results.append(row)
     if pending:
-        conn.execute(insert(_C), pending)
+        _INSERT_COMMAND.executemany(
+            conn,
+            [
+                {**r, "payload": dumps(r["payload"]), "history": dumps(r["history"])}
+                for r in pending
+            ],
+        )
     return [r if isinstance(r, Undeliverable) else view(r) for r in results]
 
 

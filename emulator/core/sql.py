@@ -9,11 +9,13 @@ JSON columns are passed as JSON text (:func:`dumps`) and read back with :func:`l
 
 from __future__ import annotations
 
+import functools
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, text
+from sqlalchemy.exc import DBAPIError
 
 dumps = json.JSONEncoder(separators=(",", ":")).encode
 
@@ -23,13 +25,22 @@ def loads(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str | bytes) else value
 
 
-class Conflict(Exception):
-    """The statement broke a unique constraint (the driver's IntegrityError)."""
+class Record(dict[str, Any]):
+    """A row by column name, as ``row["name"]`` or ``row.name``."""
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
 
 
 class HotSql:
-    def __init__(self, sql: str) -> None:
+    """``json`` names the JSON columns a query returns, decoded by :meth:`one` and :meth:`all`."""
+
+    def __init__(self, sql: str, *, json: tuple[str, ...] = ()) -> None:
         self.sql = sql
+        self.json = json
         self._compiled: dict[str, tuple[str, tuple[str, ...] | None]] = {}
 
     def _for(self, conn: Connection) -> tuple[str, tuple[str, ...] | None]:
@@ -47,11 +58,23 @@ class HotSql:
         """Run inside ``conn``'s transaction; returns the DB-API cursor."""
         sql, order = self._for(conn)
         cursor = conn.connection.cursor()
+        values = tuple(params[name] for name in order) if order else dict(params)
         try:
-            cursor.execute(sql, tuple(params[name] for name in order) if order else dict(params))
-        except conn.dialect.loaded_dbapi.IntegrityError as exc:
-            raise Conflict(str(exc)) from exc
+            cursor.execute(sql, values)
+        except conn.dialect.loaded_dbapi.Error as exc:
+            raise _translated(conn, sql, values, exc) from exc
         return cursor
+
+    def executemany(self, conn: Connection, rows: list[Mapping[str, Any]]) -> None:
+        sql, order = self._for(conn)
+        cursor = conn.connection.cursor()
+        params = (
+            [tuple(r[name] for name in order) for r in rows] if order else [dict(r) for r in rows]
+        )
+        try:
+            cursor.executemany(sql, params)
+        except conn.dialect.loaded_dbapi.Error as exc:
+            raise _translated(conn, sql, params, exc) from exc
 
     def first(self, conn: Connection, params: Mapping[str, Any]) -> tuple[Any, ...] | None:
         row: tuple[Any, ...] | None = self.execute(conn, params).fetchone()
@@ -60,3 +83,37 @@ class HotSql:
     def rowcount(self, conn: Connection, params: Mapping[str, Any]) -> int:
         count: int = self.execute(conn, params).rowcount
         return count
+
+    def one(self, conn: Connection, params: Mapping[str, Any]) -> Record | None:
+        cursor = self.execute(conn, params)
+        row = cursor.fetchone()
+        return None if row is None else self._record(cursor, row)
+
+    def all(self, conn: Connection, params: Mapping[str, Any]) -> list[Record]:
+        cursor = self.execute(conn, params)
+        return [self._record(cursor, row) for row in cursor.fetchall()]
+
+    def _record(self, cursor: Any, row: tuple[Any, ...]) -> Record:
+        record = Record(zip((d[0] for d in cursor.description), row, strict=True))
+        for name in self.json:
+            record[name] = loads(record[name])
+        return record
+
+
+def _translated(conn: Connection, sql: str, params: Any, exc: Exception) -> Exception:
+    """The driver's error as SQLAlchemy's (``IntegrityError`` for a unique key, ...), so
+    callers handle one exception family whichever way a statement ran."""
+    return DBAPIError.instance(
+        sql, params, exc, conn.dialect.loaded_dbapi.Error, dialect=conn.dialect
+    )
+
+
+@functools.lru_cache(maxsize=256)
+def expanded(sql: str, name: str, size: int, json: tuple[str, ...] = ()) -> HotSql:
+    """``sql`` whose ``:name`` stands for a list: ``IN (:name)`` becomes ``size`` parameters
+    ``:name0 .. :nameN``, one cached statement per list size. Pass :func:`list_params` as values."""
+    return HotSql(sql.replace(f":{name}", ", ".join(f":{name}{i}" for i in range(size))), json=json)
+
+
+def list_params(name: str, values: Sequence[Any]) -> dict[str, Any]:
+    return {f"{name}{i}": value for i, value in enumerate(values)}

@@ -24,17 +24,19 @@ from emulator.vendors.quectel.enduser.routes import EnduserRoute
 from emulator.vendors.quectel.enduser.routes import router as quectel_enduser
 from emulator.vendors.quectel.enduser.routes import token_router as quectel_enduser_token
 
+# Routes are matched in order, one regular expression each: the five documented operations'
+# routers come first, since they carry a load test's traffic.
 ROUTERS: list[APIRouter] = [
-    enos_token,
     enos_connect,
-    enos_dps,
-    quectel_saas_token,
     quectel_devicemgr,
+    quectel_enduser,
+    enos_dps,
+    mcs_devices,
+    enos_token,
+    quectel_saas_token,
     quectel_products,
     quectel_enduser_token,
-    quectel_enduser,
     mcs_oauth,
-    mcs_devices,
 ]
 
 FALLBACKS: list[tuple[str, type[VendorRoute]]] = [

@@ -22,12 +22,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy import Connection, delete, select
 
 from emulator.core import registry
 from emulator.core.context import Ctx
 from emulator.core.errors import VendorError
 from emulator.core.faults import device_fault
+from emulator.core.sql import HotSql, dumps, expanded, list_params
 from emulator.vendors.mcs.auth import Caller
 from emulator.vendors.mcs.errors import DeviceError
 from emulator.vendors.mcs.schemas import RegisterDeviceRequest
@@ -62,13 +63,27 @@ class Registered:
     chip_name: str
 
 
+# registerDevice runs on every request of a load test: its statements run on the driver's
+# cursor (core/sql.py).
+_PRODUCTS = (
+    "SELECT product_key, org_id, name, attrs FROM products WHERE namespace = :ns"
+    " AND vendor = 'mcs' AND product_key IN (:ids)"
+)
+_ID_TAKEN = HotSql(
+    "SELECT id FROM devices WHERE namespace = :ns AND vendor = 'mcs' AND device_key = :id"
+)
+_INSERT = HotSql(
+    "INSERT INTO devices (namespace, vendor, product_key, device_key, org_id, name, secret,"
+    " online, attrs, created_at, updated_at) VALUES (:namespace, :vendor, :product_key,"
+    " :device_key, :org_id, :name, :secret, :online, :attrs, :created_at, :updated_at)"
+)
+
+
 def _products(conn: Connection, ctx: Ctx, prod_ids: set[str]) -> dict[str, Product]:
-    rows = conn.execute(
-        select(_P.c.product_key, _P.c.org_id, _P.c.name, _P.c.attrs).where(
-            _P.c.namespace == ctx.namespace, _P.c.vendor == VENDOR,
-            _P.c.product_key.in_(sorted(prod_ids)),
-        )
-    )  # fmt: skip
+    wanted = sorted(prod_ids)
+    rows = expanded(_PRODUCTS, "ids", len(wanted), json=("attrs",)).all(
+        conn, {"ns": ctx.namespace, **list_params("ids", wanted)}
+    )
     return {
         row.product_key: Product(row.product_key, row.org_id, row.name, dict(row.attrs or {}))
         for row in rows
@@ -90,12 +105,7 @@ def _check(device: RegisterDeviceRequest, products: dict[str, Product], caller: 
 
 
 def _id_taken(conn: Connection, ctx: Ctx, device_id: str) -> bool:
-    found = conn.execute(
-        select(_D.c.id).where(
-            _D.c.namespace == ctx.namespace, _D.c.vendor == VENDOR, _D.c.device_key == device_id
-        )
-    ).first()
-    return found is not None
+    return _ID_TAKEN.first(conn, {"ns": ctx.namespace, "id": device_id}) is not None
 
 
 def _new_device_id(ctx: Ctx) -> str:
@@ -126,8 +136,8 @@ def register_devices(
             else:
                 raise VendorError(DeviceError.INTERNAL_ERROR, "could not generate a deviceId")
             device_key = ctx.ids.alnum(16)
-            conn.execute(
-                insert(_D),
+            _INSERT.execute(
+                conn,
                 {
                     "namespace": ctx.namespace,
                     "vendor": VENDOR,
@@ -137,12 +147,14 @@ def register_devices(
                     "name": device.name,
                     "secret": device_key,
                     "online": False,
-                    "attrs": {
-                        "isTest": device.is_test,
-                        "description": device.description,
-                        "serial": device.serial,
-                        "deviceImageURL": device.device_image_url,
-                    },
+                    "attrs": dumps(
+                        {
+                            "isTest": device.is_test,
+                            "description": device.description,
+                            "serial": device.serial,
+                            "deviceImageURL": device.device_image_url,
+                        }
+                    ),
                     "created_at": now,
                     "updated_at": now,
                 },

@@ -12,11 +12,12 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import Connection, delete, select
+from sqlalchemy.exc import IntegrityError
 
 from emulator.core import registry
 from emulator.core.context import Ctx
 from emulator.core.errors import VendorError
-from emulator.core.sql import Conflict, HotSql, dumps, loads
+from emulator.core.sql import HotSql, dumps, loads
 from emulator.vendors.enos.connect.errors import ConnectError
 from emulator.vendors.enos.connect.schemas import DeviceCreateRequest
 
@@ -27,7 +28,7 @@ _O = registry.enos_orgs
 
 # The create path runs on every request of a load test: its statements run on the driver's
 # cursor (core/sql.py).
-_ORG = HotSql("SELECT org_id FROM enos_orgs WHERE namespace = :ns AND org_id = :org")
+ORG_EXISTS = HotSql("SELECT org_id FROM enos_orgs WHERE namespace = :ns AND org_id = :org")
 _PRODUCT = HotSql(
     "SELECT name, attrs FROM products WHERE namespace = :ns AND vendor = 'enos'"
     " AND product_key = :pk AND org_id = :org"
@@ -55,7 +56,7 @@ def invalid(field: str, detail: str) -> VendorError:
 def require_org(conn: Connection, ctx: Ctx, org_id: str | None) -> str:
     if not org_id:
         raise invalid("orgId", "orgId is missing")
-    if _ORG.first(conn, {"ns": ctx.namespace, "org": org_id}) is None:
+    if ORG_EXISTS.first(conn, {"ns": ctx.namespace, "org": org_id}) is None:
         raise invalid("orgId", f"organization {org_id} does not exist")
     return org_id
 
@@ -125,7 +126,7 @@ def insert_device(
     }
     try:
         _INSERT_DEVICE.execute(conn, {**row, "attrs": dumps(row["attrs"])})
-    except Conflict:
+    except IntegrityError:
         if device_key is None:
             raise VendorError(ConnectError.DEVICE_KEY_GENERATION_FAILED) from None
         raise VendorError(ConnectError.DEVICE_KEY_EXISTS) from None

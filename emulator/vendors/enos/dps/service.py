@@ -51,6 +51,7 @@ from emulator.control.service import ON_ONLINE
 from emulator.core import faults, registry
 from emulator.core.context import Ctx
 from emulator.core.errors import VendorError
+from emulator.core.sql import HotSql, dumps
 from emulator.vendors.enos.connect import service as connect
 from emulator.vendors.enos.dps.errors import DpsError
 from emulator.vendors.enos.dps.schemas import (
@@ -68,6 +69,45 @@ _G = registry.dps_groups
 _M = registry.dps_master_data
 _D = registry.devices
 _O = registry.enos_orgs
+
+# Allocation runs on every request of a load test: its statements run on the driver's cursor
+# (core/sql.py). ``_FIND`` is an SN with its registration group and the connection-service
+# device it provisioned.
+_FIND = HotSql(
+    "SELECT s.sn, s.org_id, s.group_id, s.allocate_status, s.allocated_at, s.connected_at,"
+    " s.reprovisioning, s.product_key, s.device_key, s.attrs, s.created_at, s.updated_at,"
+    " g.product_key AS group_product_key, g.region_id, d.online"
+    " FROM dps_devices s"
+    " LEFT JOIN dps_groups g ON g.namespace = s.namespace AND g.org_id = s.org_id"
+    " AND g.group_id = s.group_id"
+    " LEFT JOIN devices d ON d.namespace = s.namespace AND d.vendor = 'enos'"
+    " AND d.product_key = s.product_key AND d.device_key = s.device_key"
+    " WHERE s.namespace = :ns AND s.org_id = :org AND s.sn = :sn",
+    json=("attrs",),
+)
+_GROUP = HotSql(
+    "SELECT group_id, product_key, region_id, master_data_group, attrs FROM dps_groups"
+    " WHERE namespace = :ns AND org_id = :org AND group_id = :group",
+    json=("attrs",),
+)
+_DEFINITIONS = HotSql(
+    "SELECT key, data_type, attrs FROM dps_master_data WHERE namespace = :ns AND org_id = :org",
+    json=("attrs",),
+)
+_GROUP_DEFINITIONS = HotSql(
+    "SELECT key, data_type, attrs FROM dps_master_data WHERE namespace = :ns AND org_id = :org"
+    " AND master_data_group = :mdg",
+    json=("attrs",),
+)
+_PROVISIONED = HotSql(
+    "SELECT device_key, asset_id FROM devices WHERE namespace = :ns AND vendor = 'enos'"
+    " AND product_key = :pk AND device_key = :dk"
+)
+_ALLOCATED = HotSql(
+    "UPDATE dps_devices SET allocate_status = 'allocated', allocated_at = :now,"
+    " connected_at = NULL, reprovisioning = :again, product_key = :pk, device_key = :dk,"
+    " attrs = :attrs, updated_at = :now WHERE namespace = :ns AND org_id = :org AND sn = :sn"
+)
 
 MAX_COUNT = 1_000_000
 _SN_ALPHABET = string.ascii_uppercase + string.digits
@@ -87,9 +127,7 @@ def _require_org(conn: Connection, ctx: Ctx, org_id: str | None) -> str:
     org_id = (org_id or "").strip()
     if not org_id:
         raise VendorError(DpsError.ORG_OR_SN_REQUIRED)
-    found = conn.execute(
-        select(_O.c.org_id).where(_O.c.namespace == ctx.namespace, _O.c.org_id == org_id)
-    ).first()
+    found = connect.ORG_EXISTS.first(conn, {"ns": ctx.namespace, "org": org_id})
     if found is None:
         raise VendorError(DpsError.ORG_OR_SN_REQUIRED)
     return org_id
@@ -110,11 +148,7 @@ def _require_group_id(group_id: str) -> str:
 
 
 def _group(conn: Connection, ctx: Ctx, org_id: str, group_id: str, message: str) -> Any:
-    group = conn.execute(
-        select(_G).where(
-            _G.c.namespace == ctx.namespace, _G.c.org_id == org_id, _G.c.group_id == group_id
-        )
-    ).first()
+    group = _GROUP.one(conn, {"ns": ctx.namespace, "org": org_id, "group": group_id})
     if group is None:
         raise VendorError(DpsError.GROUP_NOT_FOUND, message)
     return group
@@ -122,10 +156,11 @@ def _group(conn: Connection, ctx: Ctx, org_id: str, group_id: str, message: str)
 
 def _definitions(conn: Connection, ctx: Ctx, org_id: str, group: Any) -> dict[str, Any]:
     """The master-data definitions that check an SN's ``deviceData``, by key."""
-    where = [_M.c.namespace == ctx.namespace, _M.c.org_id == org_id]
-    if group.master_data_group is not None:
-        where.append(_M.c.master_data_group == group.master_data_group)
-    rows = {row.key: row for row in conn.execute(select(_M).where(*where))}
+    params = {"ns": ctx.namespace, "org": org_id, "mdg": group.master_data_group}
+    if group.master_data_group is None:
+        rows = {row.key: row for row in _DEFINITIONS.all(conn, params)}
+    else:
+        rows = {row.key: row for row in _GROUP_DEFINITIONS.all(conn, params)}
     if group.master_data_group is not None and not rows:
         # "Registration group or master data group does not exist."
         raise VendorError(DpsError.GROUP_NOT_FOUND, "Device group not found")
@@ -151,9 +186,7 @@ def _joined() -> Select[Any]:
 
 
 def _find(conn: Connection, ctx: Ctx, org_id: str, sn: str) -> Any:
-    row = conn.execute(
-        _joined().where(_S.c.namespace == ctx.namespace, _S.c.org_id == org_id, _S.c.sn == sn)
-    ).first()
+    row = _FIND.one(conn, {"ns": ctx.namespace, "org": org_id, "sn": sn})
     if row is None:
         raise VendorError(DpsError.SN_NOT_FOUND)
     return row
@@ -270,12 +303,7 @@ def _provisioned(conn: Connection, ctx: Ctx, row: Any, product_key: str) -> Any:
     """The connection-service device an earlier allocation made, if it is still there."""
     if row.device_key is None or row.product_key != product_key:
         return None
-    return conn.execute(
-        select(_D.c.device_key, _D.c.asset_id).where(
-            _D.c.namespace == ctx.namespace, _D.c.vendor == VENDOR,
-            _D.c.product_key == product_key, _D.c.device_key == row.device_key,
-        )
-    ).first()  # fmt: skip
+    return _PROVISIONED.one(conn, {"ns": ctx.namespace, "pk": product_key, "dk": row.device_key})
 
 
 def allocate(ctx: Ctx, *, org_id: str | None, request: PvsDeviceAllocateRequest) -> dict[str, Any]:
@@ -303,16 +331,15 @@ def allocate(ctx: Ctx, *, org_id: str | None, request: PvsDeviceAllocateRequest)
         # The doc's sample answers the provisioned asset in deviceData.
         data["assetId"] = asset_id
         now = ctx.now_ms()
-        conn.execute(
-            update(_S)
-            .where(_S.c.namespace == ctx.namespace, _S.c.org_id == org_id, _S.c.sn == sn)
-            .values(
-                allocate_status="allocated", allocated_at=now, connected_at=None,
+        _ALLOCATED.execute(
+            conn,
+            {
+                "ns": ctx.namespace, "org": org_id, "sn": sn, "now": now,
                 # An SN that was provisioned before is re-provisioned onto the same device.
-                reprovisioning=row.device_key is not None,
-                product_key=group.product_key, device_key=device_key,
-                attrs={**attrs, "deviceData": data}, updated_at=now,
-            )
+                "again": row.device_key is not None,
+                "pk": group.product_key, "dk": device_key,
+                "attrs": dumps({**attrs, "deviceData": data}),
+            },
         )  # fmt: skip
         return pvs_device(_find(conn, ctx, org_id, sn))
 

@@ -23,7 +23,6 @@ Deviations from the real platform:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -35,6 +34,7 @@ from emulator.core import registry
 from emulator.core.context import Ctx
 from emulator.core.errors import VendorError
 from emulator.core.faults import device_fault
+from emulator.core.sql import HotSql, dumps, expanded, list_params
 from emulator.vendors.quectel.devicemgr.errors import VALIDATION, SaasError
 from emulator.vendors.quectel.devicemgr.schemas import (
     DeviceCreateBatchDto,
@@ -59,18 +59,25 @@ MSG_NO_PSK = "param check error: psk is required for China Telecom AEP products"
 _D = registry.devices
 _P = registry.products
 SECRET_LENGTH = 20  # ids.device_secret()
-_json = json.JSONEncoder().encode  # what SQLAlchemy's JSON type stores
+# createBatch carries a load test's traffic: its statements run on the driver's cursor
+# (core/sql.py), where SQLAlchemy's per-row parameter processing would cost more than
+# SQLite's own work on a 500-device batch.
 _INSERT_COLUMNS = (
     "namespace", "vendor", "product_key", "device_key", "name", "secret", "online", "attrs",
     "created_at", "updated_at",
 )  # fmt: skip
-_SQLITE_INSERT = (
-    f"INSERT INTO {_D.name} ({', '.join(_INSERT_COLUMNS)}) "
-    f"VALUES ({', '.join('?' * len(_INSERT_COLUMNS))})"
+_INSERT = HotSql(
+    f"INSERT INTO devices ({', '.join(_INSERT_COLUMNS)})"
+    f" VALUES ({', '.join(':' + c for c in _INSERT_COLUMNS)})"
 )
-_SQLITE_EXISTING = (
-    f"SELECT device_key FROM {_D.name} "
-    "WHERE namespace = ? AND vendor = ? AND product_key = ? AND device_key IN"
+_EXISTING = (
+    "SELECT device_key FROM devices WHERE namespace = :ns AND vendor = 'quectel'"
+    " AND product_key = :pk AND device_key IN (:keys)"
+)
+_PRODUCT = HotSql(
+    "SELECT product_key, name, attrs FROM products WHERE namespace = :ns AND vendor = 'quectel'"
+    " AND product_key = :pk",
+    json=("attrs",),
 )
 
 
@@ -90,12 +97,7 @@ def _item_error(exc: ValidationError) -> VendorError:
 
 
 def _product(conn: Connection, ctx: Ctx, product_key: str) -> Any | None:
-    return conn.execute(
-        select(_P.c.product_key, _P.c.name, _P.c.attrs).where(
-            _P.c.namespace == ctx.namespace, _P.c.vendor == VENDOR,
-            _P.c.product_key == product_key,
-        )
-    ).first()  # fmt: skip
+    return _PRODUCT.one(conn, {"ns": ctx.namespace, "pk": product_key})
 
 
 def _require_product(conn: Connection, ctx: Ctx, product_key: str) -> Any:
@@ -150,20 +152,8 @@ def _secrets(ctx: Ctx, count: int) -> list[str]:
 
 
 def _insert_devices(conn: Connection, rows: list[dict[str, Any]]) -> None:
-    """One multi-row insert (executemany). On SQLite it goes through the DB-API directly:
-    SQLAlchemy's per-row parameter processing (the JSON column included) costs more than
-    SQLite's own work on a 500-device batch."""
-    if conn.dialect.name != "sqlite":
-        conn.execute(insert(_D), rows)
-        return
-    params = [
-        (
-            r["namespace"], r["vendor"], r["product_key"], r["device_key"], r["name"],
-            r["secret"], r["online"], _json(r["attrs"]), r["created_at"], r["updated_at"],
-        )
-        for r in rows
-    ]  # fmt: skip
-    conn.exec_driver_sql(_SQLITE_INSERT, params)
+    """One multi-row insert (executemany)."""
+    _INSERT.executemany(conn, [{**r, "attrs": dumps(r["attrs"])} for r in rows])
 
 
 def _credentials(row: Mapping[str, Any]) -> dict[str, Any]:
@@ -181,21 +171,15 @@ def _credentials(row: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _existing_keys(conn: Connection, ctx: Ctx, product_key: str, keys: Sequence[str]) -> set[str]:
-    if not keys:
-        return set()
-    if conn.dialect.name == "sqlite":
-        marks = ",".join("?" * len(keys))
-        found = conn.exec_driver_sql(
-            f"{_SQLITE_EXISTING} ({marks})", (ctx.namespace, VENDOR, product_key, *keys)
-        ).scalars()
-        return set(found)
-    found = conn.execute(
-        select(_D.c.device_key).where(
-            _D.c.namespace == ctx.namespace, _D.c.vendor == VENDOR,
-            _D.c.product_key == product_key, _D.c.device_key.in_(keys),
-        )
-    ).scalars()  # fmt: skip
-    return set(found)
+    found: set[str] = set()
+    # Chunks keep each statement well under the databases' bound-parameter limits.
+    for start in range(0, len(keys), 500):
+        chunk = keys[start : start + 500]
+        params = {"ns": ctx.namespace, "pk": product_key, **list_params("keys", chunk)}
+        found |= {
+            row.device_key for row in expanded(_EXISTING, "keys", len(chunk)).all(conn, params)
+        }
+    return found
 
 
 # --- createBatch ----------------------------------------------------------------------------

@@ -33,6 +33,7 @@ from sqlalchemy import Connection, insert, select, update
 from emulator.core import registry
 from emulator.core.context import Ctx
 from emulator.core.errors import VendorError
+from emulator.core.sql import HotSql
 from emulator.vendors.quectel.enduser.errors import LoginError, TokenError
 
 VENDOR = "quectel"
@@ -222,13 +223,17 @@ def login(ctx: Ctx, request: LoginRequest) -> dict[str, Any]:
     raise VendorError(error)
 
 
+_TOKEN_ROW = HotSql(
+    "SELECT subject, expires_at, attrs FROM tokens WHERE namespace = :ns AND vendor = :vendor"
+    " AND kind = :kind AND token = :token",
+    json=("attrs",),
+)
+
+
 def _token_row(conn: Connection, ctx: Ctx, token: str, kind: str) -> Any:
-    return conn.execute(
-        select(_T.c.subject, _T.c.expires_at, _T.c.attrs).where(
-            _T.c.namespace == ctx.namespace, _T.c.vendor == VENDOR,
-            _T.c.kind == kind, _T.c.token == token,
-        )
-    ).first()  # fmt: skip
+    # Every batchControlDevice looks its token up: on the driver's cursor (core/sql.py).
+    params = {"ns": ctx.namespace, "vendor": VENDOR, "kind": kind, "token": token}
+    return _TOKEN_ROW.one(conn, params)
 
 
 def _user_of(row: Any) -> EndUser:
