@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -279,17 +280,32 @@ def set_clock(emulator: Emulator, update: ClockUpdate) -> dict[str, Any]:
         raise ControlError(400, "give freeze (epoch ms, ISO time or true), advance (s), or both")
     clock = emulator.clock
     freeze = update.freeze
+    if freeze is False:
+        raise ControlError(400, "freeze: false is not a time; DELETE /_emulator/clock releases")
+    at: int | None = None
+    if isinstance(freeze, int) and freeze is not True:
+        at = freeze
+    elif isinstance(freeze, str):
+        at = _parse_time(freeze)
+    # Checked before anything moves: a time no date can show would break every later answer.
+    target = clock.now_ms() if at is None else at
+    if update.advance is not None:
+        if not math.isfinite(update.advance):
+            raise ControlError(400, "advance: give a finite number of seconds")
+        target += int(update.advance * 1000)
+    if not 0 <= target <= _MAX_CLOCK_MS:
+        raise ControlError(400, "the clock must stay between 1970-01-01 and 9999-12-31 (UTC)")
     if freeze is True:
         clock.freeze()
-    elif freeze is False:
-        raise ControlError(400, "freeze: false is not a time; DELETE /_emulator/clock releases")
-    elif isinstance(freeze, int):
-        clock.freeze(freeze)
-    elif isinstance(freeze, str):
-        clock.freeze(_parse_time(freeze))
+    elif at is not None:
+        clock.freeze(at)
     if update.advance is not None:
         clock.advance(update.advance)
     return clock_view(emulator)
+
+
+# 9999-12-31T23:59:59.999Z: the last instant an ISO date can show.
+_MAX_CLOCK_MS = 253_402_300_799_999
 
 
 def _parse_time(text: str) -> int:
