@@ -11,7 +11,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Callable, Coroutine, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from typing import Any, ClassVar, Protocol, TypeVar
 
 from fastapi import Request, Response
@@ -26,6 +26,10 @@ from emulator.core.errors import ErrorCode, ValidationMap, VendorError
 logger = logging.getLogger(__name__)
 
 M = TypeVar("M", bound=BaseModel)
+
+
+class AuthCheck(Protocol):
+    def __call__(self, request: Request) -> Awaitable[Any]: ...
 
 
 class ErrorRenderer(Protocol):
@@ -94,6 +98,10 @@ class VendorRoute(APIRoute):
     validation_map: ClassVar[ValidationMap] = {}
     validation_fallback: ClassVar[ErrorCode]
     internal_error: ClassVar[ErrorCode]
+    # The vendor's credential check, run before the handler on every route of the class; what
+    # it returns (the caller, or None) is ``request.state.auth``. A class attribute rather
+    # than a FastAPI dependency: no route can forget it, and it costs no dependency solving.
+    auth: ClassVar[AuthCheck | None] = None
 
     @classmethod
     def describe(cls, code: ErrorCode, field: str, detail: str) -> str | None:
@@ -156,6 +164,8 @@ class VendorRoute(APIRoute):
                 return route.render(request, too_large), too_large.error.code, True
             error: VendorError
             try:
+                if route.auth is not None:
+                    request.state.auth = await route.auth(request)
                 return await handler(request), None, False
             except RequestValidationError as exc:
                 error = route.validation_error(exc.errors())

@@ -32,13 +32,20 @@ from emulator.vendors.mcs.schemas import (
 
 
 class DevicesRoute(McsRoute):
+    """``/mcs/v2`` routes: the :class:`Caller` is ``request.state.auth``."""
+
     validation_map = VALIDATION
+    auth = staticmethod(mcs_auth)
+
+
+def _caller(request: Request) -> Caller:
+    caller: Caller = request.state.auth
+    return caller
 
 
 router = APIRouter(prefix="/mcs/v2", route_class=DevicesRoute, tags=["mcs"])
 
 CtxDep = Annotated[Ctx, Depends(request_context)]
-CallerDep = Annotated[Caller, Depends(mcs_auth)]
 # A fault with 1002 answers the token error (401): AuthError is listed first.
 _FAULT_ONLY = frozenset({DeviceError.INTERNAL_ERROR.code})
 
@@ -61,8 +68,9 @@ class _JsonObject(RootModel[dict[str, Any]]):
     summary='registerDevice: one device, or several as {"devices": [...]}',
     openapi_extra=request_body(RegisterDeviceRequest, RegisterDevicesRequest),
 )
-async def register_device(request: Request, ctx: CtxDep, caller: CallerDep) -> JSONResponse:
+async def register_device(request: Request) -> JSONResponse:
     """registerDevice: one device (flat object) or several (``{"devices": [...]}``)."""
+    ctx, caller = await request_context(request), _caller(request)
     data = (await DevicesRoute.parse_body(request, _JsonObject)).root
     try:
         if "devices" in data:
@@ -85,9 +93,9 @@ async def register_device(request: Request, ctx: CtxDep, caller: CallerDep) -> J
     name="mcs.get_device",
     operation_id="mcs.get_device",
 )
-async def get_device(device_id: str, ctx: CtxDep, caller: CallerDep) -> JSONResponse:
+async def get_device(request: Request, device_id: str, ctx: CtxDep) -> JSONResponse:
     """Retrieve device information; ``:deviceId`` may list several ids, comma-separated."""
-    results = service.get_devices(ctx, caller, service.split_ids(device_id))
+    results = service.get_devices(ctx, _caller(request), service.split_ids(device_id))
     return JSONResponse({"results": results})
 
 
@@ -97,6 +105,6 @@ async def get_device(device_id: str, ctx: CtxDep, caller: CallerDep) -> JSONResp
     name="mcs.delete_device",
     operation_id="mcs.delete_device",
 )
-async def delete_device(device_id: str, ctx: CtxDep, caller: CallerDep) -> JSONResponse:
+async def delete_device(request: Request, device_id: str, ctx: CtxDep) -> JSONResponse:
     """deregisterDevice (``?removeData=`` is accepted and ignored: no data is kept)."""
-    return JSONResponse(service.deregister_device(ctx, caller, device_id))
+    return JSONResponse(service.deregister_device(ctx, _caller(request), device_id))

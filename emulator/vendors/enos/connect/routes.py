@@ -30,6 +30,7 @@ class ConnectRoute(EnosRoute):
     validation_map = VALIDATION
     validation_fallback = ConnectError.INVALID_ARGUMENT
     internal_error = ConnectError.EMULATOR_INTERNAL_ERROR
+    auth = staticmethod(enos_auth)
 
     @classmethod
     def operation_of(cls, request: Request) -> str | None:
@@ -114,7 +115,6 @@ ACTIONS: dict[str, Action] = {"create": _create, "get": _get, "delete": _delete}
 )
 async def devices(request: Request) -> JSONResponse:
     """Create Device (enos-connect-create-device.md), and its companions get and delete."""
-    await enos_auth(request)
     action = request.query_params.get("action")
     ctx = await request_context(request)
     handler = ACTIONS.get(action or "")

@@ -39,6 +39,7 @@ class DpsRoute(EnosRoute):
     validation_map = VALIDATION
     validation_fallback = DpsError.INVALID_ARGUMENT
     internal_error = DpsError.EMULATOR_INTERNAL_ERROR
+    auth = staticmethod(enos_auth)
 
     @classmethod
     def operation_of(cls, request: Request) -> str | None:
@@ -51,7 +52,6 @@ class DpsRoute(EnosRoute):
 
 router = APIRouter(
     prefix="/dps-service", route_class=DpsRoute, tags=["enos"],
-    dependencies=[Depends(enos_auth)],
 )  # fmt: skip
 
 CtxDep = Annotated[Ctx, Depends(request_context)]
@@ -141,6 +141,9 @@ register(
 )  # fmt: skip
 
 
+_V25_ACTIONS = {name: name for name in ACTIONS}
+
+
 def _dispatch(request: Request, action: str | None, table: dict[str, str]) -> Action:
     name = table.get(action or "")
     if name is None:
@@ -158,7 +161,20 @@ def _dispatch(request: Request, action: str | None, table: dict[str, str]) -> Ac
     name="enos.dps.allocate",
     operation_id="enos.dps.allocate",
     summary="Allocate DPS Device (action=allocate; also create, get, search, update, delete)",
-    openapi_extra=request_body(PvsDeviceAllocateRequest),
+    openapi_extra={
+        **request_body(PvsDeviceAllocateRequest),
+        "parameters": [
+            {
+                "name": "action",
+                "in": "query",
+                "required": True,
+                "schema": {"type": "string"},
+                "description": "allocate | create | get | search | update | delete | "
+                "resetAllocationStatus",
+            },
+            {"name": "orgId", "in": "query", "required": True, "schema": {"type": "string"}},
+        ],
+    },  # fmt: skip
 )
 # The GET twin: the same operation for the journal and faults (its route name);
 # its own operationId keeps the published ids unique.
@@ -169,19 +185,11 @@ def _dispatch(request: Request, action: str | None, table: dict[str, str]) -> Ac
     name="enos.dps.allocate",
     operation_id="enos.dps.allocate.get",
 )
-async def pvs_device(
-    request: Request,
-    ctx: CtxDep,
-    action: Annotated[
-        str | None,
-        Query(description="allocate | create | get | search | update | delete | "
-              "resetAllocationStatus"),
-    ] = None,
-    org_id: Annotated[str | None, Query(alias="orgId")] = None,
-) -> JSONResponse:  # fmt: skip
+async def pvs_device(request: Request) -> JSONResponse:
     """Allocate DPS Device (enos-dps-allocate.md), and its companions."""
-    handler = _dispatch(request, action, {name: name for name in ACTIONS})
-    return await handler(request, ctx)
+    # Parameters read by hand (documented above): the hot path skips FastAPI's solving.
+    handler = _dispatch(request, request.query_params.get("action"), _V25_ACTIONS)
+    return await handler(request, await request_context(request))
 
 
 @router.api_route(

@@ -48,6 +48,7 @@ class DeviceMgrRoute(QuectelRoute):
     validation_map = VALIDATION
     validation_fallback = SaasError.PARAM_CHECK_ERROR
     internal_error = SaasError.SERVICE_EXCEPTION
+    auth = staticmethod(saas_auth)
 
     @classmethod
     def describe(cls, code: ErrorCode, field: str, detail: str) -> str | None:
@@ -71,11 +72,9 @@ class SaasTokenRoute(QuectelRoute):
 
 router = APIRouter(
     prefix="/v2/devicemgr/r3/openapi", route_class=DeviceMgrRoute, tags=["quectel"],
-    dependencies=[Depends(saas_auth)],
 )  # fmt: skip
 products_router = APIRouter(
     prefix="/v2/quecproductmgr/r3/openapi", route_class=DeviceMgrRoute, tags=["quectel"],
-    dependencies=[Depends(saas_auth)],
 )  # fmt: skip
 token_router = APIRouter(
     prefix="/v2/quecauth/accessKeyAuthrize", route_class=SaasTokenRoute, tags=["quectel"]
@@ -174,10 +173,10 @@ def _body_schema(model: type[BaseModel]) -> dict[str, Any]:
     operation_id="quectel.devicemgr.create_batch",
     openapi_extra=_body_schema(DeviceCreateBatchDto),
 )
-async def create_batch(request: Request, ctx: CtxDep) -> JSONResponse:
+async def create_batch(request: Request) -> JSONResponse:
     """Add Devices (Batch) (devicemgr-createBatch.md)."""
     body = await DeviceMgrRoute.parse_body(request, DeviceCreateBatchDto)
-    return DeviceMgrRoute.ok(service.create_batch(ctx, body))
+    return DeviceMgrRoute.ok(service.create_batch(await request_context(request), body))
 
 
 @router.post(

@@ -46,6 +46,13 @@ class EnduserRoute(QuectelRoute):
     internal_error = GenericError.SERVICE_EXCEPTION
 
 
+class EnduserApiRoute(EnduserRoute):
+    """The business routes: the caller (an :class:`EndUser`, or None when the token is not one
+    the emulator issued) is ``request.state.auth``."""
+
+    auth = staticmethod(enduser_auth)
+
+
 register(
     Operation(
         BATCH_CONTROL_DEVICE, "quectel", (BatchControlError, TokenError, GenericError),
@@ -69,11 +76,10 @@ token_router = APIRouter(
     prefix="/v2/enduser/enduserapi", route_class=EnduserRoute, tags=["quectel end-user"]
 )
 router = APIRouter(
-    prefix="/v2/binding/enduserapi", route_class=EnduserRoute, tags=["quectel end-user"]
+    prefix="/v2/binding/enduserapi", route_class=EnduserApiRoute, tags=["quectel end-user"]
 )
 
 CtxDep = Annotated[Ctx, Depends(request_context)]
-UserDep = Annotated[EndUser | None, Depends(enduser_auth)]
 
 
 def _param_error(detail: str) -> VendorError:
@@ -157,11 +163,17 @@ async def refresh_token(request: Request, ctx: CtxDep) -> JSONResponse:
         }
     },
 )
-async def batch_control_device(request: Request, ctx: CtxDep, user: UserDep) -> JSONResponse:
+async def batch_control_device(request: Request) -> JSONResponse:
     """Batch Control Devices (enduser-batchControlDevice.md)."""
     limit = emulator_of(request).settings.batch_control_limit
     command = parse_batch_control(await _json_body(request), limit)
+    ctx, user = await request_context(request), _caller(request)
     return EnduserRoute.ok(service.batch_control_device(ctx, user, command))
+
+
+def _caller(request: Request) -> EndUser | None:
+    user: EndUser | None = request.state.auth
+    return user
 
 
 def _int_param(request: Request, *names: str, default: int) -> int:
@@ -181,7 +193,7 @@ def _int_param(request: Request, *names: str, default: int) -> int:
     name=USER_DEVICE_LIST,
     operation_id=USER_DEVICE_LIST,
 )
-async def user_device_list(request: Request, ctx: CtxDep, user: UserDep) -> JSONResponse:
+async def user_device_list(request: Request, ctx: CtxDep) -> JSONResponse:
     """Query User's Device List (including shared devices), paged."""
     q = request.query_params
     page = max(1, _int_param(request, "page", "pageNumber", default=1))
@@ -189,7 +201,7 @@ async def user_device_list(request: Request, ctx: CtxDep, user: UserDep) -> JSON
     page_size = 10 if page_size < 1 else min(page_size, 1000)
     pk_list = [pk.strip() for pk in (q.get("pkList") or "").split(",") if pk.strip()]
     data = service.user_device_list(
-        ctx, user, page=page, page_size=page_size, pk_list=pk_list, dk=q.get("dk") or None,
-        device_name=q.get("deviceName") or None,
+        ctx, _caller(request), page=page, page_size=page_size, pk_list=pk_list,
+        dk=q.get("dk") or None, device_name=q.get("deviceName") or None,
     )  # fmt: skip
     return EnduserRoute.ok(data)
