@@ -127,7 +127,8 @@ class VendorRoute(APIRoute):
             )
         try:
             data = json.loads(raw) if raw.strip() else {}
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        # RecursionError: a body nested thousands of levels deep is malformed, not a bug.
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
             raise VendorError(
                 cls.validation_fallback,
                 cls.describe(cls.validation_fallback, "body", f"malformed JSON: {exc}"),

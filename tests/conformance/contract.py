@@ -13,6 +13,7 @@ import jsonschema
 from emulator.app import create_app
 from emulator.config import Settings
 from emulator.core.conformance import base_operation
+from emulator.core.journal import vendor_code
 from emulator.core.operations import OPERATIONS
 
 # Well-formed credentials for lenient auth: an EnOS access token, and one Authorization value
@@ -119,6 +120,10 @@ def check_answer(op: Op, answer: Answer) -> None:
             assert body["error"]["status"] == answer.status_code
         return
     assert isinstance(body, dict), f"{op}: {body!r}"
+    # No fault is armed: a code only a fault (or an emulator bug) produces must not appear.
+    fault_only = {c["code"] for c in op.spec["x-error-codes"] if c["coverage"] == "fault only"}
+    code = vendor_code(body)
+    assert code not in fault_only, f"{op}: fault-only code {code}: {json.dumps(body)[:300]}"
     published_answer = op.spec.get("responses", {}).get(str(answer.status_code))
     assert published_answer is not None, f"{op}: unpublished status {answer.status_code}: {body}"
     schema = published_answer.get("content", {}).get("application/json", {}).get("schema")

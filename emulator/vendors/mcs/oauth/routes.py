@@ -81,7 +81,7 @@ async def _fields(request: Request, model: type[M]) -> M:
     elif text.lstrip().startswith(("{", "[")) or "json" in request.headers.get("content-type", ""):
         try:
             data = json.loads(text)
-        except json.JSONDecodeError as exc:
+        except (json.JSONDecodeError, RecursionError) as exc:
             raise _bad(f"malformed JSON: {exc}") from None
         if not isinstance(data, dict):
             raise _bad("the body must be a JSON object")

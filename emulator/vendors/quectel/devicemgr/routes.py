@@ -292,7 +292,7 @@ async def _token_params(request: Request) -> dict[str, str]:
     if "json" in content_type:
         try:
             data = json.loads(raw)
-        except (UnicodeDecodeError, json.JSONDecodeError):
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
             raise VendorError(
                 SaasTokenError.PARAM_CHECK_ERROR, "param check error: malformed JSON body"
             ) from None
