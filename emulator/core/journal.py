@@ -46,6 +46,19 @@ class Entry:
     # Devices of a batch that a deviceKey fault failed.
     faulted_devices: list[str] = field(default_factory=list)
     body_truncated: bool = False
+    # The answer's body as sent (bytes kept by reference, cut at BODY_LIMIT); decoded and
+    # masked only when read, so recording costs nothing more.
+    response: bytes | None = None
+
+    def response_value(self) -> Any:
+        """The answer as JSON when it parses (its tokens and secrets masked), else the text."""
+        if not self.response:
+            return None
+        text = self.response.decode("utf-8", errors="replace")
+        try:
+            return _mask_answer(json.loads(text))
+        except ValueError:
+            return text
 
     def body_value(self) -> Any:
         """The body as JSON when it parses, else the text (``None`` when empty)."""
@@ -74,6 +87,8 @@ class Entry:
             "injected": self.injected,
             "faultId": self.fault_id,
             "faultedDevices": self.faulted_devices,
+            "response": self.response_value(),
+            "responseTruncated": self.response is not None and len(self.response) >= BODY_LIMIT,
         }
 
 
@@ -109,6 +124,25 @@ def _mask_value(value: Any) -> Any:
 def _secret_field(name: object) -> bool:
     lowered = str(name).lower()
     return "password" in lowered or "secret" in lowered
+
+
+def _mask_answer(value: Any) -> Any:
+    """Answers carry issued tokens and device secrets: masked like the requests' credentials."""
+    if isinstance(value, dict):
+        return {
+            k: (MASK if v is not None and secret_name(str(k)) else _mask_answer(v))
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_mask_answer(v) for v in value]
+    return value
+
+
+def answer_body(content: object) -> bytes | None:
+    """What the journal keeps of an answer's body: the bytes, cut at BODY_LIMIT."""
+    if not isinstance(content, bytes):
+        return None
+    return content if len(content) < BODY_LIMIT else content[:BODY_LIMIT]
 
 
 def mask_body(raw: bytes) -> tuple[str | None, bool]:

@@ -264,6 +264,7 @@ async def _record(
         injected=injected,
         fault_id=marks.rule_id,
         faulted_devices=list(marks.devices),
+        response=journal.answer_body(content),
     )
     book.append(entry)
     for observer in journal.OBSERVERS:
