@@ -9,7 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from emulator import __version__
+from emulator import __version__, ui
 from emulator.config import Settings
 from emulator.control.auth import AdminTokenMiddleware
 from emulator.control.commands import router as commands_router
@@ -65,6 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(control_router)
     metrics.install(app, emulator)
     app.include_router(commands_router)
+    app.include_router(ui.router)
     # Inside the namespace middleware: it sees /ns/{name}/_emulator/... as /_emulator/...
     app.add_middleware(AdminTokenMiddleware, token=settings.admin_token)
     app.add_middleware(NamespaceMiddleware)
