@@ -59,6 +59,35 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(out, ensure_ascii=False, default=str)
 
 
+class MaskQuery(logging.Filter):
+    """Masks credentials in the access log's request line: query parameters named like a
+    secret (``password``, ``refreshToken``, ``access_token``...) as the journal masks them.
+    Quectel's accessKeyLogin and refreshToken take theirs in the query string."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and len(record.args) == 5:
+            client, method, path, version, status = record.args
+            if isinstance(path, str) and "?" in path:
+                record.args = (client, method, mask_query_string(path), version, status)
+        return True
+
+
+def mask_query_string(path: str) -> str:
+    from urllib.parse import unquote_plus
+
+    from emulator.core.journal import MASK, secret_name
+
+    base, _, query = path.partition("?")
+    parts = []
+    for part in query.split("&"):
+        name, eq, _value = part.partition("=")
+        key = unquote_plus(name)
+        # pwd: Quectel's end-user password, encrypted but replayable.
+        hidden = secret_name(key) or key.lower() == "pwd"
+        parts.append(f"{name}={MASK}" if eq and hidden else part)
+    return f"{base}?{'&'.join(parts)}"
+
+
 def _plain(value: object) -> bool:
     return value is None or isinstance(value, str | int | float | bool | list | dict)
 
@@ -98,8 +127,10 @@ def log_config(level: str = "info", fmt: LogFormat = "text") -> dict[str, Any]:
                 "formatter": "access",
                 "class": "logging.StreamHandler",
                 "stream": "ext://sys.stdout",
+                "filters": ["mask_query"],
             },
         },
+        "filters": {"mask_query": {"()": "emulator.core.logs.MaskQuery"}},
         "loggers": {
             "uvicorn": {"handlers": ["default"], "level": level, "propagate": False},
             "uvicorn.error": {"level": level},
