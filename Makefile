@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test check lint typecheck format install clean bench
+.PHONY: run test examples check lint typecheck format install clean bench
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -20,6 +20,11 @@ test: $(STAMP)
 	$(PY) -m pytest -q
 	EMULATOR_TEST_MODE=server $(PY) -m pytest -q
 
+# The worked examples (examples/<vendor>/), as a user runs them: serially, then on 2 workers.
+examples: $(STAMP)
+	$(PY) -m pytest -q examples
+	$(PY) -m pytest -q -n 2 examples
+
 lint: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
@@ -34,7 +39,7 @@ format: $(STAMP)
 	$(PY) -m ruff format .
 	$(PY) -m ruff check --fix .
 
-check: lint typecheck test
+check: lint typecheck test examples
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache emulator.db emulator.db-wal emulator.db-shm
