@@ -57,7 +57,7 @@ class Entry:
         text = self.response.decode("utf-8", errors="replace")
         try:
             return _mask_answer(json.loads(text))
-        except ValueError:
+        except (ValueError, RecursionError):  # an answer echoing a hostile, deeply nested body
             return text
 
     def body_value(self) -> Any:
@@ -66,7 +66,7 @@ class Entry:
             return None
         try:
             return json.loads(self.body)
-        except ValueError:
+        except (ValueError, RecursionError):  # a hostile, deeply nested body stays text
             return self.body
 
     def to_json(self) -> dict[str, Any]:
@@ -155,7 +155,7 @@ def mask_body(raw: bytes) -> tuple[str | None, bool]:
     if "password" in lowered or "secret" in lowered:
         try:
             text = json.dumps(_mask_value(json.loads(text)), ensure_ascii=False)
-        except ValueError:
+        except (ValueError, RecursionError):
             text = "(a body that is not JSON and names a secret: not recorded)"
     if len(text) > BODY_LIMIT:
         return text[:BODY_LIMIT], True

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from emulator.core import journal
 from emulator.ui.routes import STATIC
 from tests.conftest import Client
 from tests.ui import scenario
@@ -207,3 +208,27 @@ def test_journal_answer_of_an_injected_fault_is_the_vendor_envelope(client: Clie
     (entry,) = client.get("/_emulator/requests").json()["requests"]
     assert entry["injected"] is True
     assert entry["response"]["code"] == 11714
+
+
+def test_journal_answer_masks_issued_tokens(client: Client) -> None:
+    answer = client.post(
+        "/oauth/login/thirdpart",
+        auth=("demoAppKey0001", "demo-app-secret-0001"),
+        data={"email": "developer@example.com", "password": "mcs-demo-password"},
+    )
+    assert answer.status_code == 200
+    (entry,) = client.get("/_emulator/requests").json()["requests"]
+    assert entry["response"]["token"] == entry["response"]["access_token"] == "***"
+    assert entry["response"]["code"] == 200
+
+
+def test_journal_answer_that_is_not_json_is_kept_as_text() -> None:
+    entry = journal.Entry(
+        id=1, at=0, namespace="n", operation="op", method="GET", path="/", query={},
+        headers={}, body=None, status=200, vendor_code=None, duration_ms=0.0,
+        response=journal.answer_body(b"plain text"),
+    )  # fmt: skip
+    assert entry.to_json()["response"] == "plain text"
+    deep = b'{"a":' * 5000 + b"1" + b"}" * 5000
+    entry.response = journal.answer_body(deep)
+    assert entry.to_json()["response"] == deep.decode()
