@@ -349,7 +349,8 @@ def parse_fixture_text(raw: bytes, content_type: str, source: str) -> Any:
         if "json" in content_type:
             return json.loads(text) if text.strip() else None
         return yaml.safe_load(text)
-    except (UnicodeDecodeError, ValueError, yaml.YAMLError) as exc:
+    # RecursionError: a document nested thousands of levels deep.
+    except (UnicodeDecodeError, ValueError, RecursionError, yaml.YAMLError) as exc:
         raise ControlError(400, f"{source}: not valid JSON or YAML: {exc}") from None
 
 

@@ -21,7 +21,7 @@ from tests.conformance.contract import (
     body_schema,
     check_answer,
 )
-from tests.conftest import Client
+from tests.conftest import Client, ClientFactory
 
 VENDOR_OPS = [op for op in OPERATIONS_PUBLISHED if op.vendor]
 BODY_OPS = [op for op in VENDOR_OPS if op.method in ("POST", "PUT")]
@@ -29,6 +29,13 @@ HEADERS = {**ENOS_TOKEN, "Authorization": f"Bearer {JWT}"}
 # Over the default body limit (1 MiB).
 OVER_LIMIT = 1_100_000
 NESTING = 20_000
+
+
+@pytest.fixture
+def client(make_client: ClientFactory) -> Client:
+    """Its own emulator: the hostile bodies stay out of the journal other tests list with
+    ``namespace=*``."""
+    return make_client(journal_size=3000)
 
 
 def sample(schema: Any, depth: int = 0) -> Any:
@@ -225,3 +232,30 @@ def test_a_clock_beyond_representable_dates_is_refused(
     assert answer.status_code == 400
     assert answer.json()["error"]["status"] == 400
     assert client.get("/_emulator/clock").json()["frozen"] == before["frozen"]
+
+
+CONTROL_BODY_OPS = [
+    op
+    for op in OPERATIONS_PUBLISHED
+    if not op.vendor and op.method in ("POST", "PUT") and "{" not in op.path
+]
+
+
+@pytest.mark.parametrize("op", CONTROL_BODY_OPS, ids=str)
+@pytest.mark.parametrize("case", list(RAW_BODIES))
+def test_malformed_bodies_get_the_control_plane_error(client: Client, op: Op, case: str) -> None:
+    answer = client.request(
+        op.method, op.path, content=RAW_BODIES[case], headers={"Content-Type": "application/json"}
+    )
+    check_answer(op, answer)
+    client.delete("/_emulator/clock")
+
+
+def test_the_journal_lists_a_deeply_nested_body_as_text(client: Client) -> None:
+    deep = RAW_BODIES["deep objects"]
+    create = "/connect-service/v2.1/devices?action=create&orgId=o15475450989191"
+    client.post(create, content=deep, headers={**HEADERS, "Content-Type": "application/json"})
+    listed = client.get("/_emulator/requests")
+    assert listed.status_code == 200
+    (entry,) = listed.json()["requests"]
+    assert entry["body"] == deep.decode()[: len(entry["body"])]

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from emulator.core.conformance import request_body
 from emulator.core.context import Ctx
 from emulator.core.errors import VendorError
+from emulator.core.operations import Operation, register
 from emulator.core.routing import VendorRoute, request_context
 from emulator.vendors.enos.token import service
 from emulator.vendors.enos.token.errors import VALIDATION, TokenError
@@ -32,6 +33,26 @@ class TokenRoute(VendorRoute):
     validation_fallback = TokenError.INVALID_PARAMETER
     internal_error = TokenError.INTERNAL_ERROR
 
+
+_T = TokenError
+# The token service's own operations (REAL-CLIENTS.md §1.3), for the journal, faults and the
+# conformance report. Nothing raises 1001 (the emulator keeps no replay window), and 1203
+# answers an API call's expired token, never the token service itself.
+register(
+    Operation(
+        "enos.token.get", "enos", (TokenError,),
+        fault_only=frozenset(
+            {_T.REPEATED_REQUEST.code, _T.INTERNAL_ERROR.code, _T.TOKEN_EXPIRED.code,
+             _T.REFRESH_FAILED.code}
+        ),
+    ),
+    Operation(
+        "enos.token.refresh", "enos", (TokenError,),
+        fault_only=frozenset(
+            {_T.REPEATED_REQUEST.code, _T.INTERNAL_ERROR.code, _T.TOKEN_EXPIRED.code}
+        ),
+    ),
+)  # fmt: skip
 
 router = APIRouter(prefix="/apim-token-service/v2.0/token", route_class=TokenRoute, tags=["enos"])
 

@@ -1,0 +1,132 @@
+"""The published contract: ``/openapi.json`` and ``/docs``."""
+
+from __future__ import annotations
+
+import warnings
+from collections import Counter
+from typing import Any
+
+import pytest
+
+from emulator.app import create_app
+from emulator.config import Settings
+from emulator.core import conformance
+from emulator.core.operations import OPERATIONS
+from tests.conformance.contract import OPERATIONS_PUBLISHED
+from tests.conftest import Client
+
+VENDOR_TAGS = {"enos", "quectel", "mcs"}
+
+
+def openapi(client: Client) -> dict[str, Any]:
+    answer = client.get("/openapi.json")
+    assert answer.status_code == 200
+    schema: dict[str, Any] = answer.json()
+    return schema
+
+
+def test_openapi_is_generated_without_duplicate_operation_id_warnings() -> None:
+    app = create_app(Settings(db=":memory:"))
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            app.openapi()
+    finally:
+        app.state.emulator.engine.dispose()
+    assert [str(w.message) for w in caught] == []
+
+
+def test_every_operation_id_is_published_once(client: Client) -> None:
+    ids = [
+        spec["operationId"] for item in openapi(client)["paths"].values() for spec in item.values()
+    ]
+    assert [i for i, n in Counter(ids).items() if n > 1] == []
+
+
+@pytest.mark.parametrize(
+    ("path", "operation"),
+    [
+        ("/connect-service/v2.1/devices", "enos.connect.create_device"),
+        ("/dps-service/v2.5/pvs/device", "enos.dps.allocate"),
+        ("/v2/quecauth/accessKeyAuthrize/accessKeyLogin", "quectel.auth.access_key_login"),
+    ],
+)
+def test_a_get_and_post_route_publishes_the_post_id_and_a_get_twin(
+    client: Client, path: str, operation: str
+) -> None:
+    item = openapi(client)["paths"][path]
+    assert item["post"]["operationId"] == operation
+    assert item["get"]["operationId"] == f"{operation}.get"
+    # The journal, faults and metrics still know one operation.
+    assert item["get"]["x-operation"] == item["post"]["x-operation"]
+
+
+def test_every_route_bound_vendor_operation_has_its_operation_id(client: Client) -> None:
+    published = {
+        conformance.base_operation(spec["operationId"])
+        for item in openapi(client)["paths"].values()
+        for spec in item.values()
+    }
+    dispatched = {op for op in OPERATIONS if op not in published}
+    # Only ``?action=`` companions share another operation's route.
+    report = client.get("/_emulator/conformance").json()
+    paths = {op["id"]: op["path"] for doc in report["docs"] for op in doc["operations"]}
+    for op in dispatched:
+        assert "?action=" in paths[op], op
+
+
+def test_vendor_operations_are_grouped_by_vendor(client: Client) -> None:
+    for op in OPERATIONS_PUBLISHED:
+        vendors = {tag.split()[0] for tag in op.spec.get("tags", [])} & VENDOR_TAGS
+        if op.operation_id.startswith("control."):
+            assert not vendors, op
+        else:
+            assert len(vendors) == 1, op
+            assert op.operation_id.split(".")[0] in vendors, op
+
+
+def test_vendor_operations_publish_their_documented_codes_with_examples(client: Client) -> None:
+    for op in OPERATIONS_PUBLISHED:
+        if not op.vendor:
+            continue
+        operation = OPERATIONS[op.spec["x-operation"]]
+        codes = sorted(c["code"] for c in op.spec["x-error-codes"])
+        assert codes == operation.codes(), op
+        responses = op.spec["responses"]
+        assert "422" not in responses, op  # vendor validation errors are vendor codes
+        examples = {
+            name: example
+            for answer in responses.values()
+            for name, example in answer.get("content", {})
+            .get("application/json", {})
+            .get("examples", {})
+            .items()
+        }
+        assert {int(name.split()[0]) for name in examples} == set(codes), op
+
+
+def test_the_examples_are_the_vendors_envelopes(client: Client) -> None:
+    paths = openapi(client)["paths"]
+    enos = paths["/connect-service/v2.1/devices"]["post"]["responses"]["200"]
+    example = enos["content"]["application/json"]["examples"]["11702 DEVICE_KEY_EXISTS"]["value"]
+    assert set(example) == {"code", "msg", "requestId", "data"}
+    assert example["code"] == 11702
+    mcs = paths["/mcs/v2/devices"]["post"]["responses"]["401"]
+    value = mcs["content"]["application/json"]["examples"]["1002 NO_ACCESS_RIGHT"]["value"]
+    assert value["results"]["code"] == 1002
+    quectel = paths["/v2/devicemgr/r3/openapi/device/createBatch"]["post"]["responses"]["200"]
+    assert "70017" in quectel["description"]
+
+
+def test_dispatching_routes_publish_their_query_and_body(client: Client) -> None:
+    create = openapi(client)["paths"]["/connect-service/v2.1/devices"]["post"]
+    assert {p["name"] for p in create["parameters"]} >= {"action", "orgId"}
+    assert "requestBody" in create
+    register = openapi(client)["paths"]["/mcs/v2/devices"]["post"]
+    assert len(register["requestBody"]["content"]["application/json"]["schema"]["oneOf"]) == 2
+
+
+def test_docs_page_is_served(client: Client) -> None:
+    answer = client.get("/docs")
+    assert answer.status_code == 200
+    assert "openapi.json" in answer.text
