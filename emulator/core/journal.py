@@ -57,7 +57,7 @@ class Entry:
         text = self.response.decode("utf-8", errors="replace")
         try:
             return _mask_answer(json.loads(text))
-        except ValueError:
+        except (ValueError, RecursionError):  # an answer echoing a hostile, deeply nested body
             return text
 
     def body_value(self) -> Any:
