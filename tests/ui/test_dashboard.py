@@ -269,3 +269,18 @@ def test_the_page_loads_nothing_from_outside_the_emulator(dashboard: Dashboard) 
     origin = urlsplit(dashboard.base_url).netloc
     assert dashboard.requests
     assert {urlsplit(url).netloc for url in dashboard.requests} == {origin}
+
+
+def test_namespace_deleted_from_the_page_loses_its_state(
+    dashboard: Dashboard, ui_base_url: str
+) -> None:
+    other = f"{dashboard.namespace}-gone"
+    with scenario.namespace_client(ui_base_url, other) as client:
+        scenario.create_quectel_devices(client, "GONE-1")
+        page = dashboard.open("control")
+        row = page.locator(f'tr[data-namespace="{other}"]')
+        row.locator('[data-action="delete-namespace"]').click()
+        see(row).to_have_count(0)
+        listed = client.get("/_emulator/namespaces").json()["namespaces"]
+        assert other not in {n["name"] for n in listed}
+        assert client.get("/_emulator/devices").json()["total"] == 0

@@ -22,6 +22,12 @@ export function create(app) {
   const resetButton = h("button", { type: "button", class: "danger", "data-action": "reset" }, "Reset namespace");
   let armedReset = null;
 
+  async function deleteNamespace(name) {
+    const done = await app.act(`Namespace ${name} deleted`, () => app.api.delete(`/namespaces/${encodeURIComponent(name)}`));
+    // The page's next poll would create the shown namespace again: show the default one.
+    if (done && name === app.namespace && name !== "default") app.setNamespace("default");
+  }
+
   const setClock = (label, update) => app.act(label, () => app.api.post("/clock", update));
 
   resetButton.addEventListener("click", () => {
@@ -100,7 +106,7 @@ export function create(app) {
                 h("td", {}, timeCell(n.createdAt)),
                 h("td", { class: "actions" },
                   h("button", { type: "button", "data-action": "open", disabled: n.name === app.namespace, onclick: () => app.setNamespace(n.name) }, "Open"),
-                  h("button", { type: "button", class: "danger", "data-action": "delete-namespace", onclick: () => app.act(`Namespace ${n.name} deleted`, () => app.api.delete(`/namespaces/${encodeURIComponent(n.name)}`)) }, "Delete")),
+                  h("button", { type: "button", class: "danger", "data-action": "delete-namespace", onclick: () => deleteNamespace(n.name) }, "Delete")),
               ),
             )
           : emptyRow(3, "No namespace holds state yet."),
