@@ -155,7 +155,11 @@ class VendorRoute(APIRoute):
             """The answer, the vendor code of an error, and whether the body was refused."""
             limit = emulator_of(request).settings.max_body_bytes
             length = request.headers.get("content-length", "")
-            if length.isdigit() and int(length) > limit:
+            # A streamed body (no Content-Length) is read here up to the limit, no further.
+            if (length.isdigit() and int(length) > limit) or (
+                not length and "transfer-encoding" in request.headers
+                and not await _read_within(request, limit)
+            ):  # fmt: skip
                 too_large = VendorError(
                     route.validation_fallback,
                     route.describe(
@@ -216,6 +220,20 @@ class VendorRoute(APIRoute):
             return response
 
         return vendor_route_handler
+
+
+async def _read_within(request: Request, limit: int) -> bool:
+    """Read a streamed body, stopping once it passes ``limit``; keep it for the handler when
+    it fits (Starlette's ``Request.body()`` returns the kept bytes)."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return False
+        chunks.append(chunk)
+    request._body = b"".join(chunks)
+    return True
 
 
 async def _record(
