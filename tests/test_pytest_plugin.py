@@ -12,8 +12,15 @@ import pytest
 from emulator.app import create_app
 from emulator.config import Settings
 from emulator.testing import serve_in_thread
+from tests.conftest import MODE
 
 pytest_plugins = ["pytester"]
+
+pytestmark = pytest.mark.skipif(
+    MODE == "server",
+    reason="the plugin always serves its own emulator over a socket: these run once, in the"
+    " in-process pass",
+)
 
 ENOS_CREATE = (
     "/connect-service/v2.1/devices?action=create&orgId=o15475450989191",
