@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import json
 import os
-import time
+import subprocess
+import sys
 from pathlib import Path
 
 import httpx
 from load import Scenario
-from sqlalchemy import create_engine, insert
 
 RUN = os.urandom(3).hex()  # keys of this run never collide with an earlier run's
 JSON = {"Content-Type": "application/json"}
@@ -122,23 +122,17 @@ def prepare(url: str) -> None:
             client.post(f"/_emulator/devices/quectel/PK0001/{key}/online")
 
 
-def fill_registry(db: Path, count: int, chunk: int = 50_000) -> None:
-    """``count`` EnOS devices straight into the registry of a stopped emulator."""
-    from emulator.core import registry
-
-    engine = create_engine(f"sqlite:///{db}")
-    now = int(time.time() * 1000)
-    with engine.begin() as conn:
-        for start in range(0, count, chunk):
-            rows = [
-                {
-                    "namespace": "default", "vendor": "enos", "product_key": "BenchProd",
-                    "device_key": f"fill{n:08d}", "org_id": "oBench0000001",
-                    "asset_id": f"F{n:07d}",
-                    "name": "filler", "secret": "S" * 20, "online": False, "attrs": {},
-                    "created_at": now, "updated_at": now,
-                }
-                for n in range(start, min(count, start + chunk))
-            ]  # fmt: skip
-            conn.execute(insert(registry.devices), rows)
-    engine.dispose()
+def fill_registry(db: Path, count: int, fixtures: list[Path]) -> None:
+    """``count`` devices into the registry of a stopped emulator, with the fleet generator a
+    user would run: half EnOS (the create-device product), half Quectel (createBatch's and
+    batchControlDevice's product)."""
+    half = count // 2
+    common = ["--db", str(db), "--seed", "1", "--quiet"]
+    for fixture in fixtures:
+        common += ["--fixtures", str(fixture)]
+    for vendor, product, n in (("enos", "BenchProd", half), ("quectel", "PK0001", count - half)):
+        subprocess.run(
+            [sys.executable, "-m", "emulator", "fleet", "--vendor", vendor, "--product", product,
+             "--count", str(n), "--prefix", f"fill-{RUN}-", *common],
+            check=True,
+        )  # fmt: skip
