@@ -14,12 +14,13 @@ WORKDIR /app
 # Optional extras of the package, e.g. --build-arg EXTRAS=postgres for the PostgreSQL driver.
 ARG EXTRAS=""
 
-# A regular (non-editable) install: the package lands in site-packages, so the fixtures are
-# copied beside it and named by EMULATOR_FIXTURES below.
+# A regular (non-editable) install: the package carries the default fixtures (its
+# emulator/fixtures/default.yaml links to fixtures/default.yaml, copied first for the build);
+# they are also kept at /app/fixtures and named by EMULATOR_FIXTURES below.
 COPY pyproject.toml README.md ./
+COPY fixtures/ fixtures/
 COPY emulator/ emulator/
 RUN pip install --no-cache-dir "/app${EXTRAS:+[$EXTRAS]}"
-COPY fixtures/ fixtures/
 
 RUN useradd --system --no-log-init --uid 10001 --user-group --home-dir /data --no-create-home emulator \
     && mkdir -p /data \

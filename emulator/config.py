@@ -10,8 +10,10 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 AuthMode = Literal["off", "lenient", "strict"]
 
-# The baseline state shipped with the source tree (fixtures/default.yaml at the repo top).
-DEFAULT_FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "default.yaml"
+# The baseline state: fixtures/default.yaml at the repo top, shipped inside the package as
+# emulator/fixtures/default.yaml (a link to it in the source tree, a copy in a built wheel),
+# so a regular install finds it too.
+DEFAULT_FIXTURES = Path(__file__).resolve().parent / "fixtures" / "default.yaml"
 
 
 class Settings(BaseSettings):
