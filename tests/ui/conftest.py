@@ -33,6 +33,18 @@ def ui_base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield url
 
 
+ADMIN_TOKEN = "ui-admin-token"
+
+
+@pytest.fixture(scope="session")
+def ui_admin_base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """An emulator whose control plane needs an admin token (``--admin-token``)."""
+    db = tmp_path_factory.mktemp("ui-admin") / "emulator.db"
+    app = create_app(Settings(db=str(db), seed=4242, admin_token=ADMIN_TOKEN))
+    with serve_in_thread(app) as url:
+        yield url
+
+
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
     if MODE == "server":

@@ -7,12 +7,14 @@ emulator answers afterwards.
 
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from tests.ui import scenario
 from tests.ui.browser import see, see_page
-from tests.ui.conftest import Dashboard
+from tests.ui.conftest import ADMIN_TOKEN, POLL_MS, Dashboard
 
 
 def test_devices_created_through_a_vendor_api_appear_on_the_devices_page(
@@ -284,3 +286,40 @@ def test_namespace_deleted_from_the_page_loses_its_state(
         listed = client.get("/_emulator/namespaces").json()["namespaces"]
         assert other not in {n["name"] for n in listed}
         assert client.get("/_emulator/devices").json()["total"] == 0
+
+
+def test_state_export_downloads_the_namespace_document(dashboard: Dashboard) -> None:
+    scenario.create_quectel_devices(dashboard.api, "EXP-1")
+    page = dashboard.open("control")
+    with page.expect_download() as download:
+        page.locator('[data-action="export-json"]').click()
+    saved = download.value
+    assert saved.suggested_filename == f"{dashboard.namespace}-state.json"
+    document = json.loads(Path(saved.path()).read_text())
+    assert {"productKey": "PK0001", "deviceKey": "EXP-1"}.items() <= next(
+        d for d in document["quectel"]["devices"] if d["deviceKey"] == "EXP-1"
+    ).items()
+
+
+def test_admin_token_is_asked_for_and_sent_on_every_call(
+    dashboard: Dashboard, ui_admin_base_url: str
+) -> None:
+    with scenario.namespace_client(ui_admin_base_url, dashboard.namespace) as client:
+        # Vendor paths never need the admin token.
+        scenario.create_quectel_devices(client, "TOK-1")
+    page = dashboard.page
+    page.goto(f"{ui_admin_base_url}/_emulator/ui?ns={dashboard.namespace}&poll={POLL_MS}#/devices")
+    banner = page.get_by_test_id("admin-token")
+    see(banner).to_be_visible()
+
+    page.get_by_test_id("admin-token-input").fill("wrong")
+    page.locator('[data-action="save-token"]').click()
+    see(banner).to_contain_text("refused")
+
+    page.get_by_test_id("admin-token-input").fill(ADMIN_TOKEN)
+    page.locator('[data-action="save-token"]').click()
+    see(banner).to_have_count(0)
+    row = page.locator('tr[data-key="quectel/PK0001/TOK-1"]')
+    see(row).to_be_visible()
+    row.locator('[data-action="set-online"]').click()
+    see(row.locator("[data-state]")).to_have_text("online")

@@ -7,9 +7,27 @@ export class ApiError extends Error {
   }
 }
 
+// The control plane's admin token (--admin-token), when the emulator has one: kept for this
+// browser tab only, sent on every call.
+const TOKEN_KEY = "iot-emulator-admin-token";
+
+export function adminToken() {
+  return sessionStorage.getItem(TOKEN_KEY) || "";
+}
+
+export function setAdminToken(token) {
+  if (token) sessionStorage.setItem(TOKEN_KEY, token);
+  else sessionStorage.removeItem(TOKEN_KEY);
+}
+
 export class Api {
   constructor(namespace) {
     this.namespace = namespace;
+  }
+
+  headers(extra = {}) {
+    const token = adminToken();
+    return token ? { ...extra, "X-Emulator-Admin-Token": token } : extra;
   }
 
   get base() {
@@ -26,7 +44,7 @@ export class Api {
   }
 
   async request(method, path, { params, body } = {}) {
-    const init = { method, headers: { Accept: "application/json" } };
+    const init = { method, headers: this.headers({ Accept: "application/json" }) };
     if (body !== undefined) {
       init.headers["Content-Type"] = "application/json";
       init.body = JSON.stringify(body);
@@ -48,6 +66,17 @@ export class Api {
       throw new ApiError(response.status, message, data);
     }
     return data;
+  }
+
+  // A file from the control plane (a state export), saved by the browser.
+  async download(path, params, filename) {
+    const response = await fetch(this.url(path, params), { headers: this.headers() });
+    if (!response.ok) throw new ApiError(response.status, `${path}: HTTP ${response.status}`, null);
+    const link = document.createElement("a");
+    link.href = URL.createObjectURL(await response.blob());
+    link.download = filename;
+    link.click();
+    setTimeout(() => URL.revokeObjectURL(link.href), 10000);
   }
 
   get(path, params) {

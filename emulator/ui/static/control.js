@@ -18,7 +18,6 @@ export function create(app) {
   const seed = h("input", { type: "number", placeholder: "random", "data-testid": "seed" });
   const newName = h("input", { type: "text", placeholder: "worker-1", pattern: "[A-Za-z0-9][A-Za-z0-9_.\\-]{0,63}", "data-testid": "new-namespace" });
   const namespaces = h("tbody");
-  const exportLinks = h("span", { class: "links" });
   const resetButton = h("button", { type: "button", class: "danger", "data-action": "reset" }, "Reset namespace");
   let armedReset = null;
 
@@ -70,7 +69,9 @@ export function create(app) {
           h("div", { class: "row" }, resetButton),
           h("form", { class: "row", onsubmit: (event) => { event.preventDefault(); const value = seed.value === "" ? null : Number(seed.value); app.act(`Seed ${value ?? "random"}`, () => app.api.post("/seed", { seed: value })); } },
             field("Seed", seed), h("button", { type: "submit", "data-action": "seed" }, "Set seed")),
-          h("div", { class: "row" }, h("span", { class: "muted" }, "Export: "), exportLinks),
+          h("div", { class: "row" }, h("span", { class: "muted" }, "Export the state: "),
+            h("button", { type: "button", "data-action": "export-json", onclick: () => app.act(null, () => app.api.download("/state", {}, `${app.namespace}-state.json`)) }, "JSON"),
+            h("button", { type: "button", "data-action": "export-yaml", onclick: () => app.act(null, () => app.api.download("/state", { format: "yaml" }, `${app.namespace}-state.yaml`)) }, "YAML")),
         ),
       ),
       card(
@@ -91,9 +92,6 @@ export function create(app) {
       fill(now, h("span", {}, `${fmtTime(clock.nowMs)} UTC`), " ", clock.frozen ? badge("frozen", "warn") : badge("real time", "ok"));
       if (!at.value || document.activeElement !== at) at.value = fmtTime(clock.nowMs).replace(" ", "T");
     }
-    fill(exportLinks,
-      h("a", { href: app.api.url("/state"), download: `${app.namespace}-state.json` }, "JSON"), " · ",
-      h("a", { href: app.api.url("/state", { format: "yaml" }), download: `${app.namespace}-state.yaml` }, "YAML"));
     if (memo.changed([list, app.namespace])) {
       fill(
         namespaces,

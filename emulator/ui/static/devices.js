@@ -138,6 +138,10 @@ export function create(app) {
   }
 
   function render(total = Number(summary.dataset.total || 0)) {
+    if (memo.last === undefined) {
+      fill(body, emptyRow(8, "Loading…"));
+      return;
+    }
     const shown = rows.filter((d) => matches(d, search.value.trim()));
     const loaded = rows.length < total ? ` (the first ${rows.length} loaded)` : "";
     summary.textContent = `${shown.length} shown of ${total} device${total === 1 ? "" : "s"}${loaded}`;

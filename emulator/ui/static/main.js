@@ -1,5 +1,5 @@
 // The dashboard shell: pages, namespace, live polling, toasts.
-import { Api } from "./api.js";
+import { Api, adminToken, setAdminToken } from "./api.js";
 import { fill, fmtTime, h, setOptions } from "./dom.js";
 import * as commands from "./commands.js";
 import * as control from "./control.js";
@@ -149,8 +149,14 @@ class App {
       await Promise.all(jobs);
       this.status.textContent = `updated ${new Date().toLocaleTimeString()}`;
       this.status.className = "";
+      this.showTokenForm(false);
     } catch (error) {
-      this.status.textContent = `cannot reach the emulator: ${error.message}`;
+      if (error.status === 401) {
+        this.showTokenForm(true, adminToken() ? "The admin token was refused." : "");
+        this.status.textContent = "the control plane needs the admin token";
+      } else {
+        this.status.textContent = `cannot reach the emulator: ${error.message}`;
+      }
       this.status.className = "error";
     } finally {
       this.busy = false;
@@ -159,6 +165,43 @@ class App {
       this.again = false;
       await this.refresh();
     }
+  }
+
+  // The emulator runs with --admin-token: ask for it once, keep it for this tab.
+  showTokenForm(show, problem = "") {
+    let form = document.getElementById("admin-token");
+    if (!show) {
+      if (form) form.remove();
+      return;
+    }
+    if (form) {
+      form.querySelector(".problem").textContent = problem;
+      return;
+    }
+    const input = h("input", { type: "password", autocomplete: "off", placeholder: "admin token", "data-testid": "admin-token-input" });
+    form = h(
+      "form",
+      {
+        id: "admin-token",
+        class: "token-banner",
+        "data-testid": "admin-token",
+        onsubmit: (event) => {
+          event.preventDefault();
+          setAdminToken(input.value.trim());
+          this.operationsCache = null;
+          this.pageId = null;
+          this.route();
+          this.loadAbout();
+        },
+      },
+      h("strong", {}, "This emulator's control plane needs its admin token"),
+      h("span", { class: "muted" }, " (--admin-token; kept for this browser tab only) "),
+      input,
+      h("button", { type: "submit", class: "primary", "data-action": "save-token" }, "Use token"),
+      h("span", { class: "problem" }, problem),
+    );
+    document.body.insertBefore(form, this.root);
+    input.focus();
   }
 
   async refreshClock() {
