@@ -121,9 +121,13 @@ def _mask_value(value: Any) -> Any:
     return value
 
 
+# Body fields holding a credential: Quectel's end-user login sends its password as "pwd".
+_SECRET_FIELD_WORDS = ("password", "secret", "pwd")
+
+
 def _secret_field(name: object) -> bool:
     lowered = str(name).lower()
-    return "password" in lowered or "secret" in lowered
+    return any(word in lowered for word in _SECRET_FIELD_WORDS)
 
 
 def _mask_answer(value: Any) -> Any:
@@ -152,7 +156,7 @@ def mask_body(raw: bytes) -> tuple[str | None, bool]:
     text = raw.decode("utf-8", errors="replace")
     lowered = text.lower()
     # Parsing costs: only a body that names a secret is parsed and rewritten.
-    if "password" in lowered or "secret" in lowered:
+    if any(word in lowered for word in _SECRET_FIELD_WORDS):
         try:
             text = json.dumps(_mask_value(json.loads(text)), ensure_ascii=False)
         except (ValueError, RecursionError):

@@ -76,6 +76,15 @@ def test_password_and_secret_fields_of_a_body_are_masked_at_any_depth() -> None:
     }
 
 
+def test_the_quectel_end_user_pwd_field_is_masked() -> None:
+    raw = json.dumps({"email": "a@b.c", "pwd": "lkZMvj0KDSJXlp66jBieHA==", "random": "r"}).encode()
+
+    text, _ = journal.mask_body(raw)
+
+    assert text is not None
+    assert json.loads(text) == {"email": "a@b.c", "pwd": journal.MASK, "random": "r"}
+
+
 def test_a_non_json_body_naming_a_secret_is_not_recorded() -> None:
     text, _ = journal.mask_body(b"password=hunter2")
 
