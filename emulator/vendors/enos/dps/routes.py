@@ -32,7 +32,7 @@ from emulator.vendors.enos.dps.schemas import (
     PvsDeviceUpdateRequest,
 )
 from emulator.vendors.enos.envelope import EnosResponse, EnosRoute
-from emulator.vendors.enos.token.errors import TokenError
+from emulator.vendors.enos.token.errors import ON_API_FAULT_ONLY, TokenError
 
 
 class DpsRoute(EnosRoute):
@@ -127,16 +127,18 @@ ACTIONS: dict[str, Action] = {
 V4_ACTIONS = {"activate": "allocate", "allocate": "allocate"}
 
 _ERRORS = (DpsError, TokenError)
+# Only faults produce these: the token codes no API call triggers, and an emulator bug (99500).
+_FAULT_ONLY = ON_API_FAULT_ONLY | {DpsError.EMULATOR_INTERNAL_ERROR.code}
 register(
-    Operation("enos.dps.allocate", "enos", _ERRORS),
-    Operation("enos.dps.create", "enos", _ERRORS),
-    Operation("enos.dps.get", "enos", _ERRORS),
-    Operation("enos.dps.search", "enos", _ERRORS),
-    Operation("enos.dps.update", "enos", _ERRORS),
-    Operation("enos.dps.delete", "enos", _ERRORS),
+    Operation("enos.dps.allocate", "enos", _ERRORS, fault_only=_FAULT_ONLY),
+    Operation("enos.dps.create", "enos", _ERRORS, fault_only=_FAULT_ONLY),
+    Operation("enos.dps.get", "enos", _ERRORS, fault_only=_FAULT_ONLY),
+    Operation("enos.dps.search", "enos", _ERRORS, fault_only=_FAULT_ONLY),
+    Operation("enos.dps.update", "enos", _ERRORS, fault_only=_FAULT_ONLY),
+    Operation("enos.dps.delete", "enos", _ERRORS, fault_only=_FAULT_ONLY),
     Operation(
         "enos.dps.reset_allocation_status", "enos", _ERRORS,
-        fault_only=frozenset({DpsError.UNAUTHORIZED.code}),
+        fault_only=_FAULT_ONLY | {DpsError.UNAUTHORIZED.code},
     ),
 )  # fmt: skip
 

@@ -23,6 +23,18 @@ class TokenError(ErrorCode):
     REFRESH_FAILED = 1204, "Failed to refresh access token"
 
 
+# Token codes that no request to a business API (connect, DPS) triggers: the replay check is
+# not emulated (1001), an issued token's key never disappears (1002), the service never fails
+# (1005), and refreshing is the token service's own call (1204). Faults reach them.
+ON_API_FAULT_ONLY = frozenset(
+    {
+        TokenError.REPEATED_REQUEST.code,
+        TokenError.APP_KEY_NOT_FOUND.code,
+        TokenError.INTERNAL_ERROR.code,
+        TokenError.REFRESH_FAILED.code,
+    }
+)
+
 VALIDATION: ValidationMap = {
     ("appKey", "missing"): TokenError.PARAMETER_EMPTY,
     ("encryption", "missing"): TokenError.PARAMETER_EMPTY,
