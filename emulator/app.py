@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -17,9 +18,9 @@ from emulator.control.errors import ControlError, error_body
 from emulator.control.routes import router as control_router
 from emulator.core import conformance, metrics, namespaces
 from emulator.core.asgi import NamespaceMiddleware
-from emulator.core.clock import Clock
+from emulator.core.clock import Clock, SharedClock
 from emulator.core.context import Emulator
-from emulator.core.db import init_db, make_engine
+from emulator.core.db import init_db, is_postgresql, make_engine
 from emulator.core.errors import VendorError
 from emulator.core.fixtures import build_baseline, merge, read_fixture_file
 from emulator.core.ids import Ids
@@ -34,11 +35,14 @@ def build_emulator(settings: Settings) -> Emulator:
 
     Raises :class:`emulator.core.fixtures.FixtureError` when a fixture file is invalid.
     """
-    clock = Clock()
     document = merge(read_fixture_file(path) for path in settings.fixtures)
-    baseline = build_baseline(document, Ids(settings.seed, "baseline"), clock.now_ms())
     engine = make_engine(settings.db)
     init_db(engine)
+    # One process on SQLite keeps the clock, faults and journal in memory; on PostgreSQL or
+    # with several workers they are shared through the database (core/db.py, "Scaling out").
+    shared = is_postgresql(settings.db) or settings.workers > 1
+    clock = SharedClock(engine) if shared else Clock()
+    baseline = build_baseline(document, Ids(settings.seed, "baseline"), clock.now_ms())
     emulator = Emulator(
         settings=settings,
         engine=engine,
@@ -46,6 +50,7 @@ def build_emulator(settings: Settings) -> Emulator:
         baseline=baseline,
         namespaces=Namespaces(engine, baseline, clock),
         seed=settings.seed,
+        id_salt=f":{os.getpid()}" if settings.workers > 1 else "",
     )
     emulator.namespaces.ensure(namespaces.DEFAULT)
     return emulator

@@ -3,6 +3,10 @@
 The suite runs twice over: in process (the default), and against a real uvicorn server on a
 free port with ``EMULATOR_TEST_MODE=server``. Each test gets its own namespace of one shared
 emulator, so tests never see each other's state (the way users run parallel workers).
+
+With ``EMULATOR_TEST_DATABASE_URL`` set to a PostgreSQL URL (``.ci/run`` sets it), the suite's
+emulators keep their state there instead of SQLite: each in its own schema, created empty when
+the emulator is built and dropped at the end of the session.
 """
 
 from __future__ import annotations
@@ -27,6 +31,9 @@ MODE = os.environ.get("EMULATOR_TEST_MODE", "inprocess")
 if MODE not in ("inprocess", "server"):
     raise pytest.UsageError(f"EMULATOR_TEST_MODE must be inprocess or server, not {MODE!r}")
 
+DATABASE_URL = os.environ.get("EMULATOR_TEST_DATABASE_URL") or None
+_schemas = itertools.count()
+
 # In process the client is Starlette's TestClient; against a server, a plain httpx client.
 Client = httpx.Client | TestClient
 ClientFactory = Callable[..., Client]
@@ -36,7 +43,57 @@ _names = itertools.count()
 def _settings(tmp: Path, **overrides: Any) -> Settings:
     # A file database in server mode, as a user runs it; memory in process, for speed.
     db = str(tmp / "emulator.db") if MODE == "server" else ":memory:"
+    if DATABASE_URL is not None:
+        db = postgresql_schema(f"emu_{os.getpid()}_{next(_schemas)}")
     return Settings(**{"db": db, "seed": 1234, **overrides})
+
+
+def postgresql_schema(name: str) -> str:
+    """A URL of ``EMULATOR_TEST_DATABASE_URL`` whose connections use schema ``name``, created
+    empty now (its tables come from the emulator's migrations) and dropped at session end."""
+    assert DATABASE_URL is not None
+    from sqlalchemy import create_engine
+
+    engine = create_engine(DATABASE_URL)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+        conn.exec_driver_sql(f'CREATE SCHEMA "{name}"')
+    engine.dispose()
+    _created_schemas.append(name)
+    separator = "&" if "?" in DATABASE_URL else "?"
+    return f"{DATABASE_URL}{separator}options=-csearch_path%3D{name}"
+
+
+_created_schemas: list[str] = []
+
+
+def drop_schemas() -> None:
+    if DATABASE_URL is None or not _created_schemas:
+        return
+    from sqlalchemy import create_engine
+
+    engine = create_engine(DATABASE_URL)
+    with engine.begin() as conn:
+        for name in _created_schemas:
+            conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+    engine.dispose()
+    _created_schemas.clear()
+
+
+def postgresql_skip_reason() -> str | None:
+    """Why the PostgreSQL-only tests cannot run here, or None when they can."""
+    if DATABASE_URL is None:
+        return "EMULATOR_TEST_DATABASE_URL is not set (a PostgreSQL URL; .ci/run sets it)"
+    try:
+        from sqlalchemy import create_engine
+
+        engine = create_engine(DATABASE_URL, connect_args={"connect_timeout": 3})
+        with engine.connect():
+            pass
+        engine.dispose()
+    except Exception as exc:  # the driver missing, the server down, bad credentials
+        return f"PostgreSQL at EMULATOR_TEST_DATABASE_URL is unreachable: {exc}"
+    return None
 
 
 class Emulators:
@@ -67,6 +124,9 @@ class Emulators:
 
     def close(self) -> None:
         self._stack.close()
+        for app, _url in self._built.values():
+            app.state.emulator.engine.dispose()
+        drop_schemas()
 
 
 @pytest.fixture(scope="session")

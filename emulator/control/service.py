@@ -270,6 +270,8 @@ def operations() -> dict[str, Any]:
 
 
 def clock_view(emulator: Emulator) -> dict[str, Any]:
+    # Several processes: the clock as every process sees it now, not this one's cached read.
+    emulator.clock.sync()
     now = emulator.clock.now_ms()
     iso = datetime.fromtimestamp(now / 1000, tz=UTC).isoformat(timespec="milliseconds")
     return {"nowMs": now, "now": iso.replace("+00:00", "Z"), "frozen": emulator.clock.frozen}

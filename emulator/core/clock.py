@@ -6,7 +6,12 @@ two-hour token expiry can be checked in milliseconds. Services never call ``time
 
 from __future__ import annotations
 
+import threading
 import time
+
+from sqlalchemy import Engine
+
+from emulator.core.sql import HotSql
 
 
 class Clock:
@@ -28,6 +33,9 @@ class Clock:
     def frozen(self) -> bool:
         return self._frozen_ms is not None
 
+    def sync(self) -> None:
+        """Read the shared clock now (:class:`SharedClock`); one process has nothing to read."""
+
     def freeze(self, at_ms: int | None = None) -> None:
         self._frozen_ms = self.now_ms() if at_ms is None else at_ms
 
@@ -42,3 +50,83 @@ class Clock:
         """Back to real time, with no offset."""
         self._frozen_ms = None
         self._offset_ms = 0
+
+
+class SharedClock(Clock):
+    """The clock of several processes on one database: a row of ``emulator_shared_state``.
+
+    Read at most every :attr:`ttl` seconds (a request calls ``now_ms`` several times; one
+    query each would double its cost on PostgreSQL), and at once after this process changed
+    it. Another process's freeze or advance is thus seen within ``ttl``. The same row carries
+    the version counters of the fault rules and the namespaces (see ``versions``).
+    """
+
+    def __init__(self, engine: Engine, ttl: float = 0.002) -> None:
+        super().__init__()
+        self._engine = engine
+        self.ttl = ttl
+        self._loaded_at = -1.0
+        self._versions = (0, 0)
+        self._lock = threading.Lock()
+
+    def _refresh(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._loaded_at < self.ttl:
+            return
+        with self._engine.connect() as conn:
+            row = _READ.first(conn, {})
+        if row is not None:
+            with self._lock:
+                self._frozen_ms, self._offset_ms = row[0], int(row[1])
+                self._versions = (int(row[2]), int(row[3]))
+                self._loaded_at = now
+
+    def sync(self) -> None:
+        """Read the row now (the control plane answers with what every process sees)."""
+        self._refresh(force=True)
+
+    def versions(self) -> tuple[int, int]:
+        """(fault rules version, namespaces version), as of the last read of the row."""
+        self._refresh()
+        return self._versions
+
+    def now_ms(self) -> int:
+        self._refresh()
+        return super().now_ms()
+
+    @property
+    def frozen(self) -> bool:
+        self._refresh()
+        return self._frozen_ms is not None
+
+    def _write(self, sql: HotSql, params: dict[str, int | None]) -> None:
+        with self._engine.begin() as conn:
+            sql.execute(conn, params)
+        self._refresh(force=True)
+
+    def freeze(self, at_ms: int | None = None) -> None:
+        if at_ms is None:
+            self._refresh(force=True)
+            at_ms = super().now_ms()
+        self._write(_FREEZE, {"at": at_ms})
+
+    def advance(self, seconds: float) -> None:
+        self._write(_ADVANCE, {"delta": int(seconds * 1000)})
+
+    def release(self) -> None:
+        self._write(_RELEASE, {})
+
+
+_READ = HotSql(
+    "SELECT frozen_ms, offset_ms, faults_version, namespaces_version"
+    " FROM emulator_shared_state WHERE id = 1"
+)
+_FREEZE = HotSql("UPDATE emulator_shared_state SET frozen_ms = :at WHERE id = 1")
+# One statement, so two processes advancing at once both count.
+_ADVANCE = HotSql(
+    "UPDATE emulator_shared_state SET"
+    " offset_ms = CASE WHEN frozen_ms IS NULL THEN offset_ms + :delta ELSE offset_ms END,"
+    " frozen_ms = CASE WHEN frozen_ms IS NULL THEN NULL ELSE frozen_ms + :delta END"
+    " WHERE id = 1"
+)
+_RELEASE = HotSql("UPDATE emulator_shared_state SET frozen_ms = NULL, offset_ms = 0 WHERE id = 1")

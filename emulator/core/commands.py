@@ -176,7 +176,14 @@ _INSERT_COMMAND = HotSql(
 )
 
 
+# PostgreSQL runs transactions of several processes at once: MAX()+1 is taken under a lock of
+# the namespace, held to the commit (SQLite has one writer at a time).
+_SEQ_LOCK = HotSql("SELECT pg_advisory_xact_lock(hashtext('commands:' || :ns))")
+
+
 def _next_seq(conn: Connection, ctx: Ctx) -> int:
+    if conn.dialect.name == "postgresql":
+        _SEQ_LOCK.execute(conn, {"ns": ctx.namespace})
     row = _LAST_SEQ.first(conn, {"ns": ctx.namespace})
     return int((row[0] if row else None) or 0) + 1
 

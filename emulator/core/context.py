@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 from sqlalchemy import Connection, Engine
 
 from emulator.config import Settings
-from emulator.core.clock import Clock
-from emulator.core.faults import FaultBook
+from emulator.core.clock import Clock, SharedClock
+from emulator.core.faults import FaultBook, SharedFaultBook
 from emulator.core.fixtures import Baseline
 from emulator.core.ids import Ids
-from emulator.core.journal import Journal
+from emulator.core.journal import Journal, SharedJournal
 from emulator.core.namespaces import Namespaces
 
 
@@ -36,9 +36,22 @@ class Emulator:
     _seeds: dict[str, int | None] = field(default_factory=dict)
     journal: Journal = field(init=False)
     faults: FaultBook = field(default_factory=FaultBook)
+    # Appended to every namespace's id seed: "" in one process; each worker of --workers N
+    # draws its own ids (a shared seed would give two workers the same tickets and keys).
+    id_salt: str = ""
 
     def __post_init__(self) -> None:
-        self.journal = Journal(self.settings.journal_size)
+        if isinstance(self.clock, SharedClock):
+            # Several processes on one database: faults and the journal live there too.
+            self.journal = SharedJournal(self.settings.journal_size, self.engine)
+            self.faults = SharedFaultBook(self.engine, self.clock)
+        else:
+            self.journal = Journal(self.settings.journal_size)
+
+    @property
+    def shared(self) -> bool:
+        """Whether the clock, faults and journal are shared with other processes."""
+        return isinstance(self.clock, SharedClock)
 
     def ids(self, namespace: str) -> Ids:
         ids = self._ids.get(namespace)
@@ -46,9 +59,9 @@ class Emulator:
             if namespace in self._seeds:
                 # Seeded on purpose: the seed alone decides, so a test gets the same ids in
                 # whatever namespace (worker) it runs.
-                ids = Ids(self._seeds[namespace], "")
+                ids = Ids(self._seeds[namespace], self.id_salt)
             else:
-                ids = Ids(self.seed, namespace)
+                ids = Ids(self.seed, namespace + self.id_salt)
             self._ids[namespace] = ids
         return ids
 

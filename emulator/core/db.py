@@ -1,14 +1,41 @@
-"""The database engine: SQLite (file in WAL mode, or in memory) or any SQLAlchemy URL."""
+"""The database engine: SQLite (file in WAL mode, or in memory) or PostgreSQL (any SQLAlchemy
+URL), and the versioned schema migrations run at start-up.
+
+Migrations: ``schema_version`` holds the version a database is at; :data:`MIGRATIONS` are the
+ordered steps after the tables of the current registry are created (``create_all`` adds the
+tables an older emulator did not have; a step alters what ``create_all`` cannot: column types,
+new columns of existing tables). A newer emulator thus opens an older database; an older
+emulator refuses a newer one rather than corrupt it. Several processes starting at once on one
+PostgreSQL take an advisory lock, on one SQLite file they retry.
+"""
 
 from __future__ import annotations
 
+import logging
+import time
+from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import BigInteger, Connection, Engine, create_engine, event, insert, select
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import StaticPool
 from sqlmodel import SQLModel
 
-from emulator.core import registry  # noqa: F401  (registers every table on the metadata)
+from emulator.core import registry
+
+logger = logging.getLogger(__name__)
+
+# One connection per thread of the request thread pool (Starlette's default is 40 threads) is
+# more than a PostgreSQL server likes per process: 10 plus 20 overflow, reused.
+PG_POOL_SIZE = 10
+PG_MAX_OVERFLOW = 20
+# Any constant: the advisory lock that serialises the migrations of processes starting at once.
+_MIGRATION_LOCK = 0x10E_E11
+
+
+class SchemaTooNewError(RuntimeError):
+    """The database was migrated by a newer emulator."""
 
 
 def database_url(db: str) -> str:
@@ -20,10 +47,25 @@ def database_url(db: str) -> str:
     return f"sqlite:///{db}"
 
 
+def is_postgresql(db: str) -> bool:
+    return database_url(db).startswith(("postgresql", "postgres"))
+
+
 def make_engine(db: str) -> Engine:
     url = database_url(db)
     if not url.startswith("sqlite"):
-        return create_engine(url, pool_pre_ping=True)
+        engine = create_engine(
+            url,
+            # No ping per checkout (a round trip per request); connections are recycled.
+            pool_recycle=1800,
+            pool_size=PG_POOL_SIZE,
+            max_overflow=PG_MAX_OVERFLOW,
+            # Read committed: each statement sees what other processes committed before it.
+            isolation_level="READ COMMITTED",
+        )
+        if engine.dialect.driver == "psycopg":
+            event.listen(engine, "connect", _psycopg_nul_safe_text)
+        return engine
     in_memory = url in ("sqlite://", "sqlite:///:memory:")
     engine = create_engine(
         url,
@@ -46,5 +88,104 @@ def make_engine(db: str) -> Engine:
     return engine
 
 
+def _psycopg_nul_safe_text(dbapi_connection: Any, _record: Any) -> None:
+    """PostgreSQL text cannot hold NUL, which SQLite stores: a string with one (a hostile
+    deviceKey, a fuzzed ticket) is sent with U+FFFD in its place, the same way in a lookup as
+    in an insert, so the vendor answers as on SQLite rather than with a driver error."""
+    from psycopg.types.string import StrDumperUnknown
+
+    class NulSafeText(StrDumperUnknown):
+        def dump(self, obj: Any) -> Any:
+            return super().dump(obj.replace("\x00", "\ufffd") if "\x00" in obj else obj)
+
+    dbapi_connection.adapters.register_dumper(str, NulSafeText)
+
+
+def _widen_millisecond_columns(conn: Connection) -> None:
+    """Version 2: times in milliseconds pass 2**31; PostgreSQL's INTEGER does not hold them.
+    (SQLite's integers are 64-bit whatever the declared type: nothing to do there.)"""
+    if conn.dialect.name != "postgresql":
+        return
+    inspector = sa_inspect(conn)
+    for table in SQLModel.metadata.sorted_tables:
+        existing = {c["name"]: c for c in inspector.get_columns(table.name)}
+        for column in table.c:
+            found = existing.get(column.name)
+            if isinstance(column.type, BigInteger) and found is not None:
+                if not isinstance(found["type"], BigInteger):
+                    conn.exec_driver_sql(
+                        f'ALTER TABLE "{table.name}" ALTER COLUMN "{column.name}" TYPE BIGINT'
+                    )
+
+
+def _shared_state_row(conn: Connection) -> None:
+    """Version 3: the clock and version counters several processes share (one row)."""
+    table = registry.shared_state
+    if conn.execute(select(table.c.id).where(table.c.id == 1)).first() is None:
+        conn.execute(
+            insert(table),
+            {
+                "id": 1,
+                "frozen_ms": None,
+                "offset_ms": 0,
+                "faults_version": 0,
+                "namespaces_version": 0,
+                "fault_counter": 0,
+            },
+        )
+
+
+# Ordered: (version, what it does, step). Version 1 is the schema of the first release, the
+# tables ``create_all`` makes; append new steps, never edit or reorder released ones.
+MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
+    (1, "the first release's tables", lambda conn: None),
+    (2, "millisecond times as BIGINT", _widen_millisecond_columns),
+    (3, "shared clock, faults and journal", _shared_state_row),
+]
+SCHEMA_VERSION = MIGRATIONS[-1][0]
+
+
+def current_version(conn: Connection) -> int:
+    table = registry.schema_version
+    if not sa_inspect(conn).has_table(table.name):
+        return 0
+    row = conn.execute(select(table.c.version).where(table.c.id == 1)).first()
+    return 0 if row is None else int(row[0])
+
+
+def migrate(conn: Connection) -> int:
+    """Bring the database to :data:`SCHEMA_VERSION`; returns the version it was at."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK})")
+    before = current_version(conn)
+    if before > SCHEMA_VERSION:
+        raise SchemaTooNewError(
+            f"the database is at schema version {before}; this emulator knows up to "
+            f"{SCHEMA_VERSION}: upgrade the emulator or use another database"
+        )
+    # New tables (all of them on an empty database); existing ones are left as they are.
+    SQLModel.metadata.create_all(conn)
+    for version, what, step in MIGRATIONS:
+        if version > before:
+            logger.info("database schema: migrating to version %s (%s)", version, what)
+            step(conn)
+    table = registry.schema_version
+    if before == 0:
+        conn.execute(insert(table), {"id": 1, "version": SCHEMA_VERSION})
+    elif before < SCHEMA_VERSION:
+        conn.execute(table.update().where(table.c.id == 1).values(version=SCHEMA_VERSION))
+    return before
+
+
 def init_db(engine: Engine) -> None:
-    SQLModel.metadata.create_all(engine)
+    """Create or upgrade the schema. Processes starting together on one SQLite file race on
+    ``create_all``; the loser retries once the winner has committed."""
+    for attempt in range(20):
+        try:
+            with engine.begin() as conn:
+                migrate(conn)
+            return
+        except DBAPIError:
+            if attempt == 19:
+                raise
+            time.sleep(0.05 * (attempt + 1))

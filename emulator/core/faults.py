@@ -15,12 +15,17 @@ from __future__ import annotations
 import os
 import random
 import threading
+from collections.abc import Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import Connection, Engine
+
+from emulator.core.clock import SharedClock
 from emulator.core.errors import ErrorCode, VendorError
 from emulator.core.operations import OPERATIONS, Operation
+from emulator.core.sql import HotSql
 
 if TYPE_CHECKING:
     from emulator.core.context import Ctx
@@ -86,6 +91,31 @@ def error_of(operation: Operation, code: int) -> ErrorCode | None:
     return None
 
 
+def validate(
+    operation: str, code: int | None, device_key: str | None, latency_ms: int
+) -> ErrorCode | None:
+    """The error a rule injects; raises :class:`FaultSpecError` when it cannot be armed."""
+    op = OPERATIONS.get(operation)
+    if op is None:
+        known = ", ".join(sorted(OPERATIONS)) or "(none)"
+        raise FaultSpecError(f"unknown operation {operation!r}; known operations: {known}")
+    error: ErrorCode | None = None
+    if code is not None:
+        error = error_of(op, code)
+        if error is None:
+            valid = ", ".join(str(c) for c in op.codes())
+            raise FaultSpecError(
+                f"code {code} is not a documented code of {operation}; valid codes: {valid}"
+            )
+    if device_key is not None and error is None:
+        raise FaultSpecError("a deviceKey rule needs the code the device fails with")
+    if error is None and latency_ms <= 0:
+        raise FaultSpecError("a rule needs a code, a latencyMs, or both")
+    if device_key is not None and latency_ms > 0:
+        raise FaultSpecError("latencyMs delays whole requests; arm it in a rule without deviceKey")
+    return error
+
+
 class FaultBook:
     """The armed rules of every namespace, in arming order."""
 
@@ -108,26 +138,7 @@ class FaultBook:
         ttl_seconds: float | None = None,
         now_ms: int,
     ) -> FaultRule:
-        op = OPERATIONS.get(operation)
-        if op is None:
-            known = ", ".join(sorted(OPERATIONS)) or "(none)"
-            raise FaultSpecError(f"unknown operation {operation!r}; known operations: {known}")
-        error: ErrorCode | None = None
-        if code is not None:
-            error = error_of(op, code)
-            if error is None:
-                valid = ", ".join(str(c) for c in op.codes())
-                raise FaultSpecError(
-                    f"code {code} is not a documented code of {operation}; valid codes: {valid}"
-                )
-        if device_key is not None and error is None:
-            raise FaultSpecError("a deviceKey rule needs the code the device fails with")
-        if error is None and latency_ms <= 0:
-            raise FaultSpecError("a rule needs a code, a latencyMs, or both")
-        if device_key is not None and latency_ms > 0:
-            raise FaultSpecError(
-                "latencyMs delays whole requests; arm it in a rule without deviceKey"
-            )
+        error = validate(operation, code, device_key, latency_ms)
         rng = random.Random()
         # A str seed hashes with SHA-512: the same sequence on every run and platform.
         rng.seed(f"fault:{seed}" if seed is not None else os.urandom(16))
@@ -203,6 +214,216 @@ class FaultBook:
         rules = self._rules.get(namespace)
         if rules:
             rules[:] = [r for r in rules if r.expires_at is None or r.expires_at > now_ms]
+
+
+class SharedFaultBook(FaultBook):
+    """The rules of several processes on one database (table ``emulator_faults``).
+
+    A request asks the database only when its namespace has rules: each process caches the
+    set of namespaces holding rules, reloaded when the fault version of the shared state row
+    (read with the clock, at most every few milliseconds) moves. Firing is a compare-and-set
+    on the rule's ``fired`` and ``draws`` counts, so a ``times=1`` rule fires once across every
+    process; a seeded probability rule replays its generator to the rule's next draw, so its
+    sequence is the one a single process draws.
+    """
+
+    def __init__(self, engine: Engine, clock: SharedClock) -> None:
+        super().__init__()
+        self._engine = engine
+        self._clock = clock
+        self._seen_version = -1
+        self._armed: frozenset[str] = frozenset()
+
+    def _has_rules(self, namespace: str) -> bool:
+        version = self._clock.versions()[0]
+        if version != self._seen_version:
+            with self._engine.connect() as conn:
+                armed = frozenset(row[0] for row in _ARMED.execute(conn, {}).fetchall())
+            self._armed, self._seen_version = armed, version
+        return namespace in self._armed
+
+    def _changed(self, conn: Connection) -> None:
+        _BUMP.execute(conn, {})
+
+    def _after_write(self) -> None:
+        self._clock.sync()
+
+    def arm(
+        self,
+        namespace: str,
+        *,
+        operation: str,
+        code: int | None = None,
+        times: int | None = None,
+        probability: float = 1.0,
+        seed: int | None = None,
+        latency_ms: int = 0,
+        device_key: str | None = None,
+        ttl_seconds: float | None = None,
+        now_ms: int,
+    ) -> FaultRule:
+        error = validate(operation, code, device_key, latency_ms)
+        if seed is None:
+            # An unseeded rule still needs one generator every process replays.
+            seed = int.from_bytes(os.urandom(6), "big")
+            shown_seed = None
+        else:
+            shown_seed = seed
+        with self._engine.begin() as conn:
+            _COUNT.execute(conn, {})
+            counter = int(_COUNTER.first(conn, {})[0])  # type: ignore[index]
+            row = {
+                "ns": namespace,
+                "rule_id": f"f{counter}",
+                "operation": operation,
+                "code": code,
+                "times": times,
+                "probability": probability,
+                # Negative: the rule was armed without a seed (the listing shows none).
+                "seed": seed if shown_seed is not None else -seed - 1,
+                "latency_ms": latency_ms,
+                "device_key": device_key,
+                "expires_at": None if ttl_seconds is None else now_ms + int(ttl_seconds * 1000),
+                "created_at": now_ms,
+            }
+            _INSERT.execute(conn, row)
+            self._changed(conn)
+        self._after_write()
+        return self._rule({**row, "fired": 0, "draws": 0}, error)
+
+    def _rule(self, row: Mapping[str, Any], error: ErrorCode | None = None) -> FaultRule:
+        seed = row["seed"]
+        if error is None and row["code"] is not None:
+            error = error_of(OPERATIONS[row["operation"]], row["code"])
+        return FaultRule(
+            id=row["rule_id"],
+            namespace=row["ns"],
+            operation=row["operation"],
+            code=row["code"],
+            error=error,
+            times=row["times"],
+            probability=row["probability"],
+            seed=None if seed is None or seed < 0 else seed,
+            latency_ms=row["latency_ms"],
+            device_key=row["device_key"],
+            expires_at=row["expires_at"],
+            created_at=row["created_at"],
+            fired=row["fired"],
+        )
+
+    def _rows(self, conn: Connection, namespace: str, now_ms: int) -> list[Any]:
+        if _EXPIRE.rowcount(conn, {"ns": namespace, "now": now_ms}):
+            self._changed(conn)
+        return _RULES.all(conn, {"ns": namespace})
+
+    def rules(self, namespace: str, now_ms: int) -> list[FaultRule]:
+        with self._engine.begin() as conn:
+            rows = self._rows(conn, namespace, now_ms)
+        return [self._rule(row) for row in rows]
+
+    def remove(self, namespace: str, rule_id: str) -> bool:
+        with self._engine.begin() as conn:
+            found = _REMOVE.rowcount(conn, {"ns": namespace, "rule_id": rule_id}) > 0
+            if found:
+                self._changed(conn)
+        self._after_write()
+        return found
+
+    def clear(self, namespace: str) -> int:
+        with self._engine.begin() as conn:
+            count = _CLEAR.rowcount(conn, {"ns": namespace})
+            if count:
+                self._changed(conn)
+        self._after_write()
+        return count
+
+    def take(
+        self, namespace: str, operation: str, now_ms: int, device_key: str | None = None
+    ) -> FaultRule | None:
+        if not self._has_rules(namespace):
+            return None
+        for _attempt in range(50):
+            outcome = self._try_take(namespace, operation, now_ms, device_key)
+            if outcome is not _RETRY:
+                return outcome  # type: ignore[return-value]
+        return None  # pragma: no cover - fifty processes firing the same rule at once
+
+    def _try_take(
+        self, namespace: str, operation: str, now_ms: int, device_key: str | None
+    ) -> FaultRule | None | object:
+        with self._engine.begin() as conn:
+            for row in self._rows(conn, namespace, now_ms):
+                if row["operation"] != operation:
+                    continue
+                if device_key is None:
+                    if row["device_key"] is not None:
+                        continue
+                elif row["device_key"] not in (device_key, ANY_DEVICE):
+                    continue
+                draws = row["draws"]
+                fires = True
+                if row["probability"] < 1.0:
+                    fires = _draw(row["seed"], draws) < row["probability"]
+                    draws += 1
+                times = row["times"]
+                if fires and times is not None:
+                    times -= 1
+                claimed = _FIRE.rowcount(
+                    conn,
+                    {
+                        "seq": row["seq"],
+                        "fired": row["fired"],
+                        "draws": row["draws"],
+                        "new_fired": row["fired"] + (1 if fires else 0),
+                        "new_draws": draws,
+                        "times": times,
+                    },
+                )
+                if not claimed:
+                    # Another process fired or drew it first: read the rules again.
+                    return _RETRY
+                if not fires:
+                    continue
+                if times is not None and times <= 0:
+                    _DELETE.execute(conn, {"seq": row["seq"]})
+                    self._changed(conn)
+                return self._rule({**row, "times": times, "fired": row["fired"] + 1})
+        return None
+
+
+_RETRY = object()
+
+
+def _draw(seed: int, index: int) -> float:
+    """The ``index``-th draw of a rule's generator (seeded as FaultBook seeds it)."""
+    rng = random.Random()
+    rng.seed(f"fault:{seed}" if seed >= 0 else f"fault-unseeded:{-seed - 1}")
+    for _ in range(index):
+        rng.random()
+    return rng.random()
+
+
+_ARMED = HotSql("SELECT DISTINCT ns FROM emulator_faults")
+_BUMP = HotSql("UPDATE emulator_shared_state SET faults_version = faults_version + 1 WHERE id = 1")
+_COUNT = HotSql("UPDATE emulator_shared_state SET fault_counter = fault_counter + 1 WHERE id = 1")
+_COUNTER = HotSql("SELECT fault_counter FROM emulator_shared_state WHERE id = 1")
+_INSERT = HotSql(
+    "INSERT INTO emulator_faults (ns, rule_id, operation, code, times, probability, seed,"
+    " draws, latency_ms, device_key, expires_at, created_at, fired) VALUES (:ns, :rule_id,"
+    " :operation, :code, :times, :probability, :seed, 0, :latency_ms, :device_key,"
+    " :expires_at, :created_at, 0)"
+)
+_EXPIRE = HotSql(
+    "DELETE FROM emulator_faults WHERE ns = :ns AND expires_at IS NOT NULL AND expires_at <= :now"
+)
+_RULES = HotSql("SELECT * FROM emulator_faults WHERE ns = :ns ORDER BY seq")
+_REMOVE = HotSql("DELETE FROM emulator_faults WHERE ns = :ns AND rule_id = :rule_id")
+_CLEAR = HotSql("DELETE FROM emulator_faults WHERE ns = :ns")
+_FIRE = HotSql(
+    "UPDATE emulator_faults SET fired = :new_fired, draws = :new_draws, times = :times"
+    " WHERE seq = :seq AND fired = :fired AND draws = :draws"
+)
+_DELETE = HotSql("DELETE FROM emulator_faults WHERE seq = :seq")
 
 
 def device_fault(ctx: Ctx, operation: str, device_key: str) -> VendorError | None:

@@ -15,8 +15,12 @@ import json
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
+
+from sqlalchemy import Engine
+
+from emulator.core.sql import HotSql
 
 MASK = "***"
 # Bodies are kept as text up to this many characters; the rest is cut (and said so).
@@ -237,3 +241,87 @@ class Journal:
                 self._entries.clear()
                 self._entries.extend(kept)
             return before - len(self._entries)
+
+
+class SharedJournal(Journal):
+    """The journal of several processes on one database (table ``emulator_journal``), so any
+    process answers for the requests of all. Each entry is written before its answer leaves
+    (the client that got an answer finds it in the journal of any process); past
+    ``journal_size`` entries the oldest are trimmed, every :data:`TRIM_EVERY` appends."""
+
+    TRIM_EVERY = 128
+
+    def __init__(self, size: int, engine: Engine) -> None:
+        super().__init__(size)
+        self._engine = engine
+        self._appended = 0
+        self._postgresql = engine.dialect.name == "postgresql"
+
+    def next_id(self) -> int:
+        return 0  # the database numbers the entry when it is appended
+
+    def append(self, entry: Entry) -> None:
+        if self.size == 0:
+            return
+        row = {"ns": entry.namespace, "operation": entry.operation, "entry": _dump(entry)}
+        with self._engine.begin() as conn:
+            if self._postgresql:
+                # An entry lost in a server crash costs less than a disk flush per request.
+                conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
+            entry.id = int(_JOURNAL_INSERT.first(conn, row)[0])  # type: ignore[index]
+            self._appended += 1
+            if self._appended % self.TRIM_EVERY == 0:
+                _JOURNAL_TRIM.execute(conn, {"keep": self.size})
+
+    def query(
+        self,
+        *,
+        namespace: str | None = None,
+        operation: str | None = None,
+        limit: int | None = None,
+    ) -> list[Entry]:
+        params: dict[str, Any] = {"ns": namespace, "op": operation, "lim": limit or self.size}
+        with self._engine.connect() as conn:
+            rows = _JOURNAL_QUERY.execute(conn, params).fetchall()
+        return [_load(row[0], row[1]) for row in rows]
+
+    def clear(self, namespace: str | None = None) -> int:
+        with self._engine.begin() as conn:
+            return _JOURNAL_CLEAR.rowcount(conn, {"ns": namespace})
+
+
+def _dump(entry: Entry) -> str:
+    data = asdict(entry)
+    del data["id"]
+    if entry.response is not None:
+        # Bytes round-trip through latin-1 exactly; json escapes what a text column refuses.
+        data["response"] = entry.response.decode("latin-1")
+    return json.dumps(data, separators=(",", ":"))
+
+
+def _load(entry_id: int, text: str) -> Entry:
+    data = json.loads(text)
+    response = data.pop("response")
+    return Entry(
+        id=int(entry_id),
+        response=None if response is None else response.encode("latin-1"),
+        **data,
+    )
+
+
+_JOURNAL_INSERT = HotSql(
+    "INSERT INTO emulator_journal (ns, operation, entry) VALUES (:ns, :operation, :entry)"
+    " RETURNING id"
+)
+_JOURNAL_TRIM = HotSql(
+    "DELETE FROM emulator_journal WHERE id <= (SELECT MAX(id) FROM emulator_journal) - :keep"
+)
+_JOURNAL_QUERY = HotSql(
+    "SELECT id, entry FROM emulator_journal"
+    " WHERE (CAST(:ns AS VARCHAR) IS NULL OR ns = :ns)"
+    " AND (CAST(:op AS VARCHAR) IS NULL OR operation = :op)"
+    " ORDER BY id DESC LIMIT :lim"
+)
+_JOURNAL_CLEAR = HotSql(
+    "DELETE FROM emulator_journal WHERE (CAST(:ns AS VARCHAR) IS NULL OR ns = :ns)"
+)

@@ -10,11 +10,11 @@ import re
 import threading
 from collections.abc import Iterable
 
-from sqlalchemy import Engine, delete, insert, select
+from sqlalchemy import Engine, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from emulator.core import registry
-from emulator.core.clock import Clock
+from emulator.core.clock import Clock, SharedClock
 from emulator.core.fixtures import Baseline
 
 DEFAULT = "default"
@@ -36,6 +36,18 @@ class Namespaces:
         self._clock = clock
         self._known: set[str] = set()
         self._lock = threading.Lock()
+        # Several processes on one database: a namespace another process dropped must be
+        # created again here, so what this process knows is forgotten when the namespaces
+        # version of the shared state row moves.
+        self._shared = clock if isinstance(clock, SharedClock) else None
+        self._seen_version = 0
+
+    def _check_version(self) -> None:
+        if self._shared is not None:
+            version = self._shared.versions()[1]
+            if version != self._seen_version:
+                self._known.clear()
+                self._seen_version = version
 
     @property
     def baseline(self) -> Baseline:
@@ -43,6 +55,8 @@ class Namespaces:
 
     def ensure(self, name: str) -> None:
         """Create ``name`` from the baseline unless it holds state already (kept on restart)."""
+        if self._shared is not None:
+            self._check_version()
         if name in self._known:
             return
         with self._lock, self._engine.begin() as conn:
@@ -82,7 +96,16 @@ class Namespaces:
             for table in registry.namespaced_tables():
                 conn.execute(delete(table).where(table.c.namespace == name))
             conn.execute(delete(ns).where(ns.c.name == name))
+            if self._shared is not None:
+                conn.execute(
+                    update(registry.shared_state)
+                    .where(registry.shared_state.c.id == 1)
+                    .values(namespaces_version=registry.shared_state.c.namespaces_version + 1)
+                )
             self._known.discard(name)
+        if self._shared is not None:
+            self._shared.sync()
+            self._check_version()
         return found
 
     def names(self) -> list[str]:

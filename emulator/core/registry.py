@@ -12,7 +12,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, Connection, Index, Table, UniqueConstraint, func, select, update
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    Connection,
+    Float,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    func,
+    select,
+    update,
+)
 from sqlmodel import Field, SQLModel
 
 Attrs = dict[str, Any]
@@ -26,7 +41,7 @@ class Namespace(SQLModel, table=True):
     __tablename__ = "namespaces"
 
     name: str = Field(primary_key=True)
-    created_at: int
+    created_at: int = Field(sa_type=BigInteger)
 
 
 class EnosOrg(SQLModel, table=True):
@@ -81,11 +96,11 @@ class Device(SQLModel, table=True):
     gateway_product_key: str | None = None
     gateway_device_key: str | None = None
     attrs: Attrs = Field(default_factory=dict, sa_type=JSON)
-    created_at: int = 0
-    updated_at: int = 0
-    first_online_at: int | None = None
-    last_online_at: int | None = None
-    last_offline_at: int | None = None
+    created_at: int = Field(default=0, sa_type=BigInteger)
+    updated_at: int = Field(default=0, sa_type=BigInteger)
+    first_online_at: int | None = Field(default=None, sa_type=BigInteger)
+    last_online_at: int | None = Field(default=None, sa_type=BigInteger)
+    last_offline_at: int | None = Field(default=None, sa_type=BigInteger)
 
 
 class Credential(SQLModel, table=True):
@@ -116,8 +131,8 @@ class Token(SQLModel, table=True):
     kind: str
     token: str
     subject: str
-    issued_at: int
-    expires_at: int
+    issued_at: int = Field(sa_type=BigInteger)
+    expires_at: int = Field(sa_type=BigInteger)
     attrs: Attrs = Field(default_factory=dict, sa_type=JSON)
 
 
@@ -164,11 +179,11 @@ class Command(SQLModel, table=True):
     identity: str = ""
     payload: Attrs = Field(default_factory=dict, sa_type=JSON)
     history: list[Attrs] = Field(default_factory=list, sa_type=JSON)
-    expires_at: int | None = None
-    delivered_at: int | None = None
+    expires_at: int | None = Field(default=None, sa_type=BigInteger)
+    delivered_at: int | None = Field(default=None, sa_type=BigInteger)
     delivery_seq: int | None = None
-    created_at: int = 0
-    updated_at: int = 0
+    created_at: int = Field(default=0, sa_type=BigInteger)
+    updated_at: int = Field(default=0, sa_type=BigInteger)
 
 
 class DpsGroup(SQLModel, table=True):
@@ -210,16 +225,16 @@ class DpsDevice(SQLModel, table=True):
     group_id: str
     # "init" (in the inventory) or "allocated"; "connected" is derived from ``connected_at``.
     allocate_status: str = "init"
-    allocated_at: int | None = None
+    allocated_at: int | None = Field(default=None, sa_type=BigInteger)
     # First connection of the provisioned device since its last allocation (ON_ONLINE hook).
-    connected_at: int | None = None
+    connected_at: int | None = Field(default=None, sa_type=BigInteger)
     reprovisioning: bool = False
     # The connection-service device an allocation provisioned (kept across re-allocations).
     product_key: str | None = None
     device_key: str | None = None
     attrs: Attrs = Field(default_factory=dict, sa_type=JSON)
-    created_at: int = 0
-    updated_at: int = 0
+    created_at: int = Field(default=0, sa_type=BigInteger)
+    updated_at: int = Field(default=0, sa_type=BigInteger)
 
 
 def table_of(model: type[SQLModel]) -> Table:
@@ -264,3 +279,60 @@ def recount_quota(conn: Connection, namespace: str) -> None:
 def namespaced_tables() -> list[Table]:
     """Every table whose rows belong to a namespace."""
     return [t for t in SQLModel.metadata.sorted_tables if "namespace" in t.c]
+
+
+# Shared state of several emulator processes on one database (PostgreSQL, or ``--workers N``
+# on one SQLite file): the clock, armed faults and the journal. Core tables outside the
+# namespaced ones (their namespace column is ``ns``), so a reset, an import or a snapshot
+# never touches them; one process alone keeps them in memory and never writes here.
+shared_state = Table(
+    "emulator_shared_state",
+    SQLModel.metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("frozen_ms", BigInteger, nullable=True),
+    Column("offset_ms", BigInteger, nullable=False, default=0),
+    # Bumped by every change of the fault rules / of the namespaces (a drop): each process
+    # drops its cached view when the number it last saw changes.
+    Column("faults_version", BigInteger, nullable=False, default=0),
+    Column("namespaces_version", BigInteger, nullable=False, default=0),
+    Column("fault_counter", BigInteger, nullable=False, default=0),
+)
+
+shared_faults = Table(
+    "emulator_faults",
+    SQLModel.metadata,
+    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("ns", String, nullable=False, index=True),
+    Column("rule_id", String, nullable=False),
+    Column("operation", String, nullable=False),
+    Column("code", Integer, nullable=True),
+    Column("times", Integer, nullable=True),
+    Column("probability", Float, nullable=False),
+    Column("seed", BigInteger, nullable=True),
+    # Draws taken from the rule's seeded generator so far: any process replays to the next one.
+    Column("draws", Integer, nullable=False, default=0),
+    Column("latency_ms", Integer, nullable=False, default=0),
+    Column("device_key", String, nullable=True),
+    Column("expires_at", BigInteger, nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("fired", Integer, nullable=False, default=0),
+)
+
+shared_journal = Table(
+    "emulator_journal",
+    SQLModel.metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("ns", String, nullable=False),
+    Column("operation", String, nullable=False),
+    # The whole entry as JSON text (bodies are text already; the answer's bytes as latin-1).
+    Column("entry", Text, nullable=False),
+    Index("ix_emulator_journal_ns", "ns", "id"),
+)
+
+# Applied schema migrations (emulator/core/db.py): one row, the version of this database.
+schema_version = Table(
+    "schema_version",
+    SQLModel.metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("version", Integer, nullable=False),
+)

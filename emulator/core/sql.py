@@ -112,7 +112,9 @@ def _translated(conn: Connection, sql: str, params: Any, exc: Exception) -> Exce
 def expanded(sql: str, name: str, size: int, json: tuple[str, ...] = ()) -> HotSql:
     """``sql`` whose ``:name`` stands for a list: ``IN (:name)`` becomes ``size`` parameters
     ``:name0 .. :nameN``, one cached statement per list size. Pass :func:`list_params` as values."""
-    return HotSql(sql.replace(f":{name}", ", ".join(f":{name}{i}" for i in range(size))), json=json)
+    # An empty list: IN (NULL) matches nothing; PostgreSQL refuses the IN () SQLite accepts.
+    values = ", ".join(f":{name}{i}" for i in range(size)) or "NULL"
+    return HotSql(sql.replace(f":{name}", values), json=json)
 
 
 def list_params(name: str, values: Sequence[Any]) -> dict[str, Any]:
