@@ -46,7 +46,13 @@ CASES: dict[str, tuple[str, str, str, dict[str, str], bytes | None]] = {
                  json.dumps({"type": 2, "data": '[{"switch":true}]', "qos": 0,
                              "deviceList": [{"productKey": "PK0001", "deviceKey": "DK00001"}]}).encode()),
     "health": ("GET", "/_emulator/health", "", {}, b""),
+    "batch500": ("POST", "/v2/devicemgr/r3/openapi/device/createBatch", "", SAAS, None),
+    "control100": ("POST", "/v2/binding/enduserapi/batchControlDevice", "", USER,
+                   json.dumps({"type": 2, "data": '[{"switch":true}]', "qos": 0,
+                               "deviceList": [{"productKey": "PK0001", "deviceKey": f"BC{i:03d}"}
+                                              for i in range(100)]}).encode()),
 }  # fmt: skip
+BATCH_SIZES = {"batch1": 1, "batch500": 500}
 
 
 def scope(method: str, path: str, query: str, headers: dict[str, str]) -> dict[str, Any]:
@@ -82,15 +88,19 @@ async def measure(app: Any, name: str, count: int, profile: bool) -> None:
         if fixed is not None:
             return fixed
         serial += 1
-        return json.dumps(
-            {"productKey": "PK0001", "devices": [{"deviceKey": f"k{serial}"}]}
-        ).encode()
+        devices = [{"deviceKey": f"k{serial}-{i}"} for i in range(BATCH_SIZES[name])]
+        return json.dumps({"productKey": "PK0001", "devices": devices}).encode()
 
-    if name == "control1":
+    online = {"control1": ["DK00001"], "control100": [f"BC{i:03d}" for i in range(100)]}.get(
+        name, []
+    )
+    if online:
+        devices = [{"deviceKey": key} for key in online]
         await call(app, "POST", "/v2/devicemgr/r3/openapi/device/createBatch", "", SAAS,
-                   json.dumps({"productKey": "PK0001", "devices": [{"deviceKey": "DK00001"}]}).encode())  # fmt: skip
-        await call(app, "POST", "/_emulator/devices/quectel/PK0001/DK00001/online", "", {}, b"")
-    for _ in range(200):  # warm-up: statement caches, imports
+                   json.dumps({"productKey": "PK0001", "devices": devices}).encode())  # fmt: skip
+        for key in online:
+            await call(app, "POST", f"/_emulator/devices/quectel/PK0001/{key}/online", "", {}, b"")
+    for _ in range(min(200, count)):  # warm-up: statement caches, imports
         await call(app, method, path, query, headers, body())
     profiler = cProfile.Profile()
     started = time.process_time()

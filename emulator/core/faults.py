@@ -180,6 +180,10 @@ class FaultBook:
         with self._lock:
             return len(self._rules.pop(namespace, []))
 
+    def armed(self, namespace: str) -> bool:
+        """Whether any rule is armed in ``namespace``: the cheap question asked per device."""
+        return bool(self._rules.get(namespace))
+
     def take(
         self, namespace: str, operation: str, now_ms: int, device_key: str | None = None
     ) -> FaultRule | None:
@@ -233,6 +237,9 @@ class SharedFaultBook(FaultBook):
         self._clock = clock
         self._seen_version = -1
         self._armed: frozenset[str] = frozenset()
+
+    def armed(self, namespace: str) -> bool:
+        return self._has_rules(namespace)
 
     def _has_rules(self, namespace: str) -> bool:
         version = self._clock.versions()[0]
@@ -428,7 +435,10 @@ _DELETE = HotSql("DELETE FROM emulator_faults WHERE seq = :seq")
 
 def device_fault(ctx: Ctx, operation: str, device_key: str) -> VendorError | None:
     """The error an armed rule injects for this device of a batch, if any."""
-    rule = ctx.emulator.faults.take(ctx.namespace, operation, ctx.now_ms(), device_key)
+    book = ctx.emulator.faults
+    if not book.armed(ctx.namespace):
+        return None
+    rule = book.take(ctx.namespace, operation, ctx.now_ms(), device_key)
     if rule is None or rule.error is None:
         return None
     current = CURRENT.get()

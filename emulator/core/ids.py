@@ -7,6 +7,7 @@ Services draw every id from here: no ``uuid4()`` or ``secrets`` in services.
 
 from __future__ import annotations
 
+import functools
 import os
 import random
 import string
@@ -14,6 +15,11 @@ import string
 _ALNUM = string.ascii_letters + string.digits
 _LOWER_ALNUM = string.ascii_lowercase + string.digits
 _HEX = "0123456789abcdef"
+
+
+@functools.lru_cache(maxsize=16)
+def _table(alphabet: str) -> bytes:
+    return bytes(ord(alphabet[i % len(alphabet)]) for i in range(256))
 
 
 class Ids:
@@ -29,7 +35,10 @@ class Ids:
             self._random.seed(f"{seed}:{namespace}")
 
     def chars(self, alphabet: str, length: int) -> str:
-        return "".join(self._random.choices(alphabet, k=length))
+        # Random bytes mapped onto the alphabet in C: a 500-device batch draws 10,000 secret
+        # characters, which random.choices' Python loop makes cost milliseconds. (A byte
+        # modulo the alphabet's size favours a few characters very slightly: harmless here.)
+        return self._random.randbytes(length).translate(_table(alphabet)).decode("ascii")
 
     def alnum(self, length: int) -> str:
         return self.chars(_ALNUM, length)

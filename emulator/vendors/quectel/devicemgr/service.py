@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import Connection, delete, func, insert, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
@@ -190,6 +190,18 @@ def _failure(product_key: str, device_key: object, msg: str) -> dict[str, Any]:
     return {"data": {"productKey": product_key, "deviceKey": dk}, "msg": msg}
 
 
+_DEVICE_ITEMS = TypeAdapter(list[DeviceItem])
+
+
+def _validate_all(raws: list[dict[str, Any]]) -> list[DeviceItem] | None:
+    """The whole batch validated in one call (a 500-device batch is usually all valid), or
+    None when some device is invalid: then each is validated on its own, for its message."""
+    try:
+        return _DEVICE_ITEMS.validate_python(raws)
+    except ValidationError:
+        return None
+
+
 def _plan_batch(
     ctx: Ctx, conn: Connection, request: DeviceCreateBatchDto, aep: bool
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
@@ -198,6 +210,7 @@ def _plan_batch(
     items: list[tuple[int, DeviceItem]] = []
     failures: dict[int, dict[str, Any]] = {}
     seen: set[str] = set()
+    valid = _validate_all(request.devices)
     for index, raw in enumerate(request.devices):
         raw_key = raw.get("deviceKey")
         fault = device_fault(ctx, OP_CREATE_BATCH, raw_key if isinstance(raw_key, str) else "")
@@ -205,7 +218,7 @@ def _plan_batch(
             failures[index] = _failure(pk, raw_key, fault.message)
             continue
         try:
-            item = DeviceItem.model_validate(raw)
+            item = valid[index] if valid is not None else DeviceItem.model_validate(raw)
         except ValidationError as exc:
             failures[index] = _failure(pk, raw_key, _item_error(exc).message)
             continue
