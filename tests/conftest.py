@@ -67,17 +67,21 @@ def postgresql_schema(name: str) -> str:
 _created_schemas: list[str] = []
 
 
-def drop_schemas() -> None:
-    if DATABASE_URL is None or not _created_schemas:
+def drop_schemas(*names: str) -> None:
+    """Drop the schemas ``names`` (every schema made by :func:`postgresql_schema` when none)."""
+    names = names or tuple(_created_schemas)
+    if DATABASE_URL is None or not names:
         return
     from sqlalchemy import create_engine
 
     engine = create_engine(DATABASE_URL)
     with engine.begin() as conn:
-        for name in _created_schemas:
+        for name in names:
             conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
     engine.dispose()
-    _created_schemas.clear()
+    for name in names:
+        if name in _created_schemas:
+            _created_schemas.remove(name)
 
 
 def postgresql_skip_reason() -> str | None:

@@ -9,6 +9,7 @@ faults, the clock and the namespaces are the same whichever process answers.
 
 from __future__ import annotations
 
+import os
 import random
 import threading
 from collections import Counter
@@ -24,6 +25,7 @@ from tests.conftest import drop_schemas, postgresql_schema, postgresql_skip_reas
 from tests.test_cli import start, stop, wait_healthy
 
 CLIENTS = 16
+SCHEMA = f"emu_scale_{os.getpid()}"
 ENOS_CREATE = "/connect-service/v2.1/devices?action=create&orgId=o15475450989191"
 ENOS_GET = "/connect-service/v2.1/devices?action=get&orgId=o15475450989191"
 ENOS_HEADERS = {"apim-accesstoken": "any-well-formed-token"}
@@ -86,7 +88,7 @@ def two_processes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[str
     reason = postgresql_skip_reason()
     if reason is not None:
         pytest.skip(reason)
-    db = postgresql_schema("emu_scale_two_processes")
+    db = postgresql_schema(SCHEMA)
     tmp = tmp_path_factory.mktemp("scale")
     processes = []
     try:
@@ -99,7 +101,7 @@ def two_processes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[str
     finally:
         for process in processes:
             stop(process)
-        drop_schemas()
+        drop_schemas(SCHEMA)
 
 
 @pytest.fixture
