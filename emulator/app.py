@@ -20,7 +20,7 @@ from emulator.core import conformance, metrics, namespaces
 from emulator.core.asgi import NamespaceMiddleware
 from emulator.core.clock import Clock, SharedClock
 from emulator.core.context import Emulator
-from emulator.core.db import init_db, is_postgresql, make_engine
+from emulator.core.db import init_db, is_postgresql, make_engine, make_side_engine
 from emulator.core.errors import VendorError
 from emulator.core.fixtures import build_baseline, merge, read_fixture_file
 from emulator.core.ids import Ids
@@ -41,7 +41,8 @@ def build_emulator(settings: Settings) -> Emulator:
     # One process on SQLite keeps the clock, faults and journal in memory; on PostgreSQL or
     # with several workers they are shared through the database (core/db.py, "Scaling out").
     shared = is_postgresql(settings.db) or settings.workers > 1
-    clock = SharedClock(engine) if shared else Clock()
+    side = make_side_engine(engine) if shared else engine
+    clock = SharedClock(side) if shared else Clock()
     baseline = build_baseline(document, Ids(settings.seed, "baseline"), clock.now_ms())
     emulator = Emulator(
         settings=settings,
@@ -51,6 +52,7 @@ def build_emulator(settings: Settings) -> Emulator:
         namespaces=Namespaces(engine, baseline, clock),
         seed=settings.seed,
         id_salt=f":{os.getpid()}" if settings.workers > 1 else "",
+        side_engine=side,
     )
     emulator.namespaces.ensure(namespaces.DEFAULT)
     return emulator

@@ -187,7 +187,7 @@ def serving_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(target: Any) -> AsyncIterator[Any]:
         async with inner(target) as state:
             yield state
-        app.state.emulator.engine.dispose()
+        app.state.emulator.dispose()
 
     app.router.lifespan_context = lifespan
     return app

@@ -129,7 +129,7 @@ class Emulators:
     def close(self) -> None:
         self._stack.close()
         for app, _url in self._built.values():
-            app.state.emulator.engine.dispose()
+            app.state.emulator.dispose()
         drop_schemas()
 
 

@@ -39,11 +39,15 @@ class Emulator:
     # Appended to every namespace's id seed: "" in one process; each worker of --workers N
     # draws its own ids (a shared seed would give two workers the same tickets and keys).
     id_salt: str = ""
+    # The shared clock's and journal's engine (core/db.py make_side_engine); None: ``engine``.
+    side_engine: Engine | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.clock, SharedClock):
             # Several processes on one database: faults and the journal live there too.
-            self.journal = SharedJournal(self.settings.journal_size, self.engine)
+            self.journal = SharedJournal(
+                self.settings.journal_size, self.side_engine or self.engine
+            )
             self.faults = SharedFaultBook(self.engine, self.clock)
         else:
             self.journal = Journal(self.settings.journal_size)
@@ -52,6 +56,12 @@ class Emulator:
     def shared(self) -> bool:
         """Whether the clock, faults and journal are shared with other processes."""
         return isinstance(self.clock, SharedClock)
+
+    def dispose(self) -> None:
+        """Close every pooled database connection (both engines)."""
+        self.engine.dispose()
+        if self.side_engine is not None and self.side_engine is not self.engine:
+            self.side_engine.dispose()
 
     def ids(self, namespace: str) -> Ids:
         ids = self._ids.get(namespace)

@@ -88,6 +88,35 @@ def make_engine(db: str) -> Engine:
     return engine
 
 
+def make_side_engine(engine: Engine) -> Engine:
+    """The engine of the shared clock and journal reads and writes: on PostgreSQL its own small
+    pool in autocommit with ``synchronous_commit`` off, so a journal entry is one round trip
+    without a disk flush (the vendor transaction it records has flushed already); on SQLite
+    the engine itself."""
+    if engine.dialect.name != "postgresql":
+        return engine
+    side = create_engine(
+        engine.url,
+        pool_recycle=1800,
+        pool_size=PG_POOL_SIZE,
+        max_overflow=PG_MAX_OVERFLOW,
+        isolation_level="AUTOCOMMIT",
+    )
+
+    @event.listens_for(side, "connect")
+    def _no_flush(dbapi_connection: Any, _record: Any) -> None:
+        if engine.dialect.driver == "psycopg":
+            _psycopg_nul_safe_text(dbapi_connection, _record)
+        autocommit = dbapi_connection.autocommit
+        dbapi_connection.autocommit = True
+        cursor = dbapi_connection.cursor()
+        cursor.execute("SET synchronous_commit TO OFF")
+        cursor.close()
+        dbapi_connection.autocommit = autocommit
+
+    return side
+
+
 def _psycopg_nul_safe_text(dbapi_connection: Any, _record: Any) -> None:
     """PostgreSQL text cannot hold NUL, which SQLite stores: a string with one (a hostile
     deviceKey, a fuzzed ticket) is sent with U+FFFD in its place, the same way in a lookup as

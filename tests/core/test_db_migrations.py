@@ -28,7 +28,7 @@ def _older_database(path: Path) -> None:
     """A database as the release before versioned migrations left it: its tables, a device,
     and no schema_version or shared-state tables."""
     emulator = build_emulator(Settings(db=str(path), seed=1))
-    emulator.engine.dispose()
+    emulator.dispose()
     with sqlite3.connect(path) as db:
         for table in SHARED_TABLES:
             db.execute(f"DROP TABLE {table}")
@@ -51,7 +51,7 @@ def test_an_older_sqlite_database_is_upgraded_and_keeps_its_rows(tmp_path: Path)
             kept = conn.execute(select(d.c.device_key).where(d.c.device_key == "kept")).all()
             assert kept == [("kept",)]
     finally:
-        emulator.engine.dispose()
+        emulator.dispose()
 
 
 def test_opening_a_database_twice_keeps_its_version(tmp_path: Path) -> None:
@@ -59,12 +59,12 @@ def test_opening_a_database_twice_keeps_its_version(tmp_path: Path) -> None:
         emulator = build_emulator(Settings(db=str(tmp_path / "again.db"), seed=1))
         with emulator.engine.connect() as conn:
             assert current_version(conn) == SCHEMA_VERSION
-        emulator.engine.dispose()
+        emulator.dispose()
 
 
 def test_a_database_of_a_newer_emulator_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "newer.db"
-    build_emulator(Settings(db=str(path), seed=1)).engine.dispose()
+    build_emulator(Settings(db=str(path), seed=1)).dispose()
     with sqlite3.connect(path) as db:
         db.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION + 1,))
     with pytest.raises(SchemaTooNewError, match="schema version"):
@@ -77,7 +77,7 @@ def test_an_older_postgresql_database_gets_bigint_millisecond_times() -> None:
         pytest.skip(reason)
     url = postgresql_schema(SCHEMA)
     try:
-        build_emulator(Settings(db=url, seed=1)).engine.dispose()
+        build_emulator(Settings(db=url, seed=1)).dispose()
         engine = create_engine(url)
         with engine.begin() as conn:
             # What the first release's create_all made on PostgreSQL: INTEGER times.
@@ -89,6 +89,6 @@ def test_an_older_postgresql_database_gets_bigint_millisecond_times() -> None:
             assert current_version(conn) == SCHEMA_VERSION
             columns = {c["name"]: c for c in inspect(conn).get_columns("devices")}
             assert str(columns["created_at"]["type"]) == "BIGINT"
-        emulator.engine.dispose()
+        emulator.dispose()
     finally:
         drop_schemas(SCHEMA)
