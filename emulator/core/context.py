@@ -14,6 +14,7 @@ from sqlalchemy import Connection, Engine
 
 from emulator.config import Settings
 from emulator.core.clock import Clock, SharedClock
+from emulator.core.db import TRANSACTION
 from emulator.core.faults import FaultBook, SharedFaultBook
 from emulator.core.fixtures import Baseline
 from emulator.core.ids import Ids
@@ -132,7 +133,11 @@ class Ctx:
     def begin(self) -> Iterator[Connection]:
         """One transaction: committed when the block ends, rolled back if it raises."""
         with self.emulator.engine.begin() as conn:
-            yield conn
+            token = TRANSACTION.set(conn)
+            try:
+                yield conn
+            finally:
+                TRANSACTION.reset(token)
 
     @contextmanager
     def read(self) -> Iterator[Connection]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from contextvars import ContextVar
 from typing import Any
 
 from sqlalchemy import BigInteger, Connection, Engine, create_engine, event, insert, select
@@ -32,6 +33,12 @@ PG_POOL_SIZE = 10
 PG_MAX_OVERFLOW = 20
 # Any constant: the advisory lock that serialises the migrations of processes starting at once.
 _MIGRATION_LOCK = 0x10E_E11
+
+
+# The transaction of the request being served (``Ctx.begin``). On SQLite a second connection
+# cannot write while it is open (one writer), so shared state written during a request (a
+# device fault firing) goes through it.
+TRANSACTION: ContextVar[Connection | None] = ContextVar("emulator_transaction", default=None)
 
 
 class SchemaTooNewError(RuntimeError):

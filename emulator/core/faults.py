@@ -16,6 +16,7 @@ import os
 import random
 import threading
 from collections.abc import Mapping
+from contextlib import AbstractContextManager, nullcontext
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -23,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, Engine
 
 from emulator.core.clock import SharedClock
+from emulator.core.db import TRANSACTION
 from emulator.core.errors import ErrorCode, VendorError
 from emulator.core.operations import OPERATIONS, Operation
 from emulator.core.sql import HotSql
@@ -355,10 +357,17 @@ class SharedFaultBook(FaultBook):
                 return outcome  # type: ignore[return-value]
         return None  # pragma: no cover - fifty processes firing the same rule at once
 
+    def _transaction(self) -> AbstractContextManager[Connection]:
+        current = TRANSACTION.get()
+        if current is not None and current.dialect.name == "sqlite":
+            # Inside the request's own transaction: a second connection would wait for it.
+            return nullcontext(current)
+        return self._engine.begin()
+
     def _try_take(
         self, namespace: str, operation: str, now_ms: int, device_key: str | None
     ) -> FaultRule | None | object:
-        with self._engine.begin() as conn:
+        with self._transaction() as conn:
             for row in self._rows(conn, namespace, now_ms):
                 if row["operation"] != operation:
                     continue

@@ -301,5 +301,13 @@ def test_two_workers_on_one_sqlite_file_behave_as_one_emulator(tmp_path: Path) -
             return [http.post(ENOS_CREATE, json=body, headers=ENOS_HEADERS).json()["code"]]
 
         assert Counter(race([base], work)) == {11714: 3, 0: CLIENTS - 3}
+        # A deviceKey fault fails that device of a batch, whichever worker serves it.
+        device_rule = {"operation": "quectel.devicemgr.create_batch", "code": 50000,
+                       "deviceKey": "wf1", "times": 1}  # fmt: skip
+        assert httpx.post(f"{base}/_emulator/faults", json=device_rule).status_code == 201
+        batch = {"productKey": "PK0001", "devices": [{"deviceKey": "wf0"}, {"deviceKey": "wf1"}]}
+        answer = httpx.post(f"{base}{CREATE_BATCH}", json=batch, headers=QUECTEL_SAAS).json()
+        assert [s["data"]["deviceKey"] for s in answer["data"]["successList"]] == ["wf0"]
+        assert [f["data"]["deviceKey"] for f in answer["data"]["failureList"]] == ["wf1"]
     finally:
         stop(process)
