@@ -181,9 +181,17 @@ _INSERT_COMMAND = HotSql(
 _SEQ_LOCK = HotSql("SELECT pg_advisory_xact_lock(hashtext('commands:' || :ns))")
 
 
+# SQLite takes its one write lock at a transaction's first write: taken here before MAX() is
+# read, when nothing was written yet, so two connections (threads, --workers) never read the
+# same MAX.
+_SQLITE_WRITE_LOCK = HotSql("UPDATE namespaces SET created_at = created_at WHERE name = :ns")
+
+
 def _next_seq(conn: Connection, ctx: Ctx) -> int:
     if conn.dialect.name == "postgresql":
         _SEQ_LOCK.execute(conn, {"ns": ctx.namespace})
+    elif conn.dialect.name == "sqlite" and not conn.connection.dbapi_connection.in_transaction:  # type: ignore[union-attr]
+        _SQLITE_WRITE_LOCK.execute(conn, {"ns": ctx.namespace})
     row = _LAST_SEQ.first(conn, {"ns": ctx.namespace})
     return int((row[0] if row else None) or 0) + 1
 

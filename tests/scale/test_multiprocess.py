@@ -309,5 +309,23 @@ def test_two_workers_on_one_sqlite_file_behave_as_one_emulator(tmp_path: Path) -
         answer = httpx.post(f"{base}{CREATE_BATCH}", json=batch, headers=QUECTEL_SAAS).json()
         assert [s["data"]["deviceKey"] for s in answer["data"]["successList"]] == ["wf0"]
         assert [f["data"]["deviceKey"] for f in answer["data"]["failureList"]] == ["wf1"]
+        # Commands through both workers: each ticket once, each delivery its own inbox place.
+        device = "/_emulator/devices/quectel/PK0001/wf0"
+        assert httpx.post(f"{base}{device}/online").status_code == 200
+
+        def send(http: httpx.Client, n: int) -> list[str]:
+            tickets = []
+            for i in range(3):
+                body = {"type": 2, "data": f'[{{"n":{n * 10 + i}}}]', "isCache": 2,
+                        "deviceList": [{"productKey": "PK0001", "deviceKey": "wf0"}]}  # fmt: skip
+                answer = http.post(BATCH_CONTROL, json=body, headers=QUECTEL_USER).json()
+                tickets += [s["ticket"] for s in answer["data"]["successList"]]
+            return tickets
+
+        tickets = race([base], send)
+        assert len(set(tickets)) == len(tickets) == CLIENTS * 3
+        inbox = httpx.get(f"{base}{device}/commands").json()["commands"]
+        assert sorted(c["ticket"] for c in inbox) == sorted(tickets)
+        assert len({c["seq"] for c in inbox}) == len(inbox)
     finally:
         stop(process)
