@@ -2,8 +2,9 @@
 
 ``VendorRoute`` records each vendor request after its answer (operation id, namespace, method,
 path, query, masked headers, body, HTTP status, vendor code, duration, and whether a fault
-answered it). The store's interface is three methods (``append``, ``query``, ``clear``) so a
-database-backed store can replace :class:`Journal` without touching its callers.
+answered it). The store's interface is three methods (``append``, ``query``, ``clear``):
+:class:`SharedJournal` keeps the same in the database when several processes share it
+(PostgreSQL, ``--workers N``), so any process lists every process's requests.
 
 Memory stays flat: the buffer holds at most ``settings.journal_size`` entries (the oldest go
 first) and a body is kept as text, cut at :data:`BODY_LIMIT` characters.
