@@ -171,12 +171,21 @@ def _shared_state_row(conn: Connection) -> None:
         )
 
 
+def _device_key_index(conn: Connection) -> None:
+    """Version 4: an index on devices by (namespace, vendor, device_key); without it those
+    lookups scanned every device of the vendor, slower with every device registered."""
+    for index in registry.devices.indexes:
+        if index.name == "ix_devices_key":
+            index.create(conn, checkfirst=True)
+
+
 # Ordered: (version, what it does, step). Version 1 is the schema of the first release, the
 # tables ``create_all`` makes; append new steps, never edit or reorder released ones.
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "the first release's tables", lambda conn: None),
     (2, "millisecond times as BIGINT", _widen_millisecond_columns),
     (3, "shared clock, faults and journal", _shared_state_row),
+    (4, "devices indexed by device key", _device_key_index),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

@@ -81,6 +81,9 @@ class Device(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("namespace", "vendor", "product_key", "device_key"),
         Index("ix_devices_asset", "namespace", "vendor", "asset_id"),
+        # Lookups by device key alone: MCS deviceIds are unique across products, and
+        # batchControlDevice finds a whole list of devices in one query.
+        Index("ix_devices_key", "namespace", "vendor", "device_key"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
