@@ -78,6 +78,7 @@ class Server:
         self.process.wait(timeout=30)
 
 
+WARM_UP_S = 2
 FIXTURES = [ROOT / "fixtures" / "default.yaml", BENCH / "fixtures.yaml"]
 
 
@@ -115,6 +116,9 @@ def run_all(args: argparse.Namespace) -> dict[str, Any]:
 
     def drive(url: str, scenario: load.Scenario, connections: int | None = None) -> dict[str, Any]:
         connections = connections or args.connections
+        # A short run first, not counted: caches warm and the first WAL checkpoints pass, the
+        # same for the bare app and the emulator.
+        load.run(url, scenario, seconds=WARM_UP_S, connections=connections)
         result = load.run(url, scenario, seconds=args.seconds, connections=connections)
         print(f"  {scenario.name:52} c{connections:<3} {result.requests_per_s:7.0f} req/s  p50 {result.p50_ms:6.2f} ms"
               f"  p99 {result.p99_ms:7.2f} ms  errors {result.errors}", flush=True)  # fmt: skip
