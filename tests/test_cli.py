@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,39 +13,10 @@ import pytest
 from emulator import __version__
 from emulator.config import Settings
 from emulator.testing import free_port
+from tests.processes import start, stop, wait_healthy
 from tests.shapes import load_sample
 
 SAMPLES = Path(__file__).parent / "vendors" / "enos" / "samples"
-
-
-def start(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "emulator", *args],
-        cwd=cwd,
-        env={**os.environ, **(env or {})},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    process.communicate(timeout=10)
-
-
-def wait_healthy(url: str, process: subprocess.Popen[bytes], timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            output = process.stdout.read().decode() if process.stdout else ""
-            raise AssertionError(f"the emulator exited with {process.returncode}:\n{output}")
-        try:
-            if httpx.get(f"{url}/_emulator/health", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.05)
-    raise AssertionError("the emulator did not become healthy")
 
 
 @pytest.fixture

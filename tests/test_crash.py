@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 
 from emulator.testing import free_port
-from tests.test_cli import start, wait_healthy
+from tests.processes import start, wait_healthy
 from tests.vendors.quectel.devicemgr_helpers import CREATE_BATCH, HEADERS, PRODUCT
 
 WRITERS = 4

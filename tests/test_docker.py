@@ -24,8 +24,8 @@ import yaml
 from emulator.config import Settings
 from emulator.core.logs import LogSettings
 from emulator.testing import free_port
+from tests.processes import wait_healthy
 from tests.shapes import load_sample
-from tests.test_cli import wait_healthy
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = Path(__file__).parent / "vendors" / "enos" / "samples"

@@ -13,7 +13,7 @@ import pytest
 
 from emulator.core.logs import JsonFormatter, LogSettings, log_config
 from emulator.testing import free_port
-from tests.test_cli import start, wait_healthy
+from tests.processes import start, wait_healthy
 
 
 def serve_and_read_output(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> str:

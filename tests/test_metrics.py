@@ -23,7 +23,7 @@ from emulator.config import Settings
 from emulator.core import registry
 from emulator.testing import free_port
 from tests.conftest import Client, Emulators
-from tests.test_cli import wait_healthy
+from tests.processes import wait_healthy
 
 CREATE = "/connect-service/v2.1/devices?action=create&orgId=o15475450989191"
 HEADERS = {"apim-accesstoken": "any-well-formed-token"}

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 
 from emulator.testing import free_port
-from tests.test_cli import start, wait_healthy
+from tests.processes import start, wait_healthy
 
 CREATE = "/connect-service/v2.1/devices?action=create&orgId=o15475450989191"
 HEADERS = {"apim-accesstoken": "any-well-formed-token"}

@@ -11,7 +11,7 @@ import httpx
 from emulator.core.logs import MaskQuery, log_config, mask_query_string
 from emulator.testing import free_port
 from tests.conftest import Client
-from tests.test_cli import start, wait_healthy
+from tests.processes import start, wait_healthy
 
 SECRET = "pw-0123456789abcdef"
 LOGIN = "/v2/quecauth/accessKeyAuthrize/accessKeyLogin"

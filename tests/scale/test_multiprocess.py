@@ -22,7 +22,7 @@ import pytest
 
 from emulator.testing import free_port
 from tests.conftest import drop_schemas, postgresql_schema, postgresql_skip_reason
-from tests.test_cli import start, stop, wait_healthy
+from tests.processes import start, stop, wait_healthy
 
 CLIENTS = 16
 SCHEMA = f"emu_scale_{os.getpid()}"
