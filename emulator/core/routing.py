@@ -16,7 +16,7 @@ import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from typing import Any, ClassVar, Protocol, TypeVar
 
-from fastapi import Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ValidationError
@@ -91,6 +91,34 @@ async def request_context(request: Request) -> Ctx:
     costs more than the whole lookup.
     """
     return emulator_of(request).context(namespace_of(request))
+
+
+EndpointT = TypeVar("EndpointT", bound=Callable[..., Any])
+
+
+def get_and_post(
+    router: APIRouter,
+    path: str,
+    *,
+    operation_id: str,
+    post: Mapping[str, Any] | None = None,
+    **common: Any,
+) -> Callable[[EndpointT], EndpointT]:
+    """Serve an endpoint on POST and on GET: real clients send some calls with no body, which
+    their HTTP client turns into a GET (REAL-CLIENTS.md §1.7). Both routes carry the same name,
+    so the journal, faults and metrics see one operation; OpenAPI gets ``<id>`` for the POST
+    and ``<id>.get`` for the GET. ``post`` holds what only the POST publishes (its body)."""
+
+    def decorate(endpoint: EndpointT) -> EndpointT:
+        router.api_route(
+            path, methods=["POST"], operation_id=operation_id, **common, **(post or {})
+        )(endpoint)
+        router.api_route(path, methods=["GET"], operation_id=f"{operation_id}.get", **common)(
+            endpoint
+        )
+        return endpoint
+
+    return decorate
 
 
 class VendorRoute(APIRoute):

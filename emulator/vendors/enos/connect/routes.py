@@ -16,7 +16,7 @@ from emulator.core.conformance import request_body
 from emulator.core.context import Ctx
 from emulator.core.errors import VendorError
 from emulator.core.operations import Operation, register
-from emulator.core.routing import request_context
+from emulator.core.routing import get_and_post, request_context
 from emulator.vendors.enos import envelope
 from emulator.vendors.enos.auth import enos_auth
 from emulator.vendors.enos.connect import service
@@ -93,29 +93,22 @@ register(
 ACTIONS: dict[str, Action] = {"create": _create, "get": _get, "delete": _delete}
 
 
-@router.api_route(
+@get_and_post(
+    router,
     "/devices",
-    methods=["POST"],
     response_model=EnosResponse[DeviceCreateResult],
     name="enos.connect.devices",
     operation_id="enos.connect.create_device",
-    summary="Create Device (action=create; also get, delete)",
-    openapi_extra={
-        **request_body(DeviceCreateRequest),
-        "parameters": [
-            {"name": "action", "in": "query", "required": True, "schema": {"type": "string"}},
-            {"name": "orgId", "in": "query", "required": True, "schema": {"type": "string"}},
-        ],
+    post={
+        "summary": "Create Device (action=create; also get, delete)",
+        "openapi_extra": {
+            **request_body(DeviceCreateRequest),
+            "parameters": [
+                {"name": "action", "in": "query", "required": True, "schema": {"type": "string"}},
+                {"name": "orgId", "in": "query", "required": True, "schema": {"type": "string"}},
+            ],
+        },
     },
-)
-# The GET twin: the same operation for the journal and faults (its route name);
-# its own operationId keeps the published ids unique.
-@router.api_route(
-    "/devices",
-    methods=["GET"],
-    response_model=EnosResponse[DeviceCreateResult],
-    name="enos.connect.devices",
-    operation_id="enos.connect.create_device.get",
 )
 async def devices(request: Request) -> JSONResponse:
     """Create Device (enos-connect-create-device.md), and its companions get and delete."""

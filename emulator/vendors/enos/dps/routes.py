@@ -17,7 +17,7 @@ from emulator.core.conformance import request_body
 from emulator.core.context import Ctx
 from emulator.core.errors import VendorError
 from emulator.core.operations import Operation, register
-from emulator.core.routing import emulator_of, namespace_of, request_context
+from emulator.core.routing import emulator_of, get_and_post, namespace_of, request_context
 from emulator.vendors.enos import envelope
 from emulator.vendors.enos.auth import enos_auth
 from emulator.vendors.enos.dps import service
@@ -156,36 +156,31 @@ def _dispatch(request: Request, action: str | None, table: dict[str, str]) -> Ac
     return ACTIONS[name]
 
 
-@router.api_route(
+@get_and_post(
+    router,
     "/v2.5/pvs/device",
-    methods=["POST"],
     response_model=EnosResponse[PvsDevice],
     name="enos.dps.allocate",
     operation_id="enos.dps.allocate",
-    summary="Allocate DPS Device (action=allocate; also create, get, search, update, delete)",
-    openapi_extra={
-        **request_body(PvsDeviceAllocateRequest),
-        "parameters": [
-            {
-                "name": "action",
-                "in": "query",
-                "required": True,
-                "schema": {"type": "string"},
-                "description": "allocate | create | get | search | update | delete | "
-                "resetAllocationStatus",
-            },
-            {"name": "orgId", "in": "query", "required": True, "schema": {"type": "string"}},
-        ],
-    },  # fmt: skip
-)
-# The GET twin: the same operation for the journal and faults (its route name);
-# its own operationId keeps the published ids unique.
-@router.api_route(
-    "/v2.5/pvs/device",
-    methods=["GET"],
-    response_model=EnosResponse[PvsDevice],
-    name="enos.dps.allocate",
-    operation_id="enos.dps.allocate.get",
+    post={
+        "summary": (
+            "Allocate DPS Device (action=allocate; also create, get, search, update, delete)"
+        ),
+        "openapi_extra": {
+            **request_body(PvsDeviceAllocateRequest),
+            "parameters": [
+                {
+                    "name": "action",
+                    "in": "query",
+                    "required": True,
+                    "schema": {"type": "string"},
+                    "description": "allocate | create | get | search | update | delete | "
+                    "resetAllocationStatus",
+                },
+                {"name": "orgId", "in": "query", "required": True, "schema": {"type": "string"}},
+            ],
+        },
+    },
 )
 async def pvs_device(request: Request) -> JSONResponse:
     """Allocate DPS Device (enos-dps-allocate.md), and its companions."""
@@ -194,25 +189,14 @@ async def pvs_device(request: Request) -> JSONResponse:
     return await handler(request, await request_context(request))
 
 
-@router.api_route(
+@get_and_post(
+    router,
     "/v4.0/pvs/device",
-    methods=["POST"],
     response_model=EnosResponse[PvsDevice],
     name="enos.dps.allocate",
+    deprecated=True,
     # Distinct in OpenAPI only: the journal and faults see enos.dps.allocate.
     operation_id="enos.dps.allocate_v4",
-    deprecated=True,
-)
-# The GET twin: the same operation for the journal and faults (its route name);
-# its own operationId keeps the published ids unique.
-@router.api_route(
-    "/v4.0/pvs/device",
-    methods=["GET"],
-    response_model=EnosResponse[PvsDevice],
-    name="enos.dps.allocate",
-    # Distinct in OpenAPI only: the journal and faults see enos.dps.allocate.
-    operation_id="enos.dps.allocate_v4.get",
-    deprecated=True,
 )
 async def pvs_device_v4(
     request: Request,

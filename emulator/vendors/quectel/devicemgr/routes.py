@@ -17,7 +17,7 @@ from pydantic import BaseModel
 from emulator.core.context import Ctx
 from emulator.core.errors import ErrorCode, VendorError
 from emulator.core.operations import Operation, register
-from emulator.core.routing import request_context
+from emulator.core.routing import get_and_post, request_context
 from emulator.vendors.quectel.auth import saas_auth
 from emulator.vendors.quectel.devicemgr import service
 from emulator.vendors.quectel.devicemgr import token as saas_tokens
@@ -321,21 +321,12 @@ def _token_answer(issued: saas_tokens.IssuedToken) -> JSONResponse:
     return JSONResponse({"code": 200, "msg": "OK", **token, "data": token})
 
 
-@token_router.api_route(
+@get_and_post(
+    token_router,
     "/accessKeyLogin",
-    methods=["POST"],
     response_model=AccessTokenResponse,
     name="quectel.auth.access_key_login",
     operation_id="quectel.auth.access_key_login",
-)
-# The GET twin: the same operation for the journal and faults (its route name);
-# its own operationId keeps the published ids unique.
-@token_router.api_route(
-    "/accessKeyLogin",
-    methods=["GET"],
-    response_model=AccessTokenResponse,
-    name="quectel.auth.access_key_login",
-    operation_id="quectel.auth.access_key_login.get",
 )
 async def access_key_login(request: Request, ctx: CtxDep) -> JSONResponse:
     """Get an access token with AccessKey/AccessSecret (OpenAPI Integration Guide)."""
@@ -347,21 +338,12 @@ async def access_key_login(request: Request, ctx: CtxDep) -> JSONResponse:
     return _token_answer(issued)
 
 
-@token_router.api_route(
+@get_and_post(
+    token_router,
     "/refreshToken",
-    methods=["POST"],
     response_model=AccessTokenResponse,
     name="quectel.auth.refresh_token",
     operation_id="quectel.auth.refresh_token",
-)
-# The GET twin: the same operation for the journal and faults (its route name);
-# its own operationId keeps the published ids unique.
-@token_router.api_route(
-    "/refreshToken",
-    methods=["GET"],
-    response_model=AccessTokenResponse,
-    name="quectel.auth.refresh_token",
-    operation_id="quectel.auth.refresh_token.get",
 )
 async def refresh_token(request: Request, ctx: CtxDep) -> JSONResponse:
     """Refresh Token. A generated doc names the parameter ``refreshToken``: both are read."""
