@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp
 
 from emulator import __version__, ui
 from emulator.config import Settings
@@ -17,7 +18,7 @@ from emulator.control.commands import router as commands_router
 from emulator.control.errors import ControlError, error_body
 from emulator.control.routes import router as control_router
 from emulator.core import conformance, metrics, namespaces
-from emulator.core.asgi import NamespaceMiddleware
+from emulator.core.asgi import HotRoutes, NamespaceMiddleware
 from emulator.core.clock import Clock, SharedClock
 from emulator.core.context import Emulator
 from emulator.core.db import init_db, is_postgresql, make_engine, make_side_engine
@@ -58,24 +59,40 @@ def build_emulator(settings: Settings) -> Emulator:
     return emulator
 
 
+class EmulatorApp(FastAPI):
+    """FastAPI with the namespace middleware and the hot-route dispatch outermost.
+
+    The namespace comes first: every layer, the hot routes included, sees ``/ns/{name}/x``
+    as ``/x``. The hot routes (core/asgi.py HotRoutes) sit in front of Starlette's own
+    layers, so a vendor request already routed once skips them all.
+    """
+
+    emulator: Emulator
+    hot_routes: HotRoutes | None = None  # built with the stack, at the first request
+
+    def build_middleware_stack(self) -> ASGIApp:
+        self.hot_routes = HotRoutes(super().build_middleware_stack())
+        return NamespaceMiddleware(self.hot_routes)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     emulator = build_emulator(settings)
-    app = FastAPI(
+    app = EmulatorApp(
         title="iot-emulator",
         version=__version__,
         description="Offline emulator of five IoT-platform HTTP APIs: Quectel, EnOS, MediaTek MCS.",
     )
-    app.state.emulator = emulator
+    app.emulator = app.state.emulator = emulator
     for router in ROUTERS:
         app.include_router(router)
     app.include_router(control_router)
     metrics.install(app, emulator)
     app.include_router(commands_router)
     app.include_router(ui.router)
-    # Inside the namespace middleware: it sees /ns/{name}/_emulator/... as /_emulator/...
+    # Inside the namespace middleware (EmulatorApp): it sees /ns/{name}/_emulator/... as
+    # /_emulator/...
     app.add_middleware(AdminTokenMiddleware, token=settings.admin_token)
-    app.add_middleware(NamespaceMiddleware)
     _install_fallbacks(app)
     # /openapi.json publishes each vendor operation's documented codes (error tables).
     conformance.install_openapi(app)

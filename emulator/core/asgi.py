@@ -1,12 +1,23 @@
-"""ASGI middleware: picks the namespace of a request before routing sees it."""
+"""ASGI middleware: picks the namespace of a request before routing sees it, and serves the
+hot vendor routes without the middleware and routing layers between."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from emulator.core import namespaces
+
+DirectHandler = Callable[[Request], Awaitable[Response]]
+# The scope key through which a route offers itself to :class:`HotRoutes` (see there).
+_OFFER = "emulator.direct_handler"
+
+
+_HEADER = namespaces.HEADER.encode()
 
 
 class NamespaceMiddleware:
@@ -31,7 +42,7 @@ class NamespaceMiddleware:
             scope["raw_path"] = scope["path"].encode()
         else:
             for key, value in scope.get("headers", ()):
-                if key == namespaces.HEADER.encode():
+                if key == _HEADER:
                     name = value.decode("latin-1")
                     break
         if name is not None:
@@ -50,3 +61,47 @@ async def _reject(send: Send, message: str) -> None:
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     await send({"type": "http.response.start", "status": 400, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+class HotRoutes:
+    """Serves a request straight to its vendor route once the router has chosen that route
+    for the same method and path.
+
+    A vendor route whose endpoint takes only the request (core/routing.py) needs nothing of
+    what the layers between the server and the route do per request: exception middleware,
+    exit stacks, route matching, the request/response wrappers. Under load those layers
+    cost about a fifth of a request. Rather than re-implement the router's choice, this
+    learns it: the first request for a method and path goes the normal way, and the route
+    that serves it offers its handler through the scope (:func:`offer`); later requests for
+    the same method and path go to that handler directly. Routing depends on nothing but
+    the method and the path, so the answer is the one the router would give. Only routes
+    with no path parameters offer themselves, so the table holds at most one entry per
+    route and method.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.table: dict[tuple[str, str], DirectHandler] = {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("root_path"):
+            await self.app(scope, receive, send)
+            return
+        key = (scope["method"], scope["path"])
+        handler = self.table.get(key)
+        if handler is not None:
+            response = await handler(Request(scope, receive, send))
+            await response(scope, receive, send)
+            return
+        offered: list[DirectHandler] = []
+        scope[_OFFER] = offered
+        await self.app(scope, receive, send)
+        if offered:
+            self.table[key] = offered[0]
+
+
+def offer(scope: Scope, handler: DirectHandler) -> None:
+    """Called by a route that can be served directly, with its handler (see HotRoutes)."""
+    offered: list[DirectHandler] | None = scope.get(_OFFER)
+    if offered is not None and not offered:
+        offered.append(handler)

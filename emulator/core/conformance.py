@@ -20,7 +20,6 @@ import json
 import re
 import sys
 from collections.abc import Callable, Iterable, Iterator
-from types import SimpleNamespace
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -135,7 +134,7 @@ class _StubApp:
     an example draws no id from any namespace."""
 
     def __init__(self) -> None:
-        self.state = SimpleNamespace(emulator=_StubEmulator())
+        self.emulator = _StubEmulator()
 
 
 def example(route: APIRoute, code: ErrorCode) -> Any:

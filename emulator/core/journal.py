@@ -12,6 +12,7 @@ first) and a body is kept as text, cut at :data:`BODY_LIMIT` characters.
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 from collections import deque
@@ -97,12 +98,10 @@ class Entry:
         }
 
 
-# Called with every recorded entry (metrics subscribe here). An observer must be fast and
-# must not raise; an exception is logged by the caller and the request is still answered.
-OBSERVERS: list[Callable[[Entry], None]] = []
-
-
+@functools.lru_cache(maxsize=1024)
 def secret_name(name: str) -> bool:
+    """Whether a header or query parameter of this name carries a credential. Cached: every
+    request of a client sends the same few names."""
     lowered = name.lower()
     return lowered in _MASKED_HEADERS or any(word in lowered for word in _SECRET_WORDS)
 
@@ -195,6 +194,10 @@ class Journal:
         self._entries: deque[Entry] = deque(maxlen=size)
         self._lock = threading.Lock()
         self._next_id = 1
+        # Called with every recorded entry (the app's metrics subscribe here). An observer
+        # must be fast and must not raise; an exception is logged by the caller and the
+        # request is still answered.
+        self.observers: list[Callable[[Entry], None]] = []
 
     @property
     def size(self) -> int:

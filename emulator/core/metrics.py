@@ -6,9 +6,8 @@ vendor, commands per state, armed faults, namespaces) are computed at scrape tim
 database and the fault book, so they are right whichever process wrote the rows.
 
 Each app has its own :class:`Metrics` and ``CollectorRegistry``, never the global one, so
-several emulators can live in one process (the test suite does). The journal's observers are
-process-wide, so :class:`MetricsMiddleware` names the app serving a request in a context
-variable and the one observer counts into that app's metrics.
+several emulators can live in one process (the test suite does); each observes its own
+emulator's journal.
 
 With ``--workers N`` the CLI sets ``PROMETHEUS_MULTIPROC_DIR`` before the workers start:
 prometheus-client then keeps counters in files that every worker's scrape adds up.
@@ -19,7 +18,6 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterator
-from contextvars import ContextVar
 from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, FastAPI, Request, Response
@@ -34,7 +32,6 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from emulator import __version__
 from emulator.core import journal, registry
@@ -48,15 +45,6 @@ MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 # Vendor requests are fast (a few ms); faults can add seconds of latency.
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 _LABELS = ("operation", "status", "code")
-
-# The metrics of the app serving the current request (set by MetricsMiddleware).
-CURRENT: ContextVar[Metrics | None] = ContextVar("emulator_metrics", default=None)
-
-
-def _observe(entry: journal.Entry) -> None:
-    metrics = CURRENT.get()
-    if metrics is not None:
-        metrics.observe(entry)
 
 
 class Metrics:
@@ -93,15 +81,22 @@ class Metrics:
         else:
             self.registry = own
         self.registry.register(StateCollector(emulator))
+        self._series: dict[tuple[str, int, int | None], tuple[Counter, Histogram]] = {}
 
     def observe(self, entry: journal.Entry) -> None:
-        labels = (
-            entry.operation,
-            str(entry.status),
-            "" if entry.vendor_code is None else str(entry.vendor_code),
-        )
-        self.requests.labels(*labels).inc()
-        self.latency.labels(*labels).observe(entry.duration_ms / 1000)
+        key = (entry.operation, entry.status, entry.vendor_code)
+        series = self._series.get(key)
+        if series is None:
+            # prometheus-client's labels() validates and locks on every call; a load test
+            # sees a handful of label sets, so each is looked up once.
+            code = "" if entry.vendor_code is None else str(entry.vendor_code)
+            labels = (entry.operation, str(entry.status), code)
+            series = self._series[key] = (
+                self.requests.labels(*labels),
+                self.latency.labels(*labels),
+            )
+        series[0].inc()
+        series[1].observe(entry.duration_ms / 1000)
         if entry.fault_id is not None:
             self.injected.labels(entry.operation).inc()
 
@@ -179,24 +174,6 @@ class StateCollector(Collector):
         yield faults
 
 
-class MetricsMiddleware:
-    """Names this app's :class:`Metrics` for the journal observer while a request runs."""
-
-    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
-        self.app = app
-        self.metrics = metrics
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        token = CURRENT.set(self.metrics)
-        try:
-            await self.app(scope, receive, send)
-        finally:
-            CURRENT.reset(token)
-
-
 router = APIRouter(prefix="/_emulator", tags=["control plane"])
 
 
@@ -216,11 +193,9 @@ def metrics(request: Request) -> Response:
 
 
 def install(app: FastAPI, emulator: Emulator) -> Metrics:
-    """Give ``app`` its metrics, the scrape route and the middleware; subscribe to the journal."""
+    """Give ``app`` its metrics and the scrape route; count what its journal records."""
     app_metrics = Metrics(emulator)
     app.state.metrics = app_metrics
     app.include_router(router)
-    app.add_middleware(MetricsMiddleware, metrics=app_metrics)
-    if _observe not in journal.OBSERVERS:
-        journal.OBSERVERS.append(_observe)
+    emulator.journal.observers.append(app_metrics.observe)
     return app_metrics

@@ -21,7 +21,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ValidationError
 
-from emulator.core import faults, journal, namespaces
+from emulator.core import asgi, faults, journal, namespaces
 from emulator.core.context import Ctx, Emulator
 from emulator.core.errors import ErrorCode, ValidationMap, VendorError
 
@@ -74,7 +74,9 @@ def _detail(field: str, err: Mapping[str, Any]) -> str:
 
 
 def emulator_of(request: Request) -> Emulator:
-    emulator: Emulator = request.app.state.emulator
+    # A plain attribute of the app (app.EmulatorApp): read several times a request, and
+    # ``app.state`` is a lookup through State.__getattr__.
+    emulator: Emulator = request.scope["app"].emulator
     return emulator
 
 
@@ -180,7 +182,8 @@ class VendorRoute(APIRoute):
         route = type(self)
         # Every vendor route's name is its operation id (a dispatching route's is a fallback).
         route_operation = self.name
-        if _takes_only_the_request(self):
+        direct = _takes_only_the_request(self)
+        if direct:
             # The hot routes read their request by hand: FastAPI's handler (parameter solving,
             # response serialisation) would only add its cost, so the endpoint is called as is.
             endpoint = self.endpoint
@@ -222,6 +225,9 @@ class VendorRoute(APIRoute):
 
         async def vendor_route_handler(request: Request) -> Response:
             started = time.perf_counter()
+            if direct and not request.path_params:
+                # Later requests for this method and path may skip the router (asgi.py).
+                asgi.offer(request.scope, vendor_route_handler)
             emulator = emulator_of(request)
             namespace = namespace_of(request)
             operation = route.operation_of(request) or route_operation
@@ -303,7 +309,7 @@ async def _record(
     duration_ms: float,
 ) -> None:
     book = emulator.journal
-    if book.size == 0 and not journal.OBSERVERS:
+    if book.size == 0 and not book.observers:
         return
     raw = b""
     if not refused:
@@ -343,7 +349,7 @@ async def _record(
         response=journal.answer_body(content),
     )
     book.append(entry)
-    for observer in journal.OBSERVERS:
+    for observer in book.observers:
         try:
             observer(entry)
         except Exception:
