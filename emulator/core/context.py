@@ -6,11 +6,14 @@ FastAPI, so the same behaviour serves the vendor routes, the control plane and t
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, Engine
+from sqlalchemy.pool import QueuePool
 
 from emulator.config import Settings
 from emulator.core.clock import Clock, SharedClock
@@ -43,7 +46,18 @@ class Emulator:
     # The shared clock's and journal's engine (core/db.py make_side_engine); None: ``engine``.
     side_engine: Engine | None = None
 
+    # Connections kept open per thread on a SQLite file (see held_connection).
+    _held: threading.local = field(default_factory=threading.local, init=False, repr=False)
+    _all_held: weakref.WeakSet[Connection] = field(
+        default_factory=weakref.WeakSet, init=False, repr=False
+    )
+
     def __post_init__(self) -> None:
+        # A pool checkout and return cost more than the statements of a small request; on a
+        # SQLite file (a pool of local connections) each thread keeps one connection open.
+        self._holds = self.engine.dialect.name == "sqlite" and isinstance(
+            self.engine.pool, QueuePool
+        )
         if isinstance(self.clock, SharedClock):
             # Several processes on one database: faults and the journal live there too.
             self.journal = SharedJournal(
@@ -59,7 +73,9 @@ class Emulator:
         return isinstance(self.clock, SharedClock)
 
     def dispose(self) -> None:
-        """Close every pooled database connection (both engines)."""
+        """Close every database connection: the pools of both engines and the held ones."""
+        for conn in list(self._all_held):
+            conn.close()
         self.engine.dispose()
         if self.side_engine is not None and self.side_engine is not self.engine:
             self.side_engine.dispose()
@@ -102,6 +118,24 @@ class Emulator:
         self.faults.clear(namespace)
         self.journal.clear(namespace)
 
+    def held_connection(self) -> Connection | None:
+        """This thread's own open connection when it is free, else ``None`` (use the pool).
+
+        Only on a SQLite file. The connection is taken out of the pool (detached), so it
+        counts against no pool limit, and it closes with its thread: an idle worker thread
+        that ends drops it, and :meth:`dispose` closes them all. A block that already holds
+        it in a transaction (a nested ``begin``) gets a pooled connection, as before.
+        """
+        if not self._holds:
+            return None
+        conn: Connection | None = getattr(self._held, "conn", None)
+        if conn is None or conn.closed:
+            pooled = self.engine.raw_connection()
+            pooled.detach()
+            conn = self._held.conn = Connection(self.engine, connection=pooled)
+            self._all_held.add(conn)
+        return None if conn.in_transaction() else conn
+
     def context(self, namespace: str) -> Ctx:
         self.namespaces.ensure(namespace)
         return Ctx(emulator=self, namespace=namespace)
@@ -131,15 +165,41 @@ class Ctx:
 
     @contextmanager
     def begin(self) -> Iterator[Connection]:
-        """One transaction: committed when the block ends, rolled back if it raises."""
-        with self.emulator.engine.begin() as conn:
-            token = TRANSACTION.set(conn)
-            try:
-                yield conn
-            finally:
-                TRANSACTION.reset(token)
+        """One transaction: committed when the block ends, rolled back if it raises.
+
+        Never ``await`` inside the block: the connection may be the thread's held one
+        (:meth:`Emulator.held_connection`), which another request of the same event loop
+        would then find in the middle of this transaction.
+        """
+        held = self.emulator.held_connection()
+        if held is None:
+            with self.emulator.engine.begin() as conn:
+                with _current(conn):
+                    yield conn
+            return
+        with held.begin(), _current(held):
+            yield held
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
-        with self.emulator.engine.connect() as conn:
-            yield conn
+        """A connection for reads; what the block writes is rolled back. No ``await`` inside
+        (see :meth:`begin`)."""
+        held = self.emulator.held_connection()
+        if held is None:
+            with self.emulator.engine.connect() as conn:
+                yield conn
+            return
+        try:
+            yield held
+        finally:
+            held.rollback()
+
+
+@contextmanager
+def _current(conn: Connection) -> Iterator[None]:
+    """Names ``conn`` as the transaction of this request (core/faults.py writes into it)."""
+    token = TRANSACTION.set(conn)
+    try:
+        yield
+    finally:
+        TRANSACTION.reset(token)
