@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Mapping, Sequence
+import operator
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -30,6 +31,20 @@ def loads(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str | bytes) else value
 
 
+Values = Callable[[Mapping[str, Any]], Any]
+
+
+def _values_of(order: tuple[str, ...]) -> Values:
+    """What the driver takes for a statement's parameters: a tuple in ``order`` for a
+    positional paramstyle, the mapping itself (as a dict) for a named one."""
+    if not order:
+        return dict
+    if len(order) == 1:
+        name = order[0]
+        return lambda params: (params[name],)
+    return operator.itemgetter(*order)  # a tuple, in C
+
+
 class Record(dict[str, Any]):
     """A row by column name, as ``row["name"]`` or ``row.name``."""
 
@@ -46,24 +61,24 @@ class HotSql:
     def __init__(self, sql: str, *, json: tuple[str, ...] = ()) -> None:
         self.sql = sql
         self.json = json
-        self._compiled: dict[str, tuple[str, tuple[str, ...] | None]] = {}
+        self._compiled: dict[str, tuple[str, Values]] = {}
 
-    def _for(self, conn: Connection) -> tuple[str, tuple[str, ...] | None]:
+    def _for(self, conn: Connection) -> tuple[str, Values]:
         dialect = conn.dialect
         compiled = self._compiled.get(dialect.name)
         if compiled is None:
             statement = text(self.sql).compile(dialect=dialect)
             # Positional paramstyles (SQLite's "?") need the parameters in order; named ones
             # (psycopg's "%(name)s") take the mapping as it is.
-            order = tuple(statement.positiontup) if statement.positiontup else None
-            compiled = self._compiled[dialect.name] = (statement.string, order)
+            order = tuple(statement.positiontup or ())
+            compiled = self._compiled[dialect.name] = (statement.string, _values_of(order))
         return compiled
 
     def execute(self, conn: Connection, params: Mapping[str, Any]) -> Any:
         """Run inside ``conn``'s transaction; returns the DB-API cursor."""
-        sql, order = self._for(conn)
+        sql, values_of = self._for(conn)
         cursor = conn.connection.cursor()
-        values = tuple(params[name] for name in order) if order else dict(params)
+        values = values_of(params)
         try:
             cursor.execute(sql, values)
         except conn.dialect.loaded_dbapi.Error as exc:
@@ -71,11 +86,9 @@ class HotSql:
         return cursor
 
     def executemany(self, conn: Connection, rows: list[Mapping[str, Any]]) -> None:
-        sql, order = self._for(conn)
+        sql, values_of = self._for(conn)
         cursor = conn.connection.cursor()
-        params = (
-            [tuple(r[name] for name in order) for r in rows] if order else [dict(r) for r in rows]
-        )
+        params = [values_of(r) for r in rows]
         try:
             cursor.executemany(sql, params)
         except conn.dialect.loaded_dbapi.Error as exc:

@@ -30,8 +30,14 @@ _O = registry.enos_orgs
 # cursor (core/sql.py).
 ORG_EXISTS = HotSql("SELECT org_id FROM enos_orgs WHERE namespace = :ns AND org_id = :org")
 _PRODUCT = HotSql(
-    "SELECT name, attrs FROM products WHERE namespace = :ns AND vendor = 'enos'"
+    "SELECT product_key, attrs FROM products WHERE namespace = :ns AND vendor = 'enos'"
     " AND product_key = :pk AND org_id = :org"
+)
+# Both checks of a create in one statement: the org (no row), then its product (NULLs).
+_ORG_AND_PRODUCT = HotSql(
+    "SELECT o.org_id, p.product_key, p.attrs FROM enos_orgs o LEFT JOIN products p"
+    " ON p.namespace = o.namespace AND p.vendor = 'enos' AND p.product_key = :pk"
+    " AND p.org_id = o.org_id WHERE o.namespace = :ns AND o.org_id = :org"
 )
 # Takes one place of the product's quota, atomically: no row updated means the quota is full.
 _TAKE_QUOTA = HotSql(
@@ -53,17 +59,28 @@ def invalid(field: str, detail: str) -> VendorError:
     return VendorError(ConnectError.INVALID_ARGUMENT, f"Invalid Argument {field}:{detail}")
 
 
-def require_org(conn: Connection, ctx: Ctx, org_id: str | None) -> str:
+def _require_org_id(org_id: str | None) -> str:
     if not org_id:
         raise invalid("orgId", "orgId is missing")
-    if ORG_EXISTS.first(conn, {"ns": ctx.namespace, "org": org_id}) is None:
-        raise invalid("orgId", f"organization {org_id} does not exist")
     return org_id
 
 
-def _product_attrs(conn: Connection, ctx: Ctx, org_id: str, product_key: str) -> dict[str, Any]:
-    product = _PRODUCT.first(conn, {"ns": ctx.namespace, "pk": product_key, "org": org_id})
-    if product is None:
+def _no_org(org_id: str) -> VendorError:
+    return invalid("orgId", f"organization {org_id} does not exist")
+
+
+def require_org(conn: Connection, ctx: Ctx, org_id: str | None) -> str:
+    org_id = _require_org_id(org_id)
+    if ORG_EXISTS.first(conn, {"ns": ctx.namespace, "org": org_id}) is None:
+        raise _no_org(org_id)
+    return org_id
+
+
+def _product_attrs(
+    product: tuple[Any, ...] | None, org_id: str, product_key: str
+) -> dict[str, Any]:
+    """The attrs of a product row ``(product_key, attrs)``, or 99400 when there is none."""
+    if product is None or product[0] is None:
         raise invalid(
             "productKey", f"product {product_key} does not exist in organization {org_id}"
         )
@@ -73,14 +90,20 @@ def _product_attrs(conn: Connection, ctx: Ctx, org_id: str, product_key: str) ->
 
 def create_device(ctx: Ctx, *, org_id: str | None, request: DeviceCreateRequest) -> dict[str, Any]:
     """Create Device: the DeviceCreateResult of the doc."""
+    org_id = _require_org_id(org_id)
+    product_key = request.product_key
     with ctx.begin() as conn:
-        org_id = require_org(conn, ctx, org_id)
+        params = {"ns": ctx.namespace, "org": org_id, "pk": product_key}
+        found = _ORG_AND_PRODUCT.first(conn, params)
+        if found is None:
+            raise _no_org(org_id)
         row = insert_device(
-            conn, ctx, org_id=org_id, product_key=request.product_key,
+            conn, ctx, org_id=org_id, product_key=product_key,
             device_key=request.device_key, timezone=request.timezone,
             device_name=request.device_name.model_dump(by_alias=True),
             device_attributes=request.device_attributes, device_tags=request.device_tags,
             device_desc=request.device_desc,
+            product_attrs=_product_attrs(found[1:], org_id, product_key),
         )  # fmt: skip
     return {
         "productKey": row["product_key"],
@@ -95,6 +118,7 @@ def insert_device(
     conn: Connection, ctx: Ctx, *, org_id: str, product_key: str, device_key: str | None,
     timezone: str, device_name: dict[str, Any], device_attributes: dict[str, Any] | None = None,
     device_tags: dict[str, str] | None = None, device_desc: str | None = None,
+    product_attrs: dict[str, Any] | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     """Insert one device row of a known org: also how DPS allocation provisions a device.
 
@@ -102,7 +126,9 @@ def insert_device(
     lookup, one insert and one quota update. A generated key that collides (never seen with
     a 10-character key) is the platform's own 11714, "Generate deviceKey failed".
     """
-    product_attrs = _product_attrs(conn, ctx, org_id, product_key)
+    if product_attrs is None:  # not looked up by the caller
+        product = _PRODUCT.first(conn, {"ns": ctx.namespace, "pk": product_key, "org": org_id})
+        product_attrs = _product_attrs(product, org_id, product_key)
     ids, now = ctx.ids, ctx.now_ms()
     row = {
         "namespace": ctx.namespace,
