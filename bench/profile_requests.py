@@ -79,7 +79,7 @@ async def call(
     return bytes(sent[-1].get("body", b""))
 
 
-async def measure(app: Any, name: str, count: int, profile: bool) -> None:
+async def measure(app: Any, name: str, count: int, profile: bool, sort: str = "tottime") -> None:
     method, path, query, headers, fixed = CASES[name]
     serial = 0
 
@@ -113,7 +113,7 @@ async def measure(app: Any, name: str, count: int, profile: bool) -> None:
     per_request = (time.process_time() - started) / count
     print(f"{name}: {per_request * 1e6:.0f} us CPU per request  {answer[:80]!r}")
     if profile:
-        pstats.Stats(profiler).sort_stats("tottime").print_stats(30)
+        pstats.Stats(profiler).sort_stats(sort).print_stats(40)
 
 
 def main() -> None:
@@ -121,13 +121,18 @@ def main() -> None:
     parser.add_argument("operation", choices=sorted(CASES))
     parser.add_argument("--count", type=int, default=2000)
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument(
+        "--sort", default="tottime", help="pstats order of the profile: tottime, cumulative, ..."
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(
             db=str(Path(tmp) / "profile.db"), seed=1,
             fixtures=[ROOT / "fixtures" / "default.yaml", ROOT / "bench" / "fixtures.yaml"],
         )  # fmt: skip
-        asyncio.run(measure(create_app(settings), args.operation, args.count, args.profile))
+        asyncio.run(
+            measure(create_app(settings), args.operation, args.count, args.profile, args.sort)
+        )
 
 
 if __name__ == "__main__":
