@@ -13,7 +13,9 @@ first) and a body is kept as text, cut at :data:`BODY_LIMIT` characters.
 from __future__ import annotations
 
 import functools
+import itertools
 import json
+import re
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
@@ -127,6 +129,8 @@ def _mask_value(value: Any) -> Any:
 
 # Body fields holding a credential: Quectel's end-user login sends its password as "pwd".
 _SECRET_FIELD_WORDS = ("password", "secret", "pwd")
+# Any of the words in any case, without a lowered copy of the body.
+_NAMES_A_SECRET = re.compile("|".join(_SECRET_FIELD_WORDS), re.IGNORECASE)
 
 
 def _secret_field(name: object) -> bool:
@@ -158,9 +162,8 @@ def mask_body(raw: bytes) -> tuple[str | None, bool]:
     if not raw:
         return None, False
     text = raw.decode("utf-8", errors="replace")
-    lowered = text.lower()
     # Parsing costs: only a body that names a secret is parsed and rewritten.
-    if any(word in lowered for word in _SECRET_FIELD_WORDS):
+    if _NAMES_A_SECRET.search(text):
         try:
             text = json.dumps(_mask_value(json.loads(text)), ensure_ascii=False)
         except (ValueError, RecursionError):
@@ -193,7 +196,8 @@ class Journal:
     def __init__(self, size: int) -> None:
         self._entries: deque[Entry] = deque(maxlen=size)
         self._lock = threading.Lock()
-        self._next_id = 1
+        # itertools.count: one atomic step under the GIL, no lock.
+        self._ids = itertools.count(1)
         # Called with every recorded entry (the app's metrics subscribe here). An observer
         # must be fast and must not raise; an exception is logged by the caller and the
         # request is still answered.
@@ -204,10 +208,7 @@ class Journal:
         return self._entries.maxlen or 0
 
     def next_id(self) -> int:
-        with self._lock:
-            value = self._next_id
-            self._next_id += 1
-            return value
+        return next(self._ids)
 
     def append(self, entry: Entry) -> None:
         with self._lock:
