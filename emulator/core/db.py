@@ -58,6 +58,9 @@ def is_postgresql(db: str) -> bool:
     return database_url(db).startswith(("postgresql", "postgres"))
 
 
+WAL_CHECKPOINT_PAGES = 4000
+
+
 def make_engine(db: str) -> Engine:
     url = database_url(db)
     if not url.startswith("sqlite"):
@@ -88,6 +91,11 @@ def make_engine(db: str) -> Engine:
             # WAL: readers never block the writer, and a crash loses no committed batch.
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
+            # Checkpoint every 4,000 pages, not SQLite's 1,000: a page written by many
+            # commits (a product's quota row, an index's inner pages) is copied and synced
+            # once per checkpoint, and a log under 4,096 frames keeps a single index table
+            # for readers to search. Measured: about 5% more creates a second under load.
+            cursor.execute(f"PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_PAGES}")
         cursor.execute("PRAGMA busy_timeout=5000")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()

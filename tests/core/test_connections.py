@@ -17,6 +17,7 @@ from sqlalchemy import Connection, text
 from emulator.app import build_emulator
 from emulator.config import Settings
 from emulator.core.context import Ctx, Emulator
+from emulator.core.db import WAL_CHECKPOINT_PAGES
 
 
 @pytest.fixture
@@ -148,3 +149,14 @@ def test_dispose_closes_every_held_connection(emulator: Emulator) -> None:
     assert reopened is not None
     assert reopened is not mine
     assert not reopened.closed
+
+
+def test_a_sqlite_file_is_in_wal_mode_and_checkpoints_every_4000_pages(
+    emulator: Emulator,
+) -> None:
+    with emulator.context("default").read() as conn:
+        mode = conn.exec_driver_sql("PRAGMA journal_mode").scalar_one()
+        pages = conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar_one()
+
+    assert mode == "wal"
+    assert pages == WAL_CHECKPOINT_PAGES == 4000
