@@ -18,9 +18,9 @@ import json
 import re
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
+from urllib.parse import parse_qsl
 
 from sqlalchemy import Engine
 
@@ -33,30 +33,100 @@ _MASKED_HEADERS = frozenset({"authorization", "apim-accesstoken", "apim-signatur
 _SECRET_WORDS = ("token", "secret", "password", "signature")
 
 
-@dataclass
 class Entry:
-    """One recorded vendor request."""
+    """One recorded vendor request.
 
-    id: int
-    at: int  # emulator clock, ms
-    namespace: str
-    operation: str
-    method: str
-    path: str
-    query: dict[str, str]
-    headers: dict[str, str]
-    body: str | None
-    status: int
-    vendor_code: int | None
-    duration_ms: float
-    injected: bool = False
-    fault_id: str | None = None
-    # Devices of a batch that a deviceKey fault failed.
-    faulted_devices: list[str] = field(default_factory=list)
-    body_truncated: bool = False
-    # The answer's body as sent (bytes kept by reference, cut at BODY_LIMIT); decoded and
-    # masked only when read, so recording costs nothing more.
-    response: bytes | None = None
+    Recording runs on every request and reading seldom, so a request's query, headers and
+    body may be given as they came (``raw_query``, ``raw_headers``, ``raw_body``: bytes) and
+    are then decoded and masked when first read; ``query``, ``headers``, ``body`` and
+    ``body_truncated`` read the same either way.
+    """
+
+    __slots__ = (
+        "id", "at", "namespace", "operation", "method", "path", "status", "vendor_code",
+        "duration_ms", "injected", "fault_id", "faulted_devices", "response",
+        "_query", "_headers", "_body", "_raw_query", "_raw_headers", "_raw_body",
+    )  # fmt: skip
+
+    def __init__(
+        self, *, id: int, at: int, namespace: str, operation: str, method: str, path: str,
+        status: int, vendor_code: int | None, duration_ms: float,
+        query: dict[str, str] | None = None, headers: dict[str, str] | None = None,
+        body: str | None = None, body_truncated: bool = False,
+        raw_query: bytes | None = None, raw_headers: Sequence[tuple[bytes, bytes]] = (),
+        raw_body: bytes | None = None,
+        injected: bool = False, fault_id: str | None = None,
+        faulted_devices: list[str] | None = None, response: bytes | None = None,
+    ) -> None:  # fmt: skip
+        self.id = id
+        self.at = at  # emulator clock, ms
+        self.namespace = namespace
+        self.operation = operation
+        self.method = method
+        self.path = path
+        self.status = status
+        self.vendor_code = vendor_code
+        self.duration_ms = duration_ms
+        self.injected = injected
+        self.fault_id = fault_id
+        # Devices of a batch that a deviceKey fault failed.
+        self.faulted_devices = faulted_devices if faulted_devices is not None else []
+        # The answer's body as sent (bytes kept by reference, cut at BODY_LIMIT); decoded and
+        # masked only when read, so recording costs nothing more.
+        self.response = response
+        self._raw_query = raw_query
+        self._raw_headers = raw_headers
+        self._query = query if raw_query is None else None
+        self._headers = headers if not raw_headers else None
+        self._raw_body = raw_body
+        self._body: tuple[str | None, bool] | None = None
+        if raw_body is None:
+            self._body = (body, body_truncated)
+        elif len(raw_body) > BODY_LIMIT:
+            # Masked now: a large body is not kept whole until it is read.
+            self._body = mask_body(raw_body)
+            self._raw_body = None
+
+    @property
+    def query(self) -> dict[str, str]:
+        if self._query is None:
+            text = (self._raw_query or b"").decode("latin-1")
+            self._query = mask_query(dict(parse_qsl(text, keep_blank_values=True)))
+        return self._query
+
+    @property
+    def headers(self) -> dict[str, str]:
+        if self._headers is None:
+            self._headers = mask_headers(
+                (k.decode("latin-1"), v.decode("latin-1")) for k, v in self._raw_headers
+            )
+        return self._headers
+
+    @property
+    def body(self) -> str | None:
+        return self._masked_body()[0]
+
+    @property
+    def body_truncated(self) -> bool:
+        return self._masked_body()[1]
+
+    def _masked_body(self) -> tuple[str | None, bool]:
+        if self._body is None:
+            self._body = mask_body(self._raw_body or b"")
+            self._raw_body = None
+        return self._body
+
+    def fields(self) -> dict[str, Any]:
+        """Every field by its constructor name, the request's parts masked."""
+        return {
+            "id": self.id, "at": self.at, "namespace": self.namespace,
+            "operation": self.operation, "method": self.method, "path": self.path,
+            "query": self.query, "headers": self.headers, "body": self.body,
+            "body_truncated": self.body_truncated, "status": self.status,
+            "vendor_code": self.vendor_code, "duration_ms": self.duration_ms,
+            "injected": self.injected, "fault_id": self.fault_id,
+            "faulted_devices": self.faulted_devices, "response": self.response,
+        }  # fmt: skip
 
     def response_value(self) -> Any:
         """The answer as JSON when it parses (its tokens and secrets masked), else the text."""
@@ -293,7 +363,7 @@ class SharedJournal(Journal):
 
 
 def _dump(entry: Entry) -> str:
-    data = asdict(entry)
+    data = entry.fields()
     del data["id"]
     if entry.response is not None:
         # Bytes round-trip through latin-1 exactly; json escapes what a text column refuses.

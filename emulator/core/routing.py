@@ -317,7 +317,6 @@ async def _record(
             raw = await request.body()
         except RuntimeError:  # the handler streamed the body: it is gone
             raw = b""
-    body, truncated = journal.mask_body(raw)
     content = getattr(response, "body", None)
     if code is None and response.media_type == "application/json" and content:
         # The EnOS and Quectel envelopes put the code first: read it without parsing the body.
@@ -336,10 +335,10 @@ async def _record(
         operation=operation,
         method=request.method,
         path=request.scope["path"],
-        query=journal.mask_query(request.query_params),
-        headers=journal.mask_headers(request.headers.items()),
-        body=body,
-        body_truncated=truncated,
+        # As they came: the journal decodes and masks them when they are read.
+        raw_query=request.scope.get("query_string", b""),
+        raw_headers=request.scope.get("headers", ()),
+        raw_body=raw,
         status=response.status_code,
         vendor_code=code,
         duration_ms=duration_ms,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+from starlette.datastructures import Headers, QueryParams
+
 from emulator.core import journal
 from emulator.core.journal import Entry, Journal
 
@@ -106,3 +108,43 @@ def test_vendor_code_reads_each_vendor_envelope() -> None:
     assert journal.vendor_code({"results": {"code": 4001, "url": "/x"}}) == 4001
     assert journal.vendor_code({"deviceId": "d"}) is None
     assert journal.vendor_code([1, 2]) is None
+
+
+def raw_entry(query: bytes, headers: dict[str, str], body: bytes) -> Entry:
+    return Entry(
+        id=1, at=0, namespace="ns", operation="op", method="POST", path="/p", status=200,
+        vendor_code=0, duration_ms=1.0, raw_query=query, raw_body=body,
+        raw_headers=[(k.encode(), v.encode()) for k, v in headers.items()],
+    )  # fmt: skip
+
+
+def test_an_entry_recorded_as_it_came_reads_masked_like_one_recorded_masked() -> None:
+    headers = {"authorization": "Bearer abc", "apim-accesstoken": "t0k", "x-trace": "1"}
+    query = b"action=create&orgId=o1&accessToken=secret-value&empty="
+    body = json.dumps({"productKey": "P", "nested": {"password": "hunter2"}}).encode()
+
+    raw = raw_entry(query, headers, body)
+
+    assert raw.headers == {"authorization": "***", "apim-accesstoken": "***", "x-trace": "1"}
+    assert raw.query == {"action": "create", "orgId": "o1", "accessToken": "***", "empty": ""}
+    assert json.loads(raw.body or "") == {"productKey": "P", "nested": {"password": "***"}}
+    # What recording did before it kept the raw parts: Starlette's parsing, masked at once.
+    masked_body, truncated = journal.mask_body(body)
+    eager = Entry(
+        id=1, at=0, namespace="ns", operation="op", method="POST", path="/p", status=200,
+        vendor_code=0, duration_ms=1.0, query=journal.mask_query(QueryParams(query)),
+        headers=journal.mask_headers(Headers(headers).items()), body=masked_body,
+        body_truncated=truncated,
+    )  # fmt: skip
+    assert raw.to_json() == eager.to_json()
+
+
+def test_a_long_body_recorded_as_it_came_is_masked_and_cut_at_once() -> None:
+    body = json.dumps({"secret": "s", "pad": "x" * (journal.BODY_LIMIT + 10)}).encode()
+
+    raw = raw_entry(b"", {}, body)
+
+    assert raw.body_truncated
+    assert raw.body is not None
+    assert len(raw.body) == journal.BODY_LIMIT
+    assert '"secret": "***"' in raw.body
