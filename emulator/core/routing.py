@@ -237,7 +237,15 @@ class VendorRoute(APIRoute):
             code: int | None = None
             refused = injected = False
             try:
-                rule = emulator.faults.take(namespace, operation, emulator.clock.now_ms())
+                try:
+                    rule = emulator.faults.take(namespace, operation, emulator.clock.now_ms())
+                except Exception:
+                    # The fault book (a database table when shared) failed: an error of
+                    # ours, answered in the vendor's envelope like any other.
+                    logger.exception("faults: cannot check %s %s", request.method, operation)
+                    rule = None
+                    response = route.render(request, VendorError(route.internal_error))
+                    code = route.internal_error.code
                 if rule is not None:
                     marks.rule_id = rule.id
                     if rule.latency_ms > 0:

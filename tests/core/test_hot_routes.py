@@ -169,3 +169,23 @@ def test_a_route_with_path_parameters_is_never_cached(
         assert not any("things" in path for _m, path in app.hot_routes.table)
     finally:
         emulators.close()
+
+
+def test_a_failing_fault_book_answers_the_vendors_internal_error_routed_or_direct(
+    own: OwnEmulator, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(*_args: Any, **_kwargs: Any) -> None:
+        raise RuntimeError("the fault table is unreachable")
+
+    monkeypatch.setattr(own.app.emulator.faults, "take", broken)
+
+    answers = [
+        own.client.post(devices_url("create"), json=create_body(), headers=HEADERS)
+        for _ in range(2)
+    ]
+
+    assert ("POST", DEVICES) in own.table
+    for answer in answers:
+        assert answer.status_code == 200
+        assert (answer.json()["code"], answer.json()["msg"]) == (99500, "Internal Server Error")
+    assert "faults: cannot check" in caplog.text
