@@ -6,6 +6,7 @@ has one shared connection and holds none.
 
 from __future__ import annotations
 
+import ast
 import gc
 import threading
 from collections.abc import Callable, Iterator
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Connection, text
 
+import emulator as emulator_package
 from emulator.app import build_emulator
 from emulator.config import Settings
 from emulator.core.context import Ctx, Emulator
@@ -160,3 +162,22 @@ def test_a_sqlite_file_is_in_wal_mode_and_checkpoints_every_4000_pages(
 
     assert mode == "wal"
     assert pages == WAL_CHECKPOINT_PAGES == 4000
+
+
+def test_no_block_of_the_emulator_awaits_inside_a_transaction() -> None:
+    # A thread's held connection is shared by every request of its event loop: a block that
+    # awaited inside ctx.begin() or ctx.read() would let another request run inside its
+    # transaction. Nothing does; this keeps it so.
+    offenders = []
+    for path in sorted(Path(emulator_package.__file__).parent.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.With | ast.AsyncWith):
+                continue
+            opened = ast.unparse(node.items[0].context_expr)
+            if not opened.endswith((".begin()", ".read()")):
+                continue
+            if any(isinstance(inner, ast.Await | ast.AsyncFor | ast.AsyncWith)
+                   for statement in node.body for inner in ast.walk(statement)):  # fmt: skip
+                offenders.append(f"{path.name}:{node.lineno} {opened}")
+
+    assert offenders == []
