@@ -40,11 +40,11 @@ ClientFactory = Callable[..., Client]
 _names = itertools.count()
 
 
-def _settings(tmp: Path, **overrides: Any) -> Settings:
+def _settings(tmp: Path, schema: str | None = None, **overrides: Any) -> Settings:
     # A file database in server mode, as a user runs it; memory in process, for speed.
     db = str(tmp / "emulator.db") if MODE == "server" else ":memory:"
-    if DATABASE_URL is not None:
-        db = postgresql_schema(f"emu_{os.getpid()}_{next(_schemas)}")
+    if schema is not None:
+        db = postgresql_schema(schema)
     return Settings(**{"db": db, "seed": 1234, **overrides})
 
 
@@ -107,11 +107,16 @@ class Emulators:
         self._tmp = tmp_factory
         self._stack = ExitStack()
         self._built: dict[str, tuple[FastAPI, str]] = {}
+        self._schemas: list[str] = []  # on PostgreSQL: one per emulator built here
 
     def get(self, **overrides: Any) -> tuple[FastAPI, str]:
         key = repr(sorted(overrides.items()))
         if key not in self._built:
-            app = create_app(_settings(self._tmp.mktemp("emulator"), **overrides))
+            schema = None
+            if DATABASE_URL is not None:
+                schema = f"emu_{os.getpid()}_{next(_schemas)}"
+                self._schemas.append(schema)
+            app = create_app(_settings(self._tmp.mktemp("emulator"), schema, **overrides))
             if MODE == "server":
                 url = self._stack.enter_context(serve_in_thread(app))
             else:
@@ -130,7 +135,9 @@ class Emulators:
         self._stack.close()
         for app, _url in self._built.values():
             app.state.emulator.dispose()
-        drop_schemas()
+        # Only this registry's schemas: a test's own registry must not drop the session's.
+        if self._schemas:
+            drop_schemas(*self._schemas)
 
 
 @pytest.fixture(scope="session")
