@@ -129,9 +129,12 @@ What keeps a request there (each measured before it was kept):
 Measured and left alone: `PRAGMA synchronous=OFF` gives about 10% more creates a second, at
 the cost of a database that a power cut can corrupt; a checkpoint thread moves the fsyncs off
 the event loop but, on 2 CPUs shared with the load generator, gains nothing; uvicorn's
-optional httptools parser would make both apps faster and the ratios smaller. Runs differ:
-over one session on this machine the bare app went between 4,400 and 5,100 requests a
-second, and the create ratio between 0.49 and 0.57.
+optional httptools parser would make both apps faster and the ratios smaller.
+
+Runs differ by a few percent: on this machine the bare app went between 4,400 and 5,100
+requests a second over one session, and two `make bench` runs of this code gave the create
+ratio 0.532 and 0.543. Start-up is mostly importing FastAPI, SQLAlchemy and pydantic (about
+0.55 s of the 0.75-0.85 s measured).
 """
 
 
