@@ -51,6 +51,7 @@ class Emulator:
     _all_held: weakref.WeakSet[Connection] = field(
         default_factory=weakref.WeakSet, init=False, repr=False
     )
+    _held_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     def __post_init__(self) -> None:
         # A pool checkout and return cost more than the statements of a small request; on a
@@ -74,7 +75,9 @@ class Emulator:
 
     def dispose(self) -> None:
         """Close every database connection: the pools of both engines and the held ones."""
-        for conn in list(self._all_held):
+        with self._held_lock:
+            held = list(self._all_held)
+        for conn in held:
             conn.close()
         self.engine.dispose()
         if self.side_engine is not None and self.side_engine is not self.engine:
@@ -133,7 +136,8 @@ class Emulator:
             pooled = self.engine.raw_connection()
             pooled.detach()
             conn = self._held.conn = Connection(self.engine, connection=pooled)
-            self._all_held.add(conn)
+            with self._held_lock:
+                self._all_held.add(conn)
         return None if conn.in_transaction() else conn
 
     def context(self, namespace: str) -> Ctx:
