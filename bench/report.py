@@ -108,7 +108,8 @@ def svg(results: dict[str, Any]) -> str:
 WHERE_THE_TIME_GOES = """## Where the time goes
 
 `.venv/bin/python bench/profile_requests.py create --profile --sort cumulative` gives one
-operation's CPU time per request in process. An EnOS create costs about 126 us there (the
+operation's CPU time per request in process; `bench/profile_server.py create` samples a real
+server under this benchmark's load with py-spy. An EnOS create costs about 126 us there (the
 bare app about 59 us): the service about 48 us (one lookup, the insert, the quota update, the
 commit), the request body's parsing 11 us, the journal 10 us, the answer 6 us, the rest
 Starlette's request and response. Under wrk both apps also pay uvicorn's HTTP parsing and
