@@ -17,7 +17,7 @@ ARG EXTRAS=""
 # A regular (non-editable) install: the package carries the default fixtures (its
 # emulator/fixtures/default.yaml links to fixtures/default.yaml, copied first for the build);
 # they are also kept at /app/fixtures and named by EMULATOR_FIXTURES below.
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md LICENSE ./
 COPY fixtures/ fixtures/
 COPY emulator/ emulator/
 RUN pip install --no-cache-dir "/app${EXTRAS:+[$EXTRAS]}"
