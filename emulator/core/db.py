@@ -216,11 +216,17 @@ def migrate(conn: Connection) -> int:
             f"the database is at schema version {before}; this emulator knows up to "
             f"{SCHEMA_VERSION}: upgrade the emulator or use another database"
         )
+    # An empty database is created at the latest version: its steps still run (some fill
+    # rows), but only an upgrade of existing tables is worth a line per step in the log.
+    empty = before == 0 and not sa_inspect(conn).has_table(registry.devices.name)
     # New tables (all of them on an empty database); existing ones are left as they are.
     SQLModel.metadata.create_all(conn)
+    if empty:
+        logger.info("database schema: created at version %s", SCHEMA_VERSION)
     for version, what, step in MIGRATIONS:
         if version > before:
-            logger.info("database schema: migrating to version %s (%s)", version, what)
+            if not empty:
+                logger.info("database schema: migrating to version %s (%s)", version, what)
             step(conn)
     table = registry.schema_version
     if before == 0:

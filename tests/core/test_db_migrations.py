@@ -3,6 +3,7 @@ an older emulator refuses a newer one."""
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 from pathlib import Path
@@ -92,3 +93,22 @@ def test_an_older_postgresql_database_gets_bigint_millisecond_times() -> None:
         emulator.dispose()
     finally:
         drop_schemas(SCHEMA)
+
+
+def test_a_new_database_logs_one_line_and_an_upgrade_one_per_step(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="emulator.core.db")
+    build_emulator(Settings(db=str(tmp_path / "new.db"), seed=1)).dispose()
+    created = [r.getMessage() for r in caplog.records]
+    caplog.clear()
+    _older_database(tmp_path / "old.db")
+    caplog.clear()
+    build_emulator(Settings(db=str(tmp_path / "old.db"), seed=1)).dispose()
+    upgraded = [r.getMessage() for r in caplog.records]
+
+    assert created == [f"database schema: created at version {SCHEMA_VERSION}"]
+    assert upgraded == [
+        f"database schema: migrating to version {version} ({what})"
+        for version, what, _step in MIGRATIONS
+    ]
