@@ -124,12 +124,17 @@ def run_all(args: argparse.Namespace) -> dict[str, Any]:
               f"  p99 {result.p99_ms:7.2f} ms  errors {result.errors}", flush=True)  # fmt: skip
         return {**asdict(result), "connections": connections}
 
-    bare = Server([sys.executable, "-m", "uvicorn", "--app-dir", str(BENCH), "bare_app:app",
-                   "--port", "{port}", "--log-level", "warning"], "/docs")  # fmt: skip
-    try:
-        figures["bare"] = drive(bare.url, scenarios.ECHO)
-    finally:
-        bare.stop()
+    def drive_bare() -> dict[str, Any]:
+        bare = Server([sys.executable, "-m", "uvicorn", "--app-dir", str(BENCH), "bare_app:app",
+                       "--port", "{port}", "--log-level", "warning"], "/docs")  # fmt: skip
+        try:
+            return drive(bare.url, scenarios.ECHO)
+        finally:
+            bare.stop()
+
+    # The baseline before and after the emulator's operations: the ratios use the mean of the
+    # two, so a machine that speeds up or slows down during the run moves both sides alike.
+    figures["bare"] = drive_bare()
 
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "emulator.db"
@@ -143,6 +148,7 @@ def run_all(args: argparse.Namespace) -> dict[str, Any]:
             figures["operations"] = empty
         finally:
             emulator.stop()
+        figures["bare_after"] = drive_bare()
         if not args.skip_million:
             print(f"filling the registry with {args.million:,} devices ...", flush=True)
             started = time.perf_counter()
