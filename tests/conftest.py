@@ -50,7 +50,8 @@ def _settings(tmp: Path, schema: str | None = None, **overrides: Any) -> Setting
 
 def postgresql_schema(name: str) -> str:
     """A URL of ``EMULATOR_TEST_DATABASE_URL`` whose connections use schema ``name``, created
-    empty now (its tables come from the emulator's migrations) and dropped at session end."""
+    empty now (its tables come from the emulator's migrations); whoever makes it drops it
+    with :func:`drop_schemas`."""
     assert DATABASE_URL is not None
     from sqlalchemy import create_engine
 
@@ -59,17 +60,12 @@ def postgresql_schema(name: str) -> str:
         conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
         conn.exec_driver_sql(f'CREATE SCHEMA "{name}"')
     engine.dispose()
-    _created_schemas.append(name)
     separator = "&" if "?" in DATABASE_URL else "?"
     return f"{DATABASE_URL}{separator}options=-csearch_path%3D{name}"
 
 
-_created_schemas: list[str] = []
-
-
 def drop_schemas(*names: str) -> None:
-    """Drop the schemas ``names`` (every schema made by :func:`postgresql_schema` when none)."""
-    names = names or tuple(_created_schemas)
+    """Drop the schemas ``names``, made by :func:`postgresql_schema`."""
     if DATABASE_URL is None or not names:
         return
     from sqlalchemy import create_engine
@@ -79,9 +75,6 @@ def drop_schemas(*names: str) -> None:
         for name in names:
             conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
     engine.dispose()
-    for name in names:
-        if name in _created_schemas:
-            _created_schemas.remove(name)
 
 
 def postgresql_skip_reason() -> str | None:
@@ -136,8 +129,7 @@ class Emulators:
         for app, _url in self._built.values():
             app.state.emulator.dispose()
         # Only this registry's schemas: a test's own registry must not drop the session's.
-        if self._schemas:
-            drop_schemas(*self._schemas)
+        drop_schemas(*self._schemas)
 
 
 @pytest.fixture(scope="session")

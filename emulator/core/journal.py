@@ -204,8 +204,7 @@ _NAMES_A_SECRET = re.compile("|".join(_SECRET_FIELD_WORDS), re.IGNORECASE)
 
 
 def _secret_field(name: object) -> bool:
-    lowered = str(name).lower()
-    return any(word in lowered for word in _SECRET_FIELD_WORDS)
+    return _NAMES_A_SECRET.search(str(name)) is not None
 
 
 def _mask_answer(value: Any) -> Any:
