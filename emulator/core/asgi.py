@@ -77,6 +77,9 @@ class HotRoutes:
     the method and the path, so the answer is the one the router would give. Only routes
     with no path parameters offer themselves, so the table holds at most one entry per
     route and method.
+
+    The offer enters the table at once, before the route answers: a client that sends its
+    next request as soon as it has read an answer finds the route in the table already.
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -93,15 +96,14 @@ class HotRoutes:
             response = await handler(Request(scope, receive, send))
             await response(scope, receive, send)
             return
-        offered: list[DirectHandler] = []
-        scope[_OFFER] = offered
+        scope[_OFFER] = (self.table, key)
         await self.app(scope, receive, send)
-        if offered:
-            self.table[key] = offered[0]
 
 
 def offer(scope: Scope, handler: DirectHandler) -> None:
     """Called by a route that can be served directly, with its handler (see HotRoutes)."""
-    offered: list[DirectHandler] | None = scope.get(_OFFER)
-    if offered is not None and not offered:
-        offered.append(handler)
+    slot: tuple[dict[tuple[str, str], DirectHandler], tuple[str, str]] | None = scope.get(_OFFER)
+    if slot is not None:
+        table, key = slot
+        # The first route to offer itself for a request is the one the router chose.
+        table.setdefault(key, handler)
