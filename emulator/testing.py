@@ -24,19 +24,36 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 @contextmanager
 def serve_in_thread(app: FastAPI, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
-    """Serve ``app`` on a real socket until the block ends; yields the base URL."""
-    port = port or free_port(host)
+    """Serve ``app`` on a real socket until the block ends; yields the base URL.
+
+    The socket is bound here, before the server starts (port 0: any free port), so no other
+    process can take the port in between, and a client that connects early waits in the
+    listen queue instead of being refused.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    port = sock.getsockname()[1]
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off")
     server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name=f"iot-emulator:{port}", daemon=True)
+    thread = threading.Thread(
+        target=server.run, kwargs={"sockets": [sock]}, name=f"iot-emulator:{port}", daemon=True
+    )
     thread.start()
-    deadline = time.monotonic() + 10
+    # Waits for the event (the server started, or its thread ended); the bound only turns a
+    # server that hangs into an error, however loaded the machine.
+    deadline = time.monotonic() + 120
     while not server.started:
         if not thread.is_alive() or time.monotonic() > deadline:
+            sock.close()
             raise RuntimeError(f"the emulator did not start on {host}:{port}")
         time.sleep(0.01)
+    url_host = f"[{host}]" if family == socket.AF_INET6 else host
     try:
-        yield f"http://{host}:{port}"
+        yield f"http://{url_host}:{port}"
     finally:
         server.should_exit = True
-        thread.join(timeout=10)
+        thread.join(timeout=60)
+        sock.close()

@@ -24,10 +24,17 @@ def start(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> subp
 
 def stop(process: subprocess.Popen[bytes]) -> None:
     process.terminate()
-    process.communicate(timeout=10)
+    process.communicate(timeout=60)
 
 
-def wait_healthy(url: str, process: subprocess.Popen[bytes], timeout: float = 20) -> None:
+# How long a process may take to start before it counts as hung: generous, since a start-up
+# takes seconds on a machine kept busy by other work (wait_healthy returns at the event).
+START_TIMEOUT = 120
+
+
+def wait_healthy(
+    url: str, process: subprocess.Popen[bytes], timeout: float = START_TIMEOUT
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:

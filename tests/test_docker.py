@@ -173,7 +173,7 @@ def container(built: Built) -> Iterator[tuple[str, dict[str, str], subprocess.Po
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_healthy(url, process, timeout=60)
+        wait_healthy(url, process)
         yield url, env, process
     finally:
         process.terminate()

@@ -190,7 +190,7 @@ def two_workers(tmp_path: Path) -> Iterator[str]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_healthy(url, process, timeout=60)
+        wait_healthy(url, process)
         yield url
     finally:
         process.terminate()

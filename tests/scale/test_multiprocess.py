@@ -75,7 +75,7 @@ def serve(tmp_path: Path, db: str, *extra: str) -> tuple[str, Any]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_healthy(url, process, timeout=60)
+        wait_healthy(url, process)
     except BaseException:
         stop(process)
         raise
