@@ -8,6 +8,7 @@ import os
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp
 
@@ -21,9 +22,10 @@ from emulator.core import conformance, metrics, namespaces
 from emulator.core.asgi import HotRoutes, NamespaceMiddleware
 from emulator.core.clock import Clock, SharedClock
 from emulator.core.context import Emulator
-from emulator.core.db import init_db, is_postgresql, make_engine, make_side_engine
+from emulator.core.db import is_postgresql, make_side_engine
+from emulator.core.db_open import open_database
 from emulator.core.errors import VendorError
-from emulator.core.fixtures import build_baseline, merge, read_fixture_file
+from emulator.core.fixtures import FixtureError, build_baseline, load_fixture_files
 from emulator.core.ids import Ids
 from emulator.core.namespaces import Namespaces
 from emulator.vendors import FALLBACKS, ROUTERS
@@ -34,11 +36,11 @@ logger = logging.getLogger(__name__)
 def build_emulator(settings: Settings) -> Emulator:
     """Open the database, read the fixtures once, and make sure the default namespace exists.
 
-    Raises :class:`emulator.core.fixtures.FixtureError` when a fixture file is invalid.
+    Raises :class:`emulator.core.fixtures.FixtureError` when a fixture file is invalid, and
+    :class:`emulator.core.db_open.DatabaseOpenError` when the database cannot be used.
     """
-    document = merge(read_fixture_file(path) for path in settings.fixtures)
-    engine = make_engine(settings.db)
-    init_db(engine)
+    document = load_fixture_files(settings.fixtures)
+    engine = open_database(settings.db, wait=settings.db_wait)
     # One process on SQLite keeps the clock, faults and journal in memory; on PostgreSQL or
     # with several workers they are shared through the database (core/db.py, "Scaling out").
     shared = is_postgresql(settings.db) or settings.workers > 1
@@ -55,7 +57,14 @@ def build_emulator(settings: Settings) -> Emulator:
         id_salt=f":{os.getpid()}" if settings.workers > 1 else "",
         side_engine=side,
     )
-    emulator.namespaces.ensure(namespaces.DEFAULT)
+    try:
+        emulator.namespaces.ensure(namespaces.DEFAULT)
+    except IntegrityError as exc:
+        # Entries of different lists that make one row (a product key in two EnOS orgs).
+        emulator.dispose()
+        files = ", ".join(str(path) for path in settings.fixtures)
+        cause = str(exc.orig).splitlines()[0]
+        raise FixtureError(f"{files}: two entries make the same database row ({cause})") from None
     return emulator
 
 

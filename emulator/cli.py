@@ -16,10 +16,12 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import click
 from fastapi import FastAPI
+from pydantic import ValidationError
+from pydantic_settings import SettingsError
 
 from emulator import __version__
 from emulator.config import Settings
@@ -81,6 +83,14 @@ def _fixtures_option() -> Callable[[F], F]:
 @_db_option(
     "SQLite file, ':memory:' or an SQLAlchemy URL.  [env EMULATOR_DB; default ./emulator.db]"
 )
+@click.option(
+    "--db-wait",
+    type=float,
+    default=None,
+    metavar="SECONDS",
+    help="Wait this long for a PostgreSQL server that cannot be reached yet.  "
+    "[env EMULATOR_DB_WAIT; default 30]",
+)
 @_fixtures_option()
 @click.option(
     "--auth",
@@ -126,15 +136,54 @@ def serve(
     log_overrides: dict[str, Any] = {
         k: v for k, v in (("log_format", log_format), ("access_log", access_log)) if v is not None
     }
+    given = {*overrides, *log_overrides}
+    settings = _settings(Settings, overrides, given)
+    logs = _settings(LogSettings, log_overrides, given)
+    if settings.workers > 1 and settings.db == ":memory:":
+        fail(
+            f"{setting_name('workers', given)} {settings.workers} cannot share "
+            f"{setting_name('db', given)} :memory: (each worker would have its own empty "
+            "database): name an SQLite file or a PostgreSQL URL"
+        )
+    run(settings, logs, given)
+
+
+S = TypeVar("S", Settings, LogSettings)
+
+
+def _settings(kind: type[S], overrides: dict[str, Any], given: set[str]) -> S:
+    """Settings from the options and the environment; a bad value ends the command with one
+    line naming the option or variable it came from."""
     try:
-        settings = Settings(**overrides)
-        logs = LogSettings(**log_overrides)
-    except ValueError as exc:
-        raise click.UsageError(str(exc)) from None
-    run(settings, logs)
+        return kind(**overrides)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = str(first["loc"][0]) if first["loc"] else ""
+        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        fail(f"{_said(field, first['input'], given)}: {first['msg']}{more}")
+    except SettingsError as exc:
+        fail(str(exc))
 
 
-def run(settings: Settings, logs: LogSettings | None = None) -> None:
+def setting_name(field: str, given: set[str]) -> str:
+    """How the user wrote a setting: its option when given on the command line, else its
+    ``EMULATOR_*`` variable (set or defaulted)."""
+    return f"--{field.replace('_', '-')}" if field in given else f"EMULATOR_{field.upper()}"
+
+
+def _said(field: str, value: Any, given: set[str]) -> str:
+    """A setting and its value as the user wrote them: ``--port 70000``, ``EMULATOR_PORT='x'``."""
+    name = setting_name(field, given)
+    return f"{name} {value}" if field in given else f"{name}={value!r}"
+
+
+def fail(message: str) -> NoReturn:
+    """Ends the command with one line on stderr and exit status 2 (a usage error)."""
+    click.echo(f"iot-emulator: {message}", err=True)
+    sys.exit(2)
+
+
+def run(settings: Settings, logs: LogSettings | None = None, given: set[str] | None = None) -> None:
     import uvicorn
 
     from emulator.core.metrics import MULTIPROC_ENV
@@ -149,11 +198,8 @@ def run(settings: Settings, logs: LogSettings | None = None) -> None:
         "log_config": config,
         "access_log": logs.access_log,
     }
-    try:
+    with _startup_errors(settings, given or set()):
         app = serving_app(settings)
-    except FixtureError as exc:
-        click.echo(f"iot-emulator: invalid fixtures: {exc}", err=True)
-        sys.exit(2)
     _announce(settings)
     if settings.workers == 1:
         uvicorn.run(app, **common)
@@ -193,10 +239,27 @@ def serving_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
+@contextmanager
+def _startup_errors(settings: Settings, given: set[str]) -> Iterator[None]:
+    """The fixtures or the database unusable: one line naming the file or setting, and the
+    cause; exit status 2."""
+    from emulator.core.db_open import DatabaseOpenError, shown
+
+    try:
+        yield
+    except FixtureError as exc:
+        fail(f"invalid fixtures: {exc}")
+    except DatabaseOpenError as exc:
+        fail(f"{setting_name('db', given)} {shown(settings.db)}: {exc}")
+
+
 def _announce(settings: Settings) -> None:
+    from emulator.core.db_open import shown
+
     logger.info(
         "iot-emulator %s on http://%s:%s (db %s, auth %s, workers %s)",
-        __version__, settings.host, settings.port, settings.db, settings.auth, settings.workers,
+        __version__, settings.host, settings.port, shown(settings.db), settings.auth,
+        settings.workers,
     )  # fmt: skip
     warning = bind_warning(settings)
     if warning:
@@ -307,23 +370,18 @@ def fleet(
 
     if not namespaces.valid_name(namespace):
         raise click.BadParameter("use 1-64 of A-Z a-z 0-9 _ . -", param_hint="--namespace")
-    overrides: dict[str, Any] = {"db": db, "fixtures": list(fixtures) or None, "seed": seed}
-    try:
-        settings = Settings(**{k: v for k, v in overrides.items() if v is not None})
-    except ValueError as exc:
-        raise click.UsageError(str(exc)) from None
+    given: dict[str, Any] = {"db": db, "fixtures": list(fixtures) or None, "seed": seed}
+    overrides = {k: v for k, v in given.items() if v is not None}
+    settings = _settings(Settings, overrides, set(overrides))
     if settings.db == ":memory:":
         raise click.UsageError("--db :memory: forgets the fleet on exit: name a file or URL")
     if command_count and vendor != "quectel":
         raise click.BadParameter(
             "command traffic exists for quectel only (batchControlDevice)", param_hint="--commands"
         )
-    try:
-        # The schema and the namespace's baseline first, exactly as serve would make them.
+    # The schema and the namespace's baseline first, exactly as serve would make them.
+    with _startup_errors(settings, set(overrides)):
         emulator = build_emulator(settings)
-    except FixtureError as exc:
-        click.echo(f"iot-emulator: invalid fixtures: {exc}", err=True)
-        sys.exit(2)
     emulator.namespaces.ensure(namespace)
     spec = fleet_module.FleetSpec(
         vendor=vendor, product_key=product_key, count=count, online_share=online_share,

@@ -14,6 +14,10 @@ AuthMode = Literal["off", "lenient", "strict"]
 # emulator/fixtures/default.yaml (a link to it in the source tree, a copy in a built wheel),
 # so a regular install finds it too.
 DEFAULT_FIXTURES = Path(__file__).resolve().parent / "fixtures" / "default.yaml"
+# Names the default fixtures in a list of fixture files, as ':memory:' names a database, so
+# "the defaults plus mine" is `--fixtures :default: --fixtures mine.yaml` (a list without it
+# replaces the defaults).
+DEFAULTS = ":default:"
 
 
 class Settings(BaseSettings):
@@ -27,6 +31,8 @@ class Settings(BaseSettings):
         default="./emulator.db",
         description="SQLite file path, ':memory:', or an SQLAlchemy URL",
     )
+    # Seconds to wait at start-up for a PostgreSQL server that cannot be reached yet.
+    db_wait: float = Field(default=30, ge=0)
     # Comma-separated in the environment: EMULATOR_FIXTURES=a.yaml,b.yaml
     fixtures: Annotated[list[Path], NoDecode] = Field(default_factory=lambda: [DEFAULT_FIXTURES])
     auth: AuthMode = "lenient"
@@ -44,5 +50,7 @@ class Settings(BaseSettings):
     @classmethod
     def _split_fixtures(cls, value: object) -> object:
         if isinstance(value, str):
-            return [part.strip() for part in value.split(",") if part.strip()]
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        if isinstance(value, list | tuple):
+            return [DEFAULT_FIXTURES if str(item) == DEFAULTS else item for item in value]
         return value

@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import BigInteger, Connection, Engine, create_engine, event, insert, select
 from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import StaticPool
 from sqlmodel import SQLModel
@@ -31,6 +32,8 @@ logger = logging.getLogger(__name__)
 # more than a PostgreSQL server likes per process: 10 plus 20 overflow, reused.
 PG_POOL_SIZE = 10
 PG_MAX_OVERFLOW = 20
+# Seconds one connection attempt to PostgreSQL may take (unless the URL says connect_timeout).
+PG_CONNECT_TIMEOUT = 10
 # Any constant: the advisory lock that serialises the migrations of processes starting at once.
 _MIGRATION_LOCK = 0x10E_E11
 
@@ -64,14 +67,20 @@ WAL_CHECKPOINT_PAGES = 4000
 def make_engine(db: str) -> Engine:
     url = database_url(db)
     if not url.startswith("sqlite"):
+        parsed = make_url(url)
+        connect_args: dict[str, Any] = {}
+        if parsed.drivername.startswith("postgresql") and "connect_timeout" not in parsed.query:
+            # libpq waits for an unanswered connection as long as TCP does (minutes).
+            connect_args["connect_timeout"] = PG_CONNECT_TIMEOUT
         engine = create_engine(
-            url,
+            parsed,
             # No ping per checkout (a round trip per request); connections are recycled.
             pool_recycle=1800,
             pool_size=PG_POOL_SIZE,
             max_overflow=PG_MAX_OVERFLOW,
             # Read committed: each statement sees what other processes committed before it.
             isolation_level="READ COMMITTED",
+            connect_args=connect_args,
         )
         if engine.dialect.driver == "psycopg":
             event.listen(engine, "connect", _psycopg_nul_safe_text)
@@ -238,13 +247,15 @@ def migrate(conn: Connection) -> int:
 
 def init_db(engine: Engine) -> None:
     """Create or upgrade the schema. Processes starting together on one SQLite file race on
-    ``create_all``; the loser retries once the winner has committed."""
-    for attempt in range(20):
+    ``create_all``; the loser retries once the winner has committed (on PostgreSQL an
+    advisory lock orders them: an error there is final)."""
+    retries = 19 if engine.dialect.name == "sqlite" else 0
+    for attempt in range(retries + 1):
         try:
             with engine.begin() as conn:
                 migrate(conn)
             return
         except DBAPIError:
-            if attempt == 19:
+            if attempt == retries:
                 raise
             time.sleep(0.05 * (attempt + 1))

@@ -8,10 +8,11 @@ writes back into a namespace. The format is documented in the README.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -24,7 +25,21 @@ from emulator.core.ids import Ids
 
 
 class FixtureError(ValueError):
-    """A fixture file that cannot be loaded; the message names the file, entry and field."""
+    """A fixture file that cannot be loaded; the message names the file, entry and field.
+
+    ``where`` (``quectel.devices[0].productKey``) and ``reason`` are the parts after the
+    source, when the error is about one entry: several files merged name the file that holds
+    the entry (:func:`load_fixture_files`).
+    """
+
+    def __init__(self, message: str, *, where: str | None = None, reason: str = "") -> None:
+        super().__init__(message)
+        self.where = where
+        self.reason = reason
+
+    @classmethod
+    def at(cls, source: str, where: str, reason: str) -> FixtureError:
+        return cls(f"{source}: {where}: {reason}", where=where, reason=reason)
 
 
 class FixtureModel(BaseModel):
@@ -220,40 +235,35 @@ def parse_document(data: Any, source: str, *, check: bool = True) -> FixtureDocu
         doc = FixtureDocument.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
-        raise FixtureError(f"{source}: {_location(first['loc'])}: {first['msg']}") from None
+        raise FixtureError.at(source, _location(first["loc"]), first["msg"]) from None
     if check:
         check_references(doc, source)
     return doc
 
 
-def read_fixture_file(path: Path) -> FixtureDocument:
+def read_fixture_data(path: Path) -> Any:
+    """The YAML (or JSON) of a fixture file, not validated yet."""
     try:
         text = path.read_text(encoding="utf-8")
+    except IsADirectoryError:
+        raise FixtureError(f"{path}: cannot read fixture file: it is a directory") from None
     except OSError as exc:
         raise FixtureError(f"{path}: cannot read fixture file: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise FixtureError(f"{path}: cannot read fixture file: not UTF-8 text") from None
     try:
-        data = yaml.safe_load(text)
+        return yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise FixtureError(f"{path}: not valid YAML: {exc}") from None
-    return parse_document(data, str(path))
 
 
-def merge(docs: Iterable[FixtureDocument]) -> FixtureDocument:
-    """Concatenate the lists of several documents, section by section."""
-    merged: dict[str, Any] = {"enos": {}, "quectel": {}, "mcs": {}, "tables": {}, "overrides": []}
-    for doc in docs:
-        for section, lists in doc.model_dump(by_alias=True, exclude_defaults=False).items():
-            if isinstance(lists, list):
-                merged[section].extend(lists)
-                continue
-            for name, items in lists.items():
-                merged[section].setdefault(name, []).extend(items)
-    return FixtureDocument.model_validate(merged)
+def read_fixture_file(path: Path) -> FixtureDocument:
+    return load_fixture_files([path])
 
 
 def check_references(doc: FixtureDocument, source: str) -> None:
     def fail(where: str, message: str) -> None:
-        raise FixtureError(f"{source}: {where}: {message}")
+        raise FixtureError.at(source, where, message)
 
     for o, org in enumerate(doc.enos.orgs):
         products = {p.product_key for p in org.products}
@@ -821,10 +831,11 @@ def dump_document(doc: FixtureDocument) -> dict[str, Any]:
 
 
 # Identity fields of the entries of a fixture list, most specific first: a merged entry with
-# the same identity as an existing one updates it instead of adding a second.
+# the same identity as an existing one updates it instead of adding a second. A Quectel user
+# names its user domain too: ``email`` comes first.
 _ENTRY_IDENTITIES = (
     ("orgId",), ("sn",), ("productKey", "deviceKey"), ("prodId",), ("groupId",), ("key",),
-    ("accessKey",), ("appKey",), ("userDomain",), ("email",), ("productKey",),
+    ("accessKey",), ("appKey",), ("email",), ("userDomain",), ("productKey",),
 )  # fmt: skip
 
 
@@ -833,7 +844,11 @@ def _entry_identity(item: Any) -> tuple[Any, ...] | None:
         return None
     for fields in _ENTRY_IDENTITIES:
         if all(f in item for f in fields):
-            return (fields, *(item[f] for f in fields))
+            values = tuple(item[f] for f in fields)
+            # An override's ``key`` is an object: no entry identity (nor a hashable one).
+            if not all(isinstance(v, str | int | float | bool | None) for v in values):
+                return None
+            return (fields, *values)
     return None
 
 
@@ -872,14 +887,21 @@ def row_identities(state: Baseline) -> set[tuple[str, tuple[Any, ...]]]:
     return out
 
 
-def merge_state(current: FixtureDocument, doc: FixtureDocument, source: str) -> FixtureDocument:
-    """The state a namespace holds after merging ``doc`` into ``current`` (its export).
+def merge_state(current: FixtureDocument, data: Any, source: str) -> FixtureDocument:
+    """The state a namespace holds after merging the document ``data`` (not validated yet)
+    into ``current`` (its export).
 
-    Only the fields ``doc`` sets change, so an org listed to add a device keeps its name; the
-    export's overrides of the rows ``doc`` declares again are dropped (``doc`` says what they
-    are now). Raises :class:`FixtureError`, with references checked against the result.
+    Only the fields ``data`` sets change: an entry that updates an existing one needs its
+    identity fields and nothing else, so an org listed to add a device keeps its name. The
+    export's overrides of the rows ``data`` declares again are dropped (``data`` says what
+    they are now). Raises :class:`FixtureError`, with references checked against the result.
     """
-    touched = row_identities(build_baseline(doc, Ids(0, "merge"), 0))
+    extra = by_alias(FixtureDocument, data)
+    check_unique_entries(extra, source)
+    entries = parse_document(
+        complete(current.model_dump(mode="json", by_alias=True), extra), source, check=False
+    )
+    touched = row_identities(build_baseline(entries, Ids(0, "merge"), 0))
     tables = {t.name: t for t in registry.namespaced_tables()}
     current = current.model_copy()
     current.overrides = [
@@ -887,8 +909,166 @@ def merge_state(current: FixtureDocument, doc: FixtureDocument, source: str) -> 
         for o in current.overrides
         if (o.table, tuple(o.key.get(k) for k in identity(tables[o.table]))) not in touched
     ]
-    merged = merge_into(
-        current.model_dump(mode="json", by_alias=True),
-        doc.model_dump(mode="json", by_alias=True, exclude_unset=True),
-    )
+    merged = merge_into(current.model_dump(mode="json", by_alias=True), extra)
     return parse_document(merged, source)
+
+
+# --- several files ------------------------------------------------------------------------
+
+
+def load_fixture_files(paths: Sequence[Path]) -> FixtureDocument:
+    """Fixture files merged in order, then references checked on the result.
+
+    A later file's entry with the identity of an earlier one (an org by ``orgId``, a device
+    by ``productKey`` and ``deviceKey``, ...: :func:`merge_into`) updates only the fields it
+    sets, so a file can add devices to the products and orgs of the files before it; other
+    entries are added. Within one file an identity appears once. Errors name the file that
+    holds the entry.
+    """
+    files: list[tuple[str, Any]] = []
+    merged: Any = {}
+    for path in paths:
+        source = str(path)
+        data = by_alias(FixtureDocument, read_fixture_data(path))
+        check_unique_entries(data, source)
+        # This file's entries as the merge leaves them, validated here so errors name it.
+        parse_document(complete(merged, data), source, check=False)
+        merged = merge_into(merged, data)
+        files.append((source, data))
+    try:
+        return parse_document(merged, ", ".join(source for source, _ in files) or "fixtures")
+    except FixtureError as exc:
+        raise _in_its_file(exc, files, merged) from None
+
+
+def by_alias(model: type[BaseModel], data: Any) -> Any:
+    """``data`` with the field names of ``model`` (and of the models nested in it) written as
+    their aliases (``product_key`` -> ``productKey``), so that documents merge key by key.
+    ``None`` is the empty document."""
+    if data is None and model is FixtureDocument:
+        return {}
+    if not isinstance(data, dict):
+        return data
+    aliases = {name: field.alias or name for name, field in model.model_fields.items()}
+    fields = {alias: model.model_fields[name] for name, alias in aliases.items()}
+    out: dict[Any, Any] = {}
+    for key, value in data.items():
+        name = aliases.get(key, key)
+        nested, many = _nested_model(fields[name]) if name in fields else (None, False)
+        if nested is not None and many and isinstance(value, list):
+            value = [by_alias(nested, item) for item in value]
+        elif nested is not None and not many:
+            value = by_alias(nested, value)
+        out[name] = value
+    return out
+
+
+def check_unique_entries(data: Any, source: str, model: type[BaseModel] = FixtureDocument,
+                         where: str = "") -> None:  # fmt: skip
+    """Raises :class:`FixtureError` when a list of entries (written by alias) names the same
+    entry twice: the second would clash with the first in the database."""
+    if not isinstance(data, dict):
+        return
+    for name, info in model.model_fields.items():
+        key = info.alias or name
+        value = data.get(key)
+        here = f"{where}.{key}" if where else key
+        nested, many = _nested_model(info)
+        if nested is None:
+            continue
+        if not many:
+            check_unique_entries(value, source, nested, here)
+            continue
+        if not isinstance(value, list):
+            continue
+        first: dict[tuple[Any, ...], int] = {}
+        for i, item in enumerate(value):
+            ident = _entry_identity(item)
+            if ident is not None and ident in first:
+                names, *values = ident
+                said = ", ".join(f"{n} {v!r}" for n, v in zip(names, values, strict=True))
+                raise FixtureError.at(
+                    source, f"{here}[{i}]", f"{said} is defined twice (also {here}[{first[ident]}])"
+                )
+            if ident is not None:
+                first[ident] = i
+            check_unique_entries(item, source, nested, f"{here}[{i}]")
+
+
+def _nested_model(field: Any) -> tuple[type[BaseModel] | None, bool]:
+    """The model of a field that holds one entry or a list of entries, and whether a list."""
+    annotation = field.annotation
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation, False
+    if get_origin(annotation) is list:
+        (item,) = get_args(annotation)
+        if isinstance(item, type) and issubclass(item, BaseModel):
+            return item, True
+    return None, False
+
+
+def complete(base: Any, extra: Any) -> Any:
+    """The entries of ``extra`` as a merge into ``base`` leaves them: each one completed by
+    the plain fields its namesake in ``base`` has and it leaves out. Lists keep only
+    ``extra``'s entries, in its order, so a validation error locates the entry in ``extra``."""
+    if isinstance(base, list) and isinstance(extra, list):
+        same = {_entry_identity(item): item for item in base}
+        same.pop(None, None)
+        return [complete(same.get(_entry_identity(item)), item) for item in extra]
+    if not isinstance(base, dict) or not isinstance(extra, dict):
+        return extra
+    out = {k: v for k, v in base.items() if k not in extra and not isinstance(v, list | dict)}
+    for key, value in extra.items():
+        out[key] = complete(base.get(key), value)
+    return out
+
+
+def _in_its_file(exc: FixtureError, files: list[tuple[str, Any]], merged: Any) -> FixtureError:
+    """``exc``, about an entry of the merged files, located in the file that holds the entry:
+    the last that sets the field in question, else the first that lists the entry."""
+    if exc.where is None:
+        return exc
+    parts: list[str | int] = [
+        int(index) if index else key
+        for index, key in re.findall(r"\[(\d+)\]|([^.\[\]]+)", exc.where)
+    ]
+    setting: tuple[str, str] | None = None
+    listing: tuple[str, str] | None = None
+    for source, data in files:
+        found = _follow(merged, data, parts)
+        if found is None:
+            continue
+        local, sets_field = found
+        if sets_field:
+            setting = (source, _location(local))
+        elif listing is None:
+            listing = (source, _location(local))
+    place = setting or listing
+    if place is None:
+        return exc
+    return FixtureError.at(place[0], place[1], exc.reason)
+
+
+def _follow(merged: Any, data: Any, parts: list[str | int]) -> tuple[list[str | int], bool] | None:
+    """The location in one file's ``data`` of the entry at ``parts`` of ``merged`` (entries
+    matched by identity), and whether the file sets the field ``parts`` ends with; ``None``
+    when the file does not list the entry."""
+    last_entry = max((i for i, part in enumerate(parts) if isinstance(part, int)), default=-1)
+    local: list[str | int] = []
+    for i, part in enumerate(parts):
+        if isinstance(part, int):
+            if not (isinstance(merged, list) and isinstance(data, list) and part < len(merged)):
+                return None
+            ident = _entry_identity(merged[part])
+            at = next((j for j, item in enumerate(data) if _entry_identity(item) == ident), None)
+            if ident is None or at is None:
+                return None
+            merged, data = merged[part], data[at]
+            local.append(at)
+        elif isinstance(data, dict) and part in data:
+            merged = merged.get(part) if isinstance(merged, dict) else None
+            data = data[part]
+            local.append(part)
+        else:
+            return (local + parts[i:], False) if i > last_entry else None
+    return local, True
