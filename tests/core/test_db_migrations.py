@@ -14,7 +14,8 @@ from sqlalchemy import create_engine, inspect, select
 from emulator.app import build_emulator
 from emulator.config import Settings
 from emulator.core import registry
-from emulator.core.db import MIGRATIONS, SCHEMA_VERSION, SchemaTooNewError, current_version
+from emulator.core.db import MIGRATIONS, SCHEMA_VERSION, current_version
+from emulator.core.db_open import DatabaseOpenError
 from tests.conftest import drop_schemas, postgresql_schema, postgresql_skip_reason
 
 SCHEMA = f"emu_migration_{os.getpid()}"
@@ -68,7 +69,7 @@ def test_a_database_of_a_newer_emulator_is_refused(tmp_path: Path) -> None:
     build_emulator(Settings(db=str(path), seed=1)).dispose()
     with sqlite3.connect(path) as db:
         db.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION + 1,))
-    with pytest.raises(SchemaTooNewError, match="schema version"):
+    with pytest.raises(DatabaseOpenError, match="schema version"):
         build_emulator(Settings(db=str(path), seed=1))
 
 
