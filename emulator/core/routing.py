@@ -207,6 +207,7 @@ class VendorRoute(APIRoute):
                         route.validation_fallback, "body", f"request body over {limit} bytes"
                     ),
                 )
+                await _drain(request)
                 return route.render(request, too_large), too_large.error.code, True
             error: VendorError
             try:
@@ -286,6 +287,43 @@ async def _read_within(request: Request, limit: int) -> bool:
         chunks.append(chunk)
     request._body = b"".join(chunks)
     return True
+
+
+# What a refused body may cost: it is read and dropped up to this many bytes, for up to this
+# many seconds (README "Limits").
+DRAIN_BYTES = 64 * 1024 * 1024
+DRAIN_SECONDS = 30.0
+
+
+async def _drain(request: Request) -> None:
+    """Read and drop the rest of a body refused as too large, before answering.
+
+    A client may send its whole body before it reads (Python's urllib, with ``Connection:
+    close``); a server that answers and closes with the body still arriving makes the kernel
+    reset the connection, and the client gets a reset or a broken pipe instead of the answer.
+    So the body is read to its end first, as a careful gateway drains, within
+    :data:`DRAIN_BYTES` and :data:`DRAIN_SECONDS`. Beyond either (or a declared length over
+    the cap), the answer is sent at once and may reach such a client as a reset. A client
+    that asked ``Expect: 100-continue`` has not sent its body: nothing to drain.
+    """
+    if request.headers.get("expect", "").lower() == "100-continue":
+        return
+    length = request.headers.get("content-length", "")
+    if length.isdigit() and int(length) > DRAIN_BYTES:
+        return
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + DRAIN_SECONDS
+    drained = 0
+    while drained <= DRAIN_BYTES:
+        try:
+            message = await asyncio.wait_for(request.receive(), deadline - loop.time())
+        except TimeoutError:
+            return
+        if message["type"] != "http.request":
+            return  # the client went away
+        drained += len(message.get("body", b""))
+        if not message.get("more_body", False):
+            return
 
 
 _LEADING_CODE = re.compile(rb'\{"code":(-?\d+)[,}]')
