@@ -196,8 +196,11 @@ class VendorRoute(APIRoute):
             """The answer, the vendor code of an error, and whether the body was refused."""
             limit = emulator_of(request).settings.max_body_bytes
             length = request.headers.get("content-length", "")
+            declared_over = length.isdigit() and int(length) > limit
+            if declared_over:
+                await _drain(request)
             # A streamed body (no Content-Length) is read here up to the limit, no further.
-            if (length.isdigit() and int(length) > limit) or (
+            if declared_over or (
                 not length and "transfer-encoding" in request.headers
                 and not await _read_within(request, limit)
             ):  # fmt: skip
@@ -207,7 +210,6 @@ class VendorRoute(APIRoute):
                         route.validation_fallback, "body", f"request body over {limit} bytes"
                     ),
                 )
-                await _drain(request)
                 return route.render(request, too_large), too_large.error.code, True
             error: VendorError
             try:
@@ -276,15 +278,24 @@ class VendorRoute(APIRoute):
 
 
 async def _read_within(request: Request, limit: int) -> bool:
-    """Read a streamed body, stopping once it passes ``limit``; keep it for the handler when
-    it fits (Starlette's ``Request.body()`` returns the kept bytes)."""
+    """Read a streamed body; keep it for the handler when it fits (Starlette's
+    ``Request.body()`` returns the kept bytes), else drain the rest of it (:func:`_drain`)."""
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
+    while True:
+        message = await request.receive()
+        if message["type"] != "http.request":
+            break  # the client went away: what came is all there is
+        chunk: bytes = message.get("body", b"")
+        more = message.get("more_body", False)
         size += len(chunk)
         if size > limit:
+            if more:
+                await _drain(request, size)
             return False
         chunks.append(chunk)
+        if not more:
+            break
     request._body = b"".join(chunks)
     return True
 
@@ -295,8 +306,9 @@ DRAIN_BYTES = 64 * 1024 * 1024
 DRAIN_SECONDS = 30.0
 
 
-async def _drain(request: Request) -> None:
-    """Read and drop the rest of a body refused as too large, before answering.
+async def _drain(request: Request, drained: int = 0) -> None:
+    """Read and drop the rest of a body refused as too large (``drained`` bytes of it read
+    already), before answering.
 
     A client may send its whole body before it reads (Python's urllib, with ``Connection:
     close``); a server that answers and closes with the body still arriving makes the kernel
@@ -313,7 +325,6 @@ async def _drain(request: Request) -> None:
         return
     loop = asyncio.get_running_loop()
     deadline = loop.time() + DRAIN_SECONDS
-    drained = 0
     while drained <= DRAIN_BYTES:
         try:
             message = await asyncio.wait_for(request.receive(), deadline - loop.time())
