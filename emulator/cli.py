@@ -22,9 +22,12 @@ import click
 from fastapi import FastAPI
 
 from emulator import __version__
+from emulator import fleet as fleet_module
 from emulator.config import Settings
 from emulator.core.fixtures import FixtureError
 from emulator.core.logs import LogFormat, LogSettings, log_config
+from emulator.core.vendor import names as vendor_names
+from emulator.core.vendor import vendors
 
 logger = logging.getLogger("emulator.cli")
 
@@ -233,18 +236,21 @@ def settings_environment(settings: Settings) -> dict[str, str]:
     epilog=(
         "Examples:\n\n"
         "\b\n"
-        "  iot-emulator fleet --vendor enos --product Vu82Agp3 --count 100000 --online 0.3\n"
-        "  iot-emulator fleet --vendor quectel --product PK0001 --count 1000000 --commands 5000\n"
-        "  iot-emulator fleet --vendor mcs --product a1234567890 --count 5000 --db state.db\n\n"
+        + "".join(
+            f"  iot-emulator fleet --vendor {v.name} --product {v.example_product} --count 1000\n"
+            for v in vendors()
+            if v.example_product
+        )
+        + "\n"
         "The emulator may be stopped or running on the same SQLite file (WAL mode lets it "
         "answer between two batches). Devices are named <prefix><number>; a second run with "
-        "the same prefix continues the numbering. An EnOS product's device quota is raised to "
-        "fit the fleet."
+        "the same prefix continues the numbering. A product's device quota (where its vendor has "
+        "one) is raised to fit the fleet."
     ),
 )
 @click.option(
     "--vendor",
-    type=click.Choice(["enos", "quectel", "mcs"]),
+    type=click.Choice(vendor_names()),
     required=True,
     help="Vendor of the devices.",
 )
@@ -253,7 +259,7 @@ def settings_environment(settings: Settings) -> dict[str, str]:
     "product_key",
     required=True,
     metavar="KEY",
-    help="Product key (MCS: prodId); it must exist in the namespace (fixtures).",
+    help="Product key (the vendor's product id); it must exist in the namespace (fixtures).",
 )
 @click.option(
     "--count", type=click.IntRange(min=1), required=True, help="Number of devices to add."
@@ -291,8 +297,8 @@ def settings_environment(settings: Settings) -> dict[str, str]:
     type=click.IntRange(min=0),
     default=0,
     show_default=True,
-    help="Quectel: commands to send to the new devices, one after the other (online: sent, "
-    "awaiting the ack; offline: cached for a day).",
+    help="Commands to send to the new devices, one after the other (online: sent, awaiting "
+    f"the ack; offline: cached for a day); vendors {', '.join(fleet_module.command_vendors())}.",
 )
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def fleet(
@@ -301,7 +307,6 @@ def fleet(
     batch_size: int, command_count: int, quiet: bool,
 ) -> None:  # fmt: skip
     """Add a large fleet of devices to an emulator's database, for demos and load tests."""
-    from emulator import fleet as fleet_module
     from emulator.app import build_emulator
     from emulator.core import namespaces
 
@@ -314,9 +319,10 @@ def fleet(
         raise click.UsageError(str(exc)) from None
     if settings.db == ":memory:":
         raise click.UsageError("--db :memory: forgets the fleet on exit: name a file or URL")
-    if command_count and vendor != "quectel":
+    if command_count and vendor not in fleet_module.command_vendors():
         raise click.BadParameter(
-            "command traffic exists for quectel only (batchControlDevice)", param_hint="--commands"
+            f"command traffic exists for {', '.join(fleet_module.command_vendors())} only",
+            param_hint="--commands",
         )
     try:
         # The schema and the namespace's baseline first, exactly as serve would make them.

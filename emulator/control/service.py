@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import yaml
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from emulator import __version__
@@ -26,10 +25,6 @@ from emulator.core import fixtures, journal, namespaces, registry
 from emulator.core.context import Ctx, Emulator
 from emulator.core.faults import FaultSpecError
 from emulator.core.operations import OPERATIONS
-
-# Called inside the transaction that brings a device online, with (conn, ctx, device row):
-# the command engine delivers cached commands here. Vendors register at import time.
-ON_ONLINE: list[Callable[[Connection, Ctx, DeviceView], None]] = []
 
 
 def health(emulator: Emulator) -> Health:
@@ -109,8 +104,9 @@ def set_online(
             )
         )
         if online:
-            for hook in ON_ONLINE:
-                hook(conn, ctx, view)
+            # Inside the same transaction: cached commands, DPS connect status (hooks
+            # registered on this emulator at app creation).
+            ctx.emulator.hooks.device_online(conn, ctx, view)
     return view
 
 

@@ -21,6 +21,7 @@ from sqlmodel import SQLModel
 
 from emulator.core import registry
 from emulator.core.ids import Ids
+from emulator.vendors.enos import ids as enos_ids
 
 
 class FixtureError(ValueError):
@@ -402,7 +403,7 @@ def build_baseline(doc: FixtureDocument, ids: Ids, now: int) -> Baseline:
                 },
             )
         for dev in org.devices:
-            asset = dev.asset_id or ids.enos_asset_id()
+            asset = dev.asset_id or enos_ids.asset_id(ids)
             base.add(
                 r.Device, _device_row("enos", dev, ids, now, org_id=org.org_id, asset_id=asset)
             )

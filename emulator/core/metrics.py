@@ -35,6 +35,7 @@ from sqlalchemy import func, select
 
 from emulator import __version__
 from emulator.core import journal, registry
+from emulator.core.vendor import names as vendor_names
 
 if TYPE_CHECKING:
     from emulator.core.context import Emulator
@@ -136,7 +137,7 @@ class StateCollector(Collector):
         namespaces = GaugeMetricFamily("emulator_namespaces", "Namespaces holding state.")
         d, c = registry.devices, registry.commands
         with emulator.engine.connect() as conn:
-            per_vendor = {vendor: [0, 0] for vendor in registry.VENDORS}
+            per_vendor = {name: [0, 0] for name in vendor_names()}
             rows = conn.execute(
                 select(d.c.vendor, d.c.online, func.count()).group_by(d.c.vendor, d.c.online)
             )

@@ -32,8 +32,6 @@ from sqlmodel import Field, SQLModel
 
 Attrs = dict[str, Any]
 
-VENDORS = ("quectel", "enos", "mcs")
-
 
 class Namespace(SQLModel, table=True):
     """A namespace that holds state; created from the baseline on first use."""

@@ -18,6 +18,7 @@ from emulator.core import registry
 from emulator.core.context import Ctx
 from emulator.core.errors import VendorError
 from emulator.core.sql import HotSql, dumps, loads
+from emulator.vendors.enos import ids as enos_ids
 from emulator.vendors.enos.connect.errors import ConnectError
 from emulator.vendors.enos.connect.schemas import DeviceCreateRequest
 
@@ -134,9 +135,9 @@ def insert_device(
         "namespace": ctx.namespace,
         "vendor": VENDOR,
         "product_key": product_key,
-        "device_key": device_key if device_key is not None else ids.enos_device_key(),
+        "device_key": device_key if device_key is not None else enos_ids.device_key(ids),
         "org_id": org_id,
-        "asset_id": ids.enos_asset_id(),
+        "asset_id": enos_ids.asset_id(ids),
         "name": str(device_name.get("defaultValue", "")),
         "secret": ids.device_secret(),
         "online": False,

@@ -4,8 +4,9 @@ REAL-CLIENTS.md §1.6-1.7).
 An SN lives in a registration group of an org. ``allocate`` provisions it for real: the
 group's product gets a device in the connection-service registry (the same rows the
 connection service's ``get`` reads), and ``deviceData.assetId`` names it. The device's first
-connection after the allocation (the control plane's ``online``, through the ``ON_ONLINE``
-hook) moves the SN to ``connected``; ``connectStatus`` then follows the device's online state.
+connection after the allocation (the control plane's ``online``, through the emulator's
+``device came online`` hook, vendor.py) moves the SN to ``connected``; ``connectStatus``
+then follows the device's online state.
 
 Deviations from the real platform:
 - status values: ``currentStatus`` is ``init`` -> ``allocated`` -> ``connected``,
@@ -47,7 +48,6 @@ from sqlalchemy import (
 )
 
 from emulator.control.schemas import DeviceView
-from emulator.control.service import ON_ONLINE
 from emulator.core import faults, registry
 from emulator.core.context import Ctx
 from emulator.core.errors import VendorError
@@ -345,7 +345,7 @@ def allocate(ctx: Ctx, *, org_id: str | None, request: PvsDeviceAllocateRequest)
 
 
 def on_device_online(conn: Connection, ctx: Ctx, device: DeviceView) -> None:
-    """ON_ONLINE hook: the first connection after an allocation marks the SN connected."""
+    """Device-online hook: the first connection after an allocation marks the SN connected."""
     if device.vendor != VENDOR:
         return
     conn.execute(
@@ -357,10 +357,6 @@ def on_device_online(conn: Connection, ctx: Ctx, device: DeviceView) -> None:
         )
         .values(connected_at=device.last_online_at or ctx.now_ms())
     )  # fmt: skip
-
-
-if on_device_online not in ON_ONLINE:
-    ON_ONLINE.append(on_device_online)
 
 
 # --- companions ---------------------------------------------------------------------------
