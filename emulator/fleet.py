@@ -196,25 +196,10 @@ def _rows(
         key = f"{spec.prefix}{number:0{digits}d}"
         # Exactly round-down(count * share) devices online, spread evenly over the fleet.
         online = int((i + 1) * share) > int(i * share)
-        row: dict[str, Any] = {
-            "namespace": spec.namespace,
-            "vendor": spec.vendor,
-            "product_key": spec.product_key,
-            "device_key": key,
-            "org_id": product.org_id,
-            "asset_id": None,
-            "name": key,
-            "secret": "",
-            "online": online,
-            "gateway_product_key": None,
-            "gateway_device_key": None,
-            "attrs": {},
-            "created_at": now,
-            "updated_at": now,
-            "first_online_at": now if online else None,
-            "last_online_at": now if online else None,
-            "last_offline_at": None,
-        }
+        row = registry.device_row(
+            spec.vendor, spec.product_key, key, now=now, online=online, org_id=product.org_id,
+            namespace=spec.namespace,
+        )  # fmt: skip
         if vendor.devices is not None:
             own = vendor.devices.make(key, product, ids)
             # A drawn id already in use (8 random characters: rare) is drawn again.

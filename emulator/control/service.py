@@ -21,7 +21,7 @@ from emulator.control.schemas import (
     Health,
     VerifyRequest,
 )
-from emulator.core import fixtures, journal, namespaces, registry
+from emulator.core import fixtures, journal, namespaces, registry, snapshot
 from emulator.core.context import Ctx, Emulator
 from emulator.core.faults import FaultSpecError
 from emulator.core.operations import OPERATIONS
@@ -337,7 +337,7 @@ def reset(emulator: Emulator, namespace: str) -> None:
 def export_state(ctx: Ctx) -> dict[str, Any]:
     ctx.emulator.namespaces.ensure(ctx.namespace)
     with ctx.read() as conn:
-        return fixtures.dump_document(fixtures.export_document(conn, ctx.namespace))
+        return snapshot.dump_document(snapshot.export_document(conn, ctx.namespace))
 
 
 def parse_fixture_text(raw: bytes, content_type: str, source: str) -> Any:
@@ -378,8 +378,8 @@ def merge_fixtures(ctx: Ctx, data: Any) -> dict[str, Any]:
     try:
         doc = fixtures.parse_document(data, source, check=False)
         with ctx.read() as conn:
-            current = fixtures.export_document(conn, ctx.namespace)
-        merged = fixtures.merge_state(current, doc, source)
+            current = snapshot.export_document(conn, ctx.namespace)
+        merged = snapshot.merge_state(current, doc, source)
         state = fixtures.build_baseline(merged, ctx.ids, ctx.now_ms())
     except fixtures.FixtureError as exc:
         raise ControlError(400, str(exc)) from None

@@ -98,9 +98,6 @@ class Emulator:
             self._ids[namespace] = ids
         return ids
 
-    def seed_of(self, namespace: str) -> int | None:
-        return self._seeds.get(namespace, self.seed)
-
     def reseed(self, seed: int | None) -> None:
         """A new emulator-wide seed; every namespace's ids restart from it."""
         self.seed = seed

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
     from emulator.control.schemas import DeviceView
     from emulator.core.context import Ctx, Emulator
+    from emulator.core.fixtures import FixtureSection
     from emulator.core.ids import Ids
     from emulator.core.routing import VendorRoute
 
@@ -80,6 +81,8 @@ class Vendor:
     docs: Mapping[str, str] = field(default_factory=dict)
     # The vendor's success code in its envelope (None: success carries no code).
     success_code: int | None = None
+    # Its section of a fixture file (``<name>:``; core/fixtures.py); None: it has none.
+    fixtures: FixtureSection[Any] | None = None
     devices: DeviceRows | None = None
     fleet_commands: FleetCommands | None = None
     # A product key that exists in the default fixtures (CLI examples).

@@ -10,6 +10,7 @@ from emulator.core import registry
 from emulator.core.context import Emulator
 from emulator.core.ids import Ids
 from emulator.core.vendor import DeviceRows, Vendor
+from emulator.vendors.enos import fixtures
 from emulator.vendors.enos import ids as enos_ids
 from emulator.vendors.enos.connect.routes import ConnectRoute
 from emulator.vendors.enos.connect.routes import router as connect_router
@@ -89,6 +90,7 @@ VENDOR = Vendor(
         "enos-dps-allocate.md": "enos.dps.allocate",
     },
     success_code=0,
+    fixtures=fixtures.SECTION,
     devices=DeviceRows(make=_fleet_device, prepare=_make_room, unique=("asset_id",)),
     example_product="Vu82Agp3",
     setup=(_setup,),

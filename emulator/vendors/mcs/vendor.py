@@ -6,6 +6,7 @@ from typing import Any
 
 from emulator.core.ids import Ids
 from emulator.core.vendor import DeviceRows, Vendor
+from emulator.vendors.mcs import fixtures
 from emulator.vendors.mcs.envelope import McsUnknownRoute
 from emulator.vendors.mcs.oauth.routes import OAuthRoute
 from emulator.vendors.mcs.oauth.routes import router as oauth_router
@@ -32,6 +33,7 @@ VENDOR = Vendor(
     docs={"mcs-registerDevice.md": "mcs.register_device"},
     # MCS answers success with no code in its body.
     success_code=None,
+    fixtures=fixtures.SECTION,
     devices=DeviceRows(make=_fleet_device),
     example_product="a1234567890",
 )

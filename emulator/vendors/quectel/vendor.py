@@ -7,6 +7,7 @@ from typing import Any
 
 from emulator.core.ids import Ids
 from emulator.core.vendor import DeviceRows, FleetCommands, Vendor
+from emulator.vendors.quectel import fixtures
 from emulator.vendors.quectel.devicemgr.routes import (
     DeviceMgrRoute,
     SaasTokenRoute,
@@ -49,6 +50,7 @@ VENDOR = Vendor(
         "enduser-batchControlDevice.md": BATCH_CONTROL_DEVICE,
     },
     success_code=200,
+    fixtures=fixtures.SECTION,
     devices=DeviceRows(make=_fleet_device),
     fleet_commands=FleetCommands(
         operation=BATCH_CONTROL_DEVICE,

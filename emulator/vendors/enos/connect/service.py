@@ -25,7 +25,6 @@ from emulator.vendors.enos.connect.schemas import DeviceCreateRequest
 VENDOR = "enos"
 _D = registry.devices
 _P = registry.products
-_O = registry.enos_orgs
 
 # The create path runs on every request of a load test: its statements run on the driver's
 # cursor (core/sql.py).

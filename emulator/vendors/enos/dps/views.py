@@ -15,6 +15,7 @@ from sqlalchemy import and_, func, select
 from emulator.core import registry
 from emulator.core.context import Ctx
 from emulator.core.routing import request_context
+from emulator.vendors.enos import tables
 from emulator.vendors.enos.dps.service import VENDOR, connect_status, current_status, pvs_device
 
 router = APIRouter(prefix="/_emulator", tags=["dashboard"])
@@ -35,7 +36,7 @@ async def list_dps_devices(
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:
     """The DPS inventory (oldest first) with allocation state, and the registration groups."""
-    s, g, d = registry.dps_devices, registry.dps_groups, registry.devices
+    s, g, d = tables.dps_devices, tables.dps_groups, registry.devices
     on_group = and_(
         g.c.namespace == s.c.namespace, g.c.org_id == s.c.org_id, g.c.group_id == s.c.group_id
     )
