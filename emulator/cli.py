@@ -231,6 +231,22 @@ def settings_environment(settings: Settings) -> dict[str, str]:
     return env
 
 
+class VendorChoice(click.Choice[str]):
+    """The registered vendors, read when the option is parsed: a vendor registered after this
+    module was imported (a test's) is a valid choice too."""
+
+    def __init__(self) -> None:
+        super().__init__([])
+
+    @property
+    def choices(self) -> tuple[str, ...]:
+        return vendor_names()
+
+    @choices.setter
+    def choices(self, value: object) -> None:
+        pass
+
+
 @main.command(
     short_help="Add many devices to an emulator's database (demos, load tests).",
     epilog=(
@@ -250,7 +266,7 @@ def settings_environment(settings: Settings) -> dict[str, str]:
 )
 @click.option(
     "--vendor",
-    type=click.Choice(vendor_names()),
+    type=VendorChoice(),
     required=True,
     help="Vendor of the devices.",
 )

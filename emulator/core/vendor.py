@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from emulator.core.context import Ctx, Emulator
     from emulator.core.fixtures import FixtureSection
     from emulator.core.ids import Ids
+    from emulator.core.operations import Operation
     from emulator.core.routing import VendorRoute
 
 # (conn, ctx, device) inside the transaction that brings a device online.
@@ -77,6 +78,9 @@ class Vendor:
     # (path prefix, route class): an unknown path under the prefix answers in that route's
     # envelope with its ``validation_fallback`` code.
     fallbacks: Sequence[tuple[str, type[VendorRoute]]] = ()
+    # Operations registered with the vendor (core/operations.py), when its routes modules do
+    # not register them on import; unregistering the vendor removes them.
+    operations: Sequence[Operation] = ()
     # Vendor document file -> the operation it documents (conformance report).
     docs: Mapping[str, str] = field(default_factory=dict)
     # The vendor's success code in its envelope (None: success carries no code).
@@ -106,6 +110,9 @@ def _load_builtin() -> None:
 
 def register(vendor: Vendor) -> Vendor:
     """Add a vendor (a second registration under the same name replaces the first)."""
+    from emulator.core import operations
+
+    operations.register(*vendor.operations)
     for i, known in enumerate(_REGISTERED):
         if known.name == vendor.name:
             _REGISTERED[i] = vendor
@@ -115,6 +122,12 @@ def register(vendor: Vendor) -> Vendor:
 
 
 def unregister(name: str) -> None:
+    from emulator.core import operations
+
+    for vendor in _REGISTERED:
+        if vendor.name == name:
+            for operation in vendor.operations:
+                operations.OPERATIONS.pop(operation.id, None)
     _REGISTERED[:] = [v for v in _REGISTERED if v.name != name]
 
 
