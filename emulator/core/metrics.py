@@ -1,9 +1,10 @@
 """Prometheus metrics at ``GET /_emulator/metrics`` (text exposition format).
 
 Counters come from the request journal: every recorded vendor request is counted and timed by
-operation id, HTTP status and vendor code (``journal.OBSERVERS``). State gauges (devices per
-vendor, commands per state, armed faults, namespaces) are computed at scrape time from the
-database and the fault book, so they are right whichever process wrote the rows.
+operation id, HTTP status and vendor code (an observer of the emulator's journal). State
+gauges (devices per vendor, commands per state, armed faults, namespaces) are computed at
+scrape time from the database and the fault book, so they are right whichever process wrote
+the rows.
 
 Each app has its own :class:`Metrics` and ``CollectorRegistry``, never the global one, so
 several emulators can live in one process (the test suite does); each observes its own

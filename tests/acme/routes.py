@@ -20,7 +20,7 @@ from emulator.core.conformance import request_body
 from emulator.core.errors import VendorError
 from emulator.core.operations import Operation
 from emulator.core.responses import JsonResponse
-from emulator.core.routing import VendorRoute, request_context
+from emulator.core.routing import VendorRoute, hot, request_context
 from tests.acme.errors import AcmeError
 
 NAME = "acme"
@@ -61,6 +61,7 @@ OPERATIONS = (
     operation_id=CREATE_DEVICE,
     openapi_extra=request_body(CreateDevice),
 )
+@hot
 async def create_device(request: Request) -> JSONResponse:
     ctx = await request_context(request)
     body = await AcmeRoute.parse_body(request, CreateDevice)
