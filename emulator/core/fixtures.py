@@ -4,7 +4,7 @@ A fixture document is YAML (or JSON) with one optional section per registered ve
 ``Vendor.fixtures``, a :class:`FixtureSection`), plus ``tables`` and ``overrides`` that a
 state export writes. It is validated (unknown keys are refused, so a typo fails loudly),
 checked for dangling references, and turned once into table rows (:class:`Baseline`) that a
-reset writes back into a namespace. The format is documented in docs/.
+reset writes back into a namespace. The format is documented in docs/fixtures.md.
 
 The state export (the reverse: rows back into a document) is in ``core/snapshot.py``.
 """
