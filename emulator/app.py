@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp
 
-from emulator import __version__, ui
+from emulator import __version__, api_docs, ui
 from emulator.config import Settings
 from emulator.control import commands as control_commands
 from emulator.control.auth import AdminTokenMiddleware
@@ -93,6 +93,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description=f"Offline emulator of IoT-platform HTTP APIs: {titles}.",
         lifespan=_listeners,
+        # FastAPI's pages load their assets from a CDN; api_docs serves them offline.
+        docs_url=None,
+        redoc_url=None,
     )
     app.emulator = app.state.emulator = emulator
     # The documented operations' routers first (most traffic), then their companions.
@@ -109,6 +112,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for vendor in registered:
         for router in vendor.control_routers:
             app.include_router(router)
+    api_docs.install(app)
     # Inside the namespace middleware (EmulatorApp): it sees /ns/{name}/_emulator/... as
     # /_emulator/...
     app.add_middleware(AdminTokenMiddleware, token=settings.admin_token)
