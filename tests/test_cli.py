@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from emulator import __version__
-from emulator.config import Settings
+from emulator.config import DEFAULT_FIXTURES, DEFAULTS, Settings
 from emulator.testing import free_port
 from tests.processes import start, stop, wait_healthy
 from tests.shapes import load_sample
@@ -103,3 +103,13 @@ def test_settings_read_emulator_variables(monkeypatch: pytest.MonkeyPatch) -> No
 
     assert (settings.port, settings.auth) == (18080, "strict")
     assert [p.name for p in settings.fixtures] == ["a.yaml", "b.yaml"]
+
+
+def test_the_defaults_token_names_the_default_fixtures(monkeypatch: pytest.MonkeyPatch) -> None:
+    mine = Path("mine.yaml")
+
+    assert Settings(fixtures=[Path(DEFAULTS), mine]).fixtures == [DEFAULT_FIXTURES, mine]
+    monkeypatch.setenv("EMULATOR_FIXTURES", f"{DEFAULTS},mine.yaml")
+    assert Settings().fixtures == [DEFAULT_FIXTURES, mine]
+    # A list without it replaces the defaults, as before.
+    assert Settings(fixtures=[mine]).fixtures == [mine]

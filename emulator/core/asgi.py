@@ -77,9 +77,6 @@ class HotRoutes:
     the method and the path, so the answer is the one the router would give. Only routes
     with no path parameters offer themselves, so the table holds at most one entry per
     route and method.
-
-    The offer enters the table at once, before the route answers: a client that sends its
-    next request as soon as it has read an answer finds the route in the table already.
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -96,14 +93,18 @@ class HotRoutes:
             response = await handler(Request(scope, receive, send))
             await response(scope, receive, send)
             return
-        scope[_OFFER] = (self.table, key)
+        table = self.table
+
+        def learn(offered: DirectHandler) -> None:
+            # Before the answer is sent: a client that saw the answer finds the entry.
+            table.setdefault(key, offered)
+
+        scope[_OFFER] = learn
         await self.app(scope, receive, send)
 
 
 def offer(scope: Scope, handler: DirectHandler) -> None:
     """Called by a route that can be served directly, with its handler (see HotRoutes)."""
-    slot: tuple[dict[tuple[str, str], DirectHandler], tuple[str, str]] | None = scope.get(_OFFER)
-    if slot is not None:
-        table, key = slot
-        # The first route to offer itself for a request is the one the router chose.
-        table.setdefault(key, handler)
+    learn: Callable[[DirectHandler], None] | None = scope.get(_OFFER)
+    if learn is not None:
+        learn(handler)
