@@ -8,6 +8,8 @@ import os
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as SATimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp
 
@@ -18,7 +20,7 @@ from emulator.control.commands import router as commands_router
 from emulator.control.errors import ControlError, error_body
 from emulator.control.routes import router as control_router
 from emulator.core import conformance, metrics, namespaces
-from emulator.core.asgi import HotRoutes, NamespaceMiddleware
+from emulator.core.asgi import ErrorBoundary, HotRoutes, NamespaceMiddleware
 from emulator.core.clock import Clock, SharedClock
 from emulator.core.context import Emulator
 from emulator.core.db import init_db, is_postgresql, make_engine, make_side_engine
@@ -26,6 +28,7 @@ from emulator.core.errors import VendorError
 from emulator.core.fixtures import build_baseline, merge, read_fixture_file
 from emulator.core.ids import Ids
 from emulator.core.namespaces import Namespaces
+from emulator.core.routing import VendorRoute
 from emulator.vendors import FALLBACKS, ROUTERS
 
 logger = logging.getLogger(__name__)
@@ -72,7 +75,7 @@ class EmulatorApp(FastAPI):
 
     def build_middleware_stack(self) -> ASGIApp:
         self.hot_routes = HotRoutes(super().build_middleware_stack())
-        return NamespaceMiddleware(self.hot_routes)
+        return NamespaceMiddleware(ErrorBoundary(self.hot_routes, unexpected_error))
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -99,6 +102,30 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
+def _vendor_route_of(path: str) -> type[VendorRoute] | None:
+    for prefix, route_class in FALLBACKS:
+        if path.startswith(prefix):
+            return route_class
+    return None
+
+
+def unexpected_error(request: Request, exc: Exception) -> Response:
+    """The answer to an error of ours (a bug, the database gone or too slow): the vendor's
+    internal error in its envelope under a vendor prefix, the control plane's JSON elsewhere;
+    never a text page."""
+    route_class = _vendor_route_of(request.url.path)
+    if route_class is not None:
+        return route_class.render(request, VendorError(route_class.internal_error))
+    if isinstance(exc, OperationalError | SATimeoutError):
+        cause = exc.orig if isinstance(exc, OperationalError) else exc
+        message = f"the database is unreachable or did not answer in time ({type(cause).__name__})"
+        return JSONResponse(error_body(503, message), status_code=503)
+    return JSONResponse(
+        error_body(500, f"internal error of the emulator ({type(exc).__name__}); see its log"),
+        status_code=500,
+    )
+
+
 def _install_fallbacks(app: FastAPI) -> None:
     """Answers for what never reaches a route: in the vendor's envelope under a vendor prefix,
     in the control plane's JSON everywhere else."""
@@ -106,12 +133,12 @@ def _install_fallbacks(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         path = request.url.path
-        for prefix, route_class in FALLBACKS:
-            if path.startswith(prefix):
-                message = f"{request.method} {path} is not an operation of this API"
-                return route_class.render(
-                    request, VendorError(route_class.validation_fallback, message)
-                )
+        route_class = _vendor_route_of(path)
+        if route_class is not None:
+            message = f"{request.method} {path} is not an operation of this API"
+            return route_class.render(
+                request, VendorError(route_class.validation_fallback, message)
+            )
         return JSONResponse(
             error_body(exc.status_code, str(exc.detail)), status_code=exc.status_code
         )
@@ -123,6 +150,11 @@ def _install_fallbacks(app: FastAPI) -> None:
             for e in exc.errors()
         ]
         return JSONResponse(error_body(400, "invalid request", errors=errors), status_code=400)
+
+    @app.exception_handler(Exception)
+    async def server_error(request: Request, exc: Exception) -> Response:
+        # Starlette raises the exception again once this is sent: ErrorBoundary logs it.
+        return unexpected_error(request, exc)
 
     @app.exception_handler(ControlError)
     async def control_error(request: Request, exc: ControlError) -> Response:

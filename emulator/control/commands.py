@@ -23,6 +23,7 @@ from emulator.control.schemas import ControlModel, DeviceView
 from emulator.control.service import ON_ONLINE
 from emulator.core import commands
 from emulator.core.context import Ctx
+from emulator.core.limits import INT64_MAX
 from emulator.core.routing import request_context
 
 router = APIRouter(prefix="/_emulator", tags=["control plane"])
@@ -77,7 +78,7 @@ async def device_commands(
     product_key: str,
     device_key: str,
     wait: Annotated[float, Query(ge=0, le=MAX_WAIT_S)] = 0,
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: Annotated[int, Query(ge=0, le=INT64_MAX)] = 0,
 ) -> Inbox:
     """What the simulated device has received (through its own connection, or as a gateway for
     its sub-devices), oldest first. ``after``: only commands with a higher ``seq``. ``wait``:
@@ -103,7 +104,7 @@ async def list_commands(
     device_key: Annotated[str | None, Query(alias="deviceKey")] = None,
     state: State | None = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=INT64_MAX)] = 0,
 ) -> dict[str, Any]:
     """Every command ticket of the namespace, oldest first."""
     with ctx.begin() as conn:

@@ -22,6 +22,7 @@ from emulator.control.schemas import (
 )
 from emulator.core import conformance, coverage
 from emulator.core.context import Ctx
+from emulator.core.limits import INT64_MAX
 from emulator.core.routing import emulator_of, namespace_of, request_context
 
 router = APIRouter(prefix="/_emulator", tags=["control plane"])
@@ -51,7 +52,7 @@ async def list_devices(
     product_key: Annotated[str | None, Query(alias="productKey")] = None,
     online: bool | None = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=INT64_MAX)] = 0,
 ) -> DeviceList:
     """Every device of the namespace, filtered by vendor, product and online state."""
     return service.list_devices(

@@ -26,6 +26,7 @@ from emulator.control.errors import ControlError
 from emulator.control.schemas import DeviceView
 from emulator.core import registry
 from emulator.core.context import Ctx
+from emulator.core.limits import INT64_MAX
 from emulator.core.routing import request_context
 from emulator.vendors.enos.dps.service import connect_status, current_status, pvs_device
 
@@ -153,7 +154,7 @@ async def list_dps_devices(
     group_id: Annotated[str | None, Query(alias="groupId")] = None,
     status: Annotated[DpsStatus | None, Query(description="currentStatus")] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=INT64_MAX)] = 0,
 ) -> dict[str, Any]:
     """The DPS inventory (oldest first) with allocation state, and the registration groups."""
     s, g, d = registry.dps_devices, registry.dps_groups, registry.devices
