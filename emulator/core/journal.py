@@ -12,25 +12,22 @@ first) and a body is kept as text, cut at :data:`BODY_LIMIT` characters.
 
 from __future__ import annotations
 
-import functools
 import itertools
 import json
-import re
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlencode
 
 from sqlalchemy import Engine
 
+from emulator.core import masking
 from emulator.core.sql import HotSql
 
-MASK = "***"
+MASK = masking.MASK
 # Bodies are kept as text up to this many characters; the rest is cut (and said so).
 BODY_LIMIT = 64 * 1024
-_MASKED_HEADERS = frozenset({"authorization", "apim-accesstoken", "apim-signature", "cookie"})
-_SECRET_WORDS = ("token", "secret", "password", "signature")
 
 
 class Entry:
@@ -84,21 +81,24 @@ class Entry:
             self._body = (body, body_truncated)
         elif len(raw_body) > BODY_LIMIT:
             # Masked now: a large body is not kept whole until it is read.
-            self._body = mask_body(raw_body)
+            self._body = mask_body(raw_body, self.credentials)
             self._raw_body = None
 
     @property
     def query(self) -> dict[str, str]:
         if self._query is None:
             text = (self._raw_query or b"").decode("latin-1")
-            self._query = mask_query(dict(parse_qsl(text, keep_blank_values=True)))
+            self._query = mask_query(
+                dict(parse_qsl(text, keep_blank_values=True)), self.credentials
+            )
         return self._query
 
     @property
     def headers(self) -> dict[str, str]:
         if self._headers is None:
             self._headers = mask_headers(
-                (k.decode("latin-1"), v.decode("latin-1")) for k, v in self._raw_headers
+                ((k.decode("latin-1"), v.decode("latin-1")) for k, v in self._raw_headers),
+                self.credentials,
             )
         return self._headers
 
@@ -112,9 +112,14 @@ class Entry:
 
     def _masked_body(self) -> tuple[str | None, bool]:
         if self._body is None:
-            self._body = mask_body(self._raw_body or b"")
+            self._body = mask_body(self._raw_body or b"", self.credentials)
             self._raw_body = None
         return self._body
+
+    @property
+    def credentials(self) -> masking.Credentials:
+        """What its vendor declares a credential (core/masking.py)."""
+        return masking.of_operation(self.operation)
 
     def fields(self) -> dict[str, Any]:
         """Every field by its constructor name, the request's parts masked."""
@@ -134,7 +139,7 @@ class Entry:
             return None
         text = self.response.decode("utf-8", errors="replace")
         try:
-            return _mask_answer(json.loads(text))
+            return _mask_answer(json.loads(text), self.credentials)
         except (ValueError, RecursionError):  # an answer echoing a hostile, deeply nested body
             return text
 
@@ -170,53 +175,38 @@ class Entry:
         }
 
 
-@functools.lru_cache(maxsize=1024)
 def secret_name(name: str) -> bool:
-    """Whether a header or query parameter of this name carries a credential. Cached: every
-    request of a client sends the same few names."""
-    lowered = name.lower()
-    return lowered in _MASKED_HEADERS or any(word in lowered for word in _SECRET_WORDS)
+    """Whether a header or query parameter of this name carries a credential, whoever the
+    vendor (core/masking.py)."""
+    return masking.generic_secret(name)
 
 
-def mask_headers(headers: Iterable[tuple[str, str]]) -> dict[str, str]:
-    return {k: (MASK if secret_name(k) else v) for k, v in headers}
+def mask_headers(
+    headers: Iterable[tuple[str, str]], credentials: masking.Credentials = masking.GENERIC
+) -> dict[str, str]:
+    return {k: (MASK if credentials.header(k) else v) for k, v in headers}
 
 
-def mask_query(query: Mapping[str, str]) -> dict[str, str]:
-    return {k: (MASK if secret_name(k) else v) for k, v in query.items()}
+def mask_query(
+    query: Mapping[str, str], credentials: masking.Credentials = masking.GENERIC
+) -> dict[str, str]:
+    return {k: (MASK if credentials.request_field(k) else v) for k, v in query.items()}
 
 
-def _mask_value(value: Any) -> Any:
+def _mask_value(value: Any, secret: Callable[[str], bool]) -> Any:
     if isinstance(value, dict):
         return {
-            k: (MASK if _secret_field(k) and v is not None else _mask_value(v))
+            k: (MASK if v is not None and secret(str(k)) else _mask_value(v, secret))
             for k, v in value.items()
         }
     if isinstance(value, list):
-        return [_mask_value(v) for v in value]
+        return [_mask_value(v, secret) for v in value]
     return value
 
 
-# Body fields holding a credential: Quectel's end-user login sends its password as "pwd".
-_SECRET_FIELD_WORDS = ("password", "secret", "pwd")
-# Any of the words in any case, without a lowered copy of the body.
-_NAMES_A_SECRET = re.compile("|".join(_SECRET_FIELD_WORDS), re.IGNORECASE)
-
-
-def _secret_field(name: object) -> bool:
-    return _NAMES_A_SECRET.search(str(name)) is not None
-
-
-def _mask_answer(value: Any) -> Any:
+def _mask_answer(value: Any, credentials: masking.Credentials) -> Any:
     """Answers carry issued tokens and device secrets: masked like the requests' credentials."""
-    if isinstance(value, dict):
-        return {
-            k: (MASK if v is not None and secret_name(str(k)) else _mask_answer(v))
-            for k, v in value.items()
-        }
-    if isinstance(value, list):
-        return [_mask_answer(v) for v in value]
-    return value
+    return _mask_value(value, credentials.answer_field)
 
 
 def answer_body(content: object) -> bytes | None:
@@ -226,20 +216,36 @@ def answer_body(content: object) -> bytes | None:
     return content if len(content) < BODY_LIMIT else content[:BODY_LIMIT]
 
 
-def mask_body(raw: bytes) -> tuple[str | None, bool]:
-    """The body as text with its password and secret fields masked, and whether it was cut."""
+def mask_body(
+    raw: bytes, credentials: masking.Credentials = masking.GENERIC
+) -> tuple[str | None, bool]:
+    """The body as text with its credential fields masked (JSON or a form), and whether it
+    was cut."""
     if not raw:
         return None, False
     text = raw.decode("utf-8", errors="replace")
-    # Parsing costs: only a body that names a secret is parsed and rewritten.
-    if _NAMES_A_SECRET.search(text):
-        try:
-            text = json.dumps(_mask_value(json.loads(text)), ensure_ascii=False)
-        except (ValueError, RecursionError):
-            text = "(a body that is not JSON and names a secret: not recorded)"
+    # Parsing costs: only a body that names a credential is parsed and rewritten.
+    if credentials.names_in_text.search(text):
+        text = _masked_text(text, credentials)
     if len(text) > BODY_LIMIT:
         return text[:BODY_LIMIT], True
     return text, False
+
+
+def _masked_text(text: str, credentials: masking.Credentials) -> str:
+    try:
+        return json.dumps(
+            _mask_value(json.loads(text), credentials.request_field), ensure_ascii=False
+        )
+    except (ValueError, RecursionError):
+        pass
+    if "=" in text and not text.lstrip().startswith(("{", "[")):
+        # A form (Quectel's and MCS's logins post them): its fields masked by name.
+        pairs = parse_qsl(text, keep_blank_values=True)
+        if pairs:
+            masked = [(k, MASK if credentials.request_field(k) else v) for k, v in pairs]
+            return urlencode(masked, safe="*")
+    return "(a body that is neither JSON nor a form and names a credential: not recorded)"
 
 
 def vendor_code(payload: Any) -> int | None:

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from emulator.core import masking
 from emulator.core.routing import VendorRoute
+from emulator.vendors import enos, mcs, quectel
 from emulator.vendors.enos.connect.routes import ConnectRoute
 from emulator.vendors.enos.connect.routes import router as enos_connect
 from emulator.vendors.enos.dps.routes import DpsRoute
@@ -51,3 +53,7 @@ FALLBACKS: list[tuple[str, type[VendorRoute]]] = [
     ("/mcs/", McsUnknownRoute),
     ("/oauth/", OAuthRoute),
 ]
+
+# Each vendor's credential fields (its package's CREDENTIALS), for the journal's masking.
+for _vendor in (quectel, enos, mcs):
+    masking.register(_vendor.__name__.rpartition(".")[2], _vendor.CREDENTIALS)
