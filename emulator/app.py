@@ -18,6 +18,7 @@ from emulator.config import Settings
 from emulator.control.auth import AdminTokenMiddleware
 from emulator.control.commands import router as commands_router
 from emulator.control.errors import ControlError, error_body
+from emulator.control.guard import ControlPlaneGuard
 from emulator.control.routes import router as control_router
 from emulator.core import conformance, metrics, namespaces
 from emulator.core.asgi import ErrorBoundary, HotRoutes, NamespaceMiddleware
@@ -96,6 +97,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Inside the namespace middleware (EmulatorApp): it sees /ns/{name}/_emulator/... as
     # /_emulator/...
     app.add_middleware(AdminTokenMiddleware, token=settings.admin_token)
+    # Outside the token check: a web page is refused whether or not a token is set.
+    app.add_middleware(ControlPlaneGuard, bound_host=settings.host)
     _install_fallbacks(app)
     # /openapi.json publishes each vendor operation's documented codes (error tables).
     conformance.install_openapi(app)
