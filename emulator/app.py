@@ -16,6 +16,7 @@ from starlette.types import ASGIApp
 from emulator import __version__, ui
 from emulator.config import Settings
 from emulator.control.auth import AdminTokenMiddleware
+from emulator.control.bodies import ControlBodyLimit
 from emulator.control.commands import router as commands_router
 from emulator.control.errors import ControlError, error_body
 from emulator.control.guard import ControlPlaneGuard
@@ -97,6 +98,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Inside the namespace middleware (EmulatorApp): it sees /ns/{name}/_emulator/... as
     # /_emulator/...
     app.add_middleware(AdminTokenMiddleware, token=settings.admin_token)
+    app.add_middleware(
+        ControlBodyLimit,
+        max_body_bytes=settings.max_body_bytes,
+        max_fixture_bytes=settings.max_fixture_bytes,
+    )
     # Outside the token check: a web page is refused whether or not a token is set.
     app.add_middleware(ControlPlaneGuard, bound_host=settings.host)
     _install_fallbacks(app)
@@ -143,7 +149,9 @@ def _install_fallbacks(app: FastAPI) -> None:
                 request, VendorError(route_class.validation_fallback, message)
             )
         return JSONResponse(
-            error_body(exc.status_code, str(exc.detail)), status_code=exc.status_code
+            error_body(exc.status_code, str(exc.detail)),
+            status_code=exc.status_code,
+            headers=exc.headers,
         )
 
     @app.exception_handler(RequestValidationError)

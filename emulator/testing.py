@@ -25,8 +25,16 @@ def free_port(host: str = "127.0.0.1") -> int:
 @contextmanager
 def serve_in_thread(app: FastAPI, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
     """Serve ``app`` on a real socket until the block ends; yields the base URL."""
+    from emulator.config import Settings
+    from emulator.server import uvicorn_options
+
     port = port or free_port(host)
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off")
+    emulator = getattr(app.state, "emulator", None)
+    settings: Settings = emulator.settings if emulator is not None else Settings()
+    config = uvicorn.Config(
+        app, host=host, port=port, log_level="warning", lifespan="off",
+        **uvicorn_options(settings),
+    )  # fmt: skip
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name=f"iot-emulator:{port}", daemon=True)
     thread.start()

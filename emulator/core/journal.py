@@ -6,8 +6,9 @@ answered it). The store's interface is three methods (``append``, ``query``, ``c
 :class:`SharedJournal` keeps the same in the database when several processes share it
 (PostgreSQL, ``--workers N``), so any process lists every process's requests.
 
-Memory stays flat: the buffer holds at most ``settings.journal_size`` entries (the oldest go
-first) and a body is kept as text, cut at :data:`BODY_LIMIT` characters.
+Memory stays flat: the buffer holds at most ``settings.journal_size`` entries and about
+``settings.journal_bytes`` bytes (the oldest go first whichever bound is reached); a body and
+an answer are kept cut at :data:`BODY_LIMIT`, a request's headers at :data:`HEADERS_LIMIT`.
 """
 
 from __future__ import annotations
@@ -28,6 +29,11 @@ from emulator.core.sql import HotSql
 MASK = masking.MASK
 # Bodies are kept as text up to this many characters; the rest is cut (and said so).
 BODY_LIMIT = 64 * 1024
+# A request's headers are kept up to this many bytes (names and values); the rest are dropped
+# (and said so).
+HEADERS_LIMIT = 16 * 1024
+# What an entry costs beyond its request's and answer's bytes (the object, its fields).
+ENTRY_OVERHEAD = 600
 
 
 class Entry:
@@ -43,6 +49,7 @@ class Entry:
         "id", "at", "namespace", "operation", "method", "path", "status", "vendor_code",
         "duration_ms", "injected", "fault_id", "faulted_devices", "response",
         "_query", "_headers", "_body", "_raw_query", "_raw_headers", "_raw_body",
+        "headers_truncated", "size",
     )  # fmt: skip
 
     def __init__(
@@ -54,6 +61,7 @@ class Entry:
         raw_body: bytes | None = None,
         injected: bool = False, fault_id: str | None = None,
         faulted_devices: list[str] | None = None, response: bytes | None = None,
+        headers_truncated: bool = False,
     ) -> None:  # fmt: skip
         self.id = id
         self.at = at  # emulator clock, ms
@@ -72,6 +80,10 @@ class Entry:
         # masked only when read, so recording costs nothing more.
         self.response = response
         self._raw_query = raw_query
+        self.headers_truncated = headers_truncated
+        if raw_headers:
+            raw_headers, cut = _cut_headers(raw_headers)
+            self.headers_truncated = self.headers_truncated or cut
         self._raw_headers = raw_headers
         self._query = query if raw_query is None else None
         self._headers = headers if not raw_headers else None
@@ -83,6 +95,10 @@ class Entry:
             # Masked now: a large body is not kept whole until it is read.
             self._body = mask_body(raw_body, self.credentials)
             self._raw_body = None
+        # About what the entry holds, for the journal's byte bound.
+        self.size = ENTRY_OVERHEAD + len(raw_query or b"") + len(response or b"")
+        self.size += sum(len(k) + len(v) for k, v in self._raw_headers)
+        self.size += len(self._raw_body or b"") + len((self._body or ("",))[0] or "")
 
     @property
     def query(self) -> dict[str, str]:
@@ -131,6 +147,7 @@ class Entry:
             "vendor_code": self.vendor_code, "duration_ms": self.duration_ms,
             "injected": self.injected, "fault_id": self.fault_id,
             "faulted_devices": self.faulted_devices, "response": self.response,
+            "headers_truncated": self.headers_truncated,
         }  # fmt: skip
 
     def response_value(self) -> Any:
@@ -162,6 +179,7 @@ class Entry:
             "path": self.path,
             "query": self.query,
             "headers": self.headers,
+            "headersTruncated": self.headers_truncated,
             "body": self.body_value(),
             "bodyTruncated": self.body_truncated,
             "status": self.status,
@@ -173,6 +191,18 @@ class Entry:
             "response": self.response_value(),
             "responseTruncated": self.response is not None and len(self.response) >= BODY_LIMIT,
         }
+
+
+def _cut_headers(
+    headers: Sequence[tuple[bytes, bytes]],
+) -> tuple[Sequence[tuple[bytes, bytes]], bool]:
+    """The headers up to :data:`HEADERS_LIMIT` bytes, and whether some were dropped."""
+    total = 0
+    for index, (name, value) in enumerate(headers):
+        total += len(name) + len(value)
+        if total > HEADERS_LIMIT:
+            return list(headers[:index]), True
+    return headers, False
 
 
 def secret_name(name: str) -> bool:
@@ -266,10 +296,13 @@ def vendor_code(payload: Any) -> int | None:
 
 
 class Journal:
-    """A bounded, thread-safe buffer of entries, oldest first."""
+    """A bounded, thread-safe buffer of entries, oldest first: at most ``size`` entries and
+    about ``max_bytes`` bytes (the oldest go first)."""
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, max_bytes: int | None = None) -> None:
         self._entries: deque[Entry] = deque(maxlen=size)
+        self.max_bytes = max_bytes
+        self._bytes = 0
         self._lock = threading.Lock()
         # itertools.count: one atomic step under the GIL, no lock.
         self._ids = itertools.count(1)
@@ -285,9 +318,23 @@ class Journal:
     def next_id(self) -> int:
         return next(self._ids)
 
+    @property
+    def bytes(self) -> int:
+        """About what the kept entries hold."""
+        return self._bytes
+
     def append(self, entry: Entry) -> None:
+        if self.size == 0:
+            return
         with self._lock:
-            self._entries.append(entry)
+            entries = self._entries
+            if entries.maxlen is not None and len(entries) == entries.maxlen and entries:
+                self._bytes -= entries.popleft().size
+            entries.append(entry)
+            self._bytes += entry.size
+            if self.max_bytes is not None:
+                while self._bytes > self.max_bytes and len(entries) > 1:
+                    self._bytes -= entries.popleft().size
 
     def query(
         self,
@@ -320,6 +367,7 @@ class Journal:
                 kept = [e for e in self._entries if e.namespace != namespace]
                 self._entries.clear()
                 self._entries.extend(kept)
+            self._bytes = sum(e.size for e in self._entries)
             return before - len(self._entries)
 
 
