@@ -11,10 +11,12 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as SATimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 from starlette.types import ASGIApp
 
 from emulator import __version__, ui
 from emulator.config import Settings
+from emulator.control import contract as control_contract
 from emulator.control.auth import AdminTokenMiddleware
 from emulator.control.bodies import ControlBodyLimit
 from emulator.control.commands import router as commands_router
@@ -107,7 +109,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(ControlPlaneGuard, bound_host=settings.host)
     _install_fallbacks(app)
     # /openapi.json publishes each vendor operation's documented codes (error tables).
-    conformance.install_openapi(app)
+    conformance.install_openapi(app, control_contract.describe)
     return app
 
 
@@ -135,6 +137,16 @@ def unexpected_error(request: Request, exc: Exception) -> Response:
     )
 
 
+def _methods_of(app: FastAPI, request: Request) -> list[str]:
+    """Every method some route serves on this request's path."""
+    methods: set[str] = set()
+    probe = {**request.scope, "method": "GET"}
+    for route in conformance.api_routes(app.router.routes):
+        if route.methods and route.matches(probe)[0] != Match.NONE:
+            methods |= route.methods
+    return sorted(methods)
+
+
 def _install_fallbacks(app: FastAPI) -> None:
     """Answers for what never reaches a route: in the vendor's envelope under a vendor prefix,
     in the control plane's JSON everywhere else."""
@@ -148,10 +160,14 @@ def _install_fallbacks(app: FastAPI) -> None:
             return route_class.render(
                 request, VendorError(route_class.validation_fallback, message)
             )
+        headers = exc.headers
+        if exc.status_code == 405:
+            # Starlette names the methods of the first route of the path only.
+            headers = {**(headers or {}), "Allow": ", ".join(_methods_of(app, request))}
         return JSONResponse(
             error_body(exc.status_code, str(exc.detail)),
             status_code=exc.status_code,
-            headers=exc.headers,
+            headers=headers,
         )
 
     @app.exception_handler(RequestValidationError)

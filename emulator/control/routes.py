@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 import yaml
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from emulator.control import service
@@ -23,6 +23,7 @@ from emulator.control.schemas import (
 from emulator.core import conformance, coverage
 from emulator.core.context import Ctx
 from emulator.core.limits import INT64_MAX
+from emulator.core.namespaces import NAME_PATTERN
 from emulator.core.routing import emulator_of, namespace_of, request_context
 
 router = APIRouter(prefix="/_emulator", tags=["control plane"])
@@ -230,7 +231,9 @@ async def list_namespaces(request: Request) -> dict[str, Any]:
 
 
 @router.delete("/namespaces/{name}", operation_id="control.delete_namespace")
-async def delete_namespace(request: Request, name: str) -> dict[str, Any]:
+async def delete_namespace(
+    request: Request, name: Annotated[str, Path(pattern=NAME_PATTERN.pattern)]
+) -> dict[str, Any]:
     """Drop a namespace's state, faults, journal and seed (it starts from the baseline again
     on its next request)."""
     return service.delete_namespace(emulator_of(request), name)

@@ -88,19 +88,19 @@ def request_body(*models: type[BaseModel]) -> dict[str, Any]:
 # --- the published contract ----------------------------------------------------------------
 
 
-def _api_routes(routes: Iterable[BaseRoute]) -> Iterator[APIRoute]:
+def api_routes(routes: Iterable[BaseRoute]) -> Iterator[APIRoute]:
     """The app's API routes, through included routers (FastAPI may keep those nested)."""
     for route in routes:
         if isinstance(route, APIRoute):
             yield route
         inner = getattr(route, "original_router", None)
         if inner is not None:
-            yield from _api_routes(inner.routes)
+            yield from api_routes(inner.routes)
 
 
 def _vendor_routes(app: FastAPI) -> Iterator[tuple[APIRoute, str]]:
     """Every published vendor route with the operation id its errors belong to."""
-    for route in _api_routes(app.routes):
+    for route in api_routes(app.routes):
         if not route.include_in_schema:
             continue
         published = route.operation_id or ""
@@ -242,13 +242,48 @@ def decorate(schema: dict[str, Any], app: FastAPI) -> dict[str, Any]:
     return schema
 
 
-def install_openapi(app: FastAPI) -> None:
-    """Serve ``/openapi.json`` with the documented codes of every vendor operation."""
+def hoist_definitions(schema: dict[str, Any]) -> dict[str, Any]:
+    """Move the ``$defs`` nested in operations' schemas (bodies a route reads by hand, see
+    :func:`request_body`) into ``components/schemas``, where every ``#/$defs/X`` they hold is
+    pointed: a reference inside an operation's own schema is one that client generators and
+    contract tools cannot follow."""
+    components: dict[str, Any] = schema.setdefault("components", {}).setdefault("schemas", {})
+
+    def visit(node: Any) -> Any:
+        if isinstance(node, dict):
+            for name, definition in (node.pop("$defs", None) or {}).items():
+                definition = visit(definition)
+                if components.setdefault(name, definition) != definition:
+                    raise ValueError(f"two different schemas are named {name!r}")
+            return {
+                k: _COMPONENT + v.removeprefix("#/$defs/")
+                if k == "$ref" and isinstance(v, str) and v.startswith("#/$defs/")
+                else visit(v)
+                for k, v in node.items()
+            }
+        if isinstance(node, list):
+            return [visit(v) for v in node]
+        return node
+
+    schema["paths"] = visit(schema.get("paths", {}))
+    return schema
+
+
+_COMPONENT = "#/components/schemas/"
+Decorator = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+def install_openapi(app: FastAPI, *also: Decorator) -> None:
+    """Serve ``/openapi.json`` with the documented codes of every vendor operation, its
+    definitions all in ``components``, and what ``also`` adds (the control plane's answers)."""
     build: Callable[[], dict[str, Any]] = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = decorate(build(), app)
+            schema = hoist_definitions(decorate(build(), app))
+            for step in also:
+                schema = step(schema)
+            app.openapi_schema = schema
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
