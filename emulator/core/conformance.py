@@ -242,34 +242,54 @@ def decorate(schema: dict[str, Any], app: FastAPI) -> dict[str, Any]:
     return schema
 
 
-def hoist_definitions(schema: dict[str, Any]) -> dict[str, Any]:
-    """Move the ``$defs`` nested in operations' schemas (bodies a route reads by hand, see
-    :func:`request_body`) into ``components/schemas``, where every ``#/$defs/X`` they hold is
-    pointed: a reference inside an operation's own schema is one that client generators and
-    contract tools cannot follow."""
-    components: dict[str, Any] = schema.setdefault("components", {}).setdefault("schemas", {})
+def hoist_local_definitions(schema: dict[str, Any]) -> dict[str, Any]:
+    """Move the ``$defs`` of inline request schemas (pydantic's ``model_json_schema()``) into
+    ``components/schemas``, and point their ``#/$defs/X`` at ``#/components/schemas/X``.
 
-    def visit(node: Any) -> Any:
-        if isinstance(node, dict):
-            for name, definition in (node.pop("$defs", None) or {}).items():
-                definition = visit(definition)
-                if components.setdefault(name, definition) != definition:
-                    raise ValueError(f"two different schemas are named {name!r}")
-            return {
-                k: _COMPONENT + v.removeprefix("#/$defs/")
-                if k == "$ref" and isinstance(v, str) and v.startswith("#/$defs/")
-                else visit(v)
-                for k, v in node.items()
-            }
+    In an OpenAPI document a ``$ref`` starts from the document's root, where no ``$defs`` is:
+    tools that follow them to the letter (ReDoc) cannot render such an operation. A name
+    already taken by another schema gets a numbered twin."""
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+
+    def visit(node: Any) -> None:
         if isinstance(node, list):
-            return [visit(v) for v in node]
-        return node
+            for item in node:
+                visit(item)
+            return
+        if not isinstance(node, dict):
+            return
+        renamed: dict[str, str] = {}
+        for name, definition in node.pop("$defs", {}).items():
+            target, n = name, 1
+            while target in components and components[target] != definition:
+                n += 1
+                target = f"{name}{n}"
+            components[target] = definition
+            renamed[name] = target
+        if renamed:
+            _rewrite_refs(node, renamed)
+            for target in renamed.values():
+                _rewrite_refs(components[target], renamed)
+                visit(components[target])
+        for value in node.values():
+            visit(value)
 
-    schema["paths"] = visit(schema.get("paths", {}))
+    visit(schema.get("paths", {}))
     return schema
 
 
-_COMPONENT = "#/components/schemas/"
+def _rewrite_refs(node: Any, renamed: dict[str, str]) -> None:
+    if isinstance(node, list):
+        for item in node:
+            _rewrite_refs(item, renamed)
+    elif isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/$defs/") and ref[8:] in renamed:
+            node["$ref"] = f"#/components/schemas/{renamed[ref[8:]]}"
+        for value in node.values():
+            _rewrite_refs(value, renamed)
+
+
 Decorator = Callable[[dict[str, Any]], dict[str, Any]]
 
 
@@ -280,7 +300,7 @@ def install_openapi(app: FastAPI, *also: Decorator) -> None:
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            schema = hoist_definitions(decorate(build(), app))
+            schema = hoist_local_definitions(decorate(build(), app))
             for step in also:
                 schema = step(schema)
             app.openapi_schema = schema
