@@ -44,12 +44,13 @@ def build_emulator(settings: Settings) -> Emulator:
     Raises :class:`emulator.core.fixtures.FixtureError` when a fixture file is invalid.
     """
     document = merge(read_fixture_file(path) for path in settings.fixtures)
-    engine = make_engine(settings.db)
+    timeouts = (settings.db_connect_timeout, settings.db_statement_timeout)
+    engine = make_engine(settings.db, *timeouts)
     init_db(engine)
     # One process on SQLite keeps the clock, faults and journal in memory; on PostgreSQL or
     # with several workers they are shared through the database (core/db.py, "Scaling out").
     shared = is_postgresql(settings.db) or settings.workers > 1
-    side = make_side_engine(engine) if shared else engine
+    side = make_side_engine(engine, *timeouts) if shared else engine
     clock = SharedClock(side) if shared else Clock()
     baseline = build_baseline(document, Ids(settings.seed, "baseline"), clock.now_ms())
     emulator = Emulator(

@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     journal_bytes: int = Field(default=64 * 1_048_576, ge=0)
     # batchControlDevice's list limit behind code 5312 is undocumented; 100 is our default.
     batch_control_limit: int = Field(default=100, ge=1)
+    # The database (core/db.py): seconds to connect, and for one statement to run or wait on
+    # a lock; past them the request gets the vendor's internal error (control plane: 503).
+    db_connect_timeout: float = Field(default=5.0, gt=0)
+    db_statement_timeout: float = Field(default=10.0, gt=0)
     # Connections (emulator/server.py): closed when idle this long between requests, when a
     # request's headers take longer than header_timeout, or a body pauses longer than
     # body_timeout between two pieces. Seconds.
