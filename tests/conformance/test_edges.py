@@ -144,3 +144,10 @@ def test_a_failing_database_answers_json_and_the_connection_serves_the_next_call
         health = client.get("/_emulator/health")
         assert health.status_code == 200
         assert local_port(failed) == local_port(vendor) == local_port(health)
+
+
+def test_a_405_names_every_method_of_the_path(client: Client) -> None:
+    response = client.put("/_emulator/faults")
+    error = assert_control_error(response, 405)
+    assert error["message"] == "Method Not Allowed"
+    assert response.headers["allow"] == "DELETE, GET, POST"
