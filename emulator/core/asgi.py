@@ -139,15 +139,19 @@ class HotRoutes:
             response = await handler(Request(scope, receive, send))
             await response(scope, receive, send)
             return
-        offered: list[DirectHandler] = []
-        scope[_OFFER] = offered
+        table = self.table
+
+        def take(handler: DirectHandler) -> None:
+            # Kept when offered, before the answer leaves: a client that has its answer
+            # finds the route in the table.
+            table.setdefault(key, handler)
+
+        scope[_OFFER] = take
         await self.app(scope, receive, send)
-        if offered:
-            self.table[key] = offered[0]
 
 
 def offer(scope: Scope, handler: DirectHandler) -> None:
     """Called by a route that can be served directly, with its handler (see HotRoutes)."""
-    offered: list[DirectHandler] | None = scope.get(_OFFER)
-    if offered is not None and not offered:
-        offered.append(handler)
+    take: Callable[[DirectHandler], None] | None = scope.get(_OFFER)
+    if take is not None:
+        take(handler)
