@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -16,10 +18,10 @@ from starlette.types import ASGIApp
 
 from emulator import __version__, api_docs, ui
 from emulator.config import Settings
+from emulator.control import commands as control_commands
 from emulator.control import contract as control_contract
 from emulator.control.auth import AdminTokenMiddleware
 from emulator.control.bodies import ControlBodyLimit
-from emulator.control.commands import router as commands_router
 from emulator.control.errors import ControlError, error_body
 from emulator.control.guard import ControlPlaneGuard
 from emulator.control.routes import router as control_router
@@ -33,7 +35,7 @@ from emulator.core.fixtures import build_baseline, merge, read_fixture_file
 from emulator.core.ids import Ids
 from emulator.core.namespaces import Namespaces
 from emulator.core.routing import VendorRoute
-from emulator.vendors import FALLBACKS, ROUTERS
+from emulator.core.vendor import vendors
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +66,12 @@ def build_emulator(settings: Settings) -> Emulator:
         side_engine=side,
     )
     emulator.namespaces.ensure(namespaces.DEFAULT)
+    # Hooks live on this emulator, not in module globals: two apps in one process (tests,
+    # the pytest plugin) each have their own.
+    control_commands.install(emulator)
+    for vendor in vendors():
+        for setup in vendor.setup:
+            setup(emulator)
     return emulator
 
 
@@ -86,21 +94,32 @@ class EmulatorApp(FastAPI):
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     emulator = build_emulator(settings)
+    registered = vendors()
+    titles = ", ".join(v.title for v in registered)
     app = EmulatorApp(
         title="iot-emulator",
         version=__version__,
-        description="Offline emulator of five IoT-platform HTTP APIs: Quectel, EnOS, MediaTek MCS.",
+        description=f"Offline emulator of IoT-platform HTTP APIs: {titles}.",
+        lifespan=_listeners,
         # FastAPI's pages load their assets from a CDN; api_docs serves them offline.
         docs_url=None,
         redoc_url=None,
     )
     app.emulator = app.state.emulator = emulator
-    for router in ROUTERS:
-        app.include_router(router)
+    # The documented operations' routers first (most traffic), then their companions.
+    for vendor in registered:
+        for router in vendor.routers:
+            app.include_router(router)
+    for vendor in registered:
+        for router in vendor.companion_routers:
+            app.include_router(router)
     app.include_router(control_router)
     metrics.install(app, emulator)
-    app.include_router(commands_router)
+    app.include_router(control_commands.router)
     app.include_router(ui.router)
+    for vendor in registered:
+        for router in vendor.control_routers:
+            app.include_router(router)
     api_docs.install(app)
     # Inside the namespace middleware (EmulatorApp): it sees /ns/{name}/_emulator/... as
     # /_emulator/...
@@ -119,9 +138,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 
 def _vendor_route_of(path: str) -> type[VendorRoute] | None:
-    for prefix, route_class in FALLBACKS:
-        if path.startswith(prefix):
-            return route_class
+    """The route class whose envelope answers under this path's vendor prefix, if any."""
+    for vendor in vendors():
+        for prefix, route_class in vendor.fallbacks:
+            if path.startswith(prefix):
+                return route_class
     return None
 
 
@@ -150,6 +171,17 @@ def _methods_of(app: FastAPI, request: Request) -> list[str]:
         if route.methods and route.matches(probe)[0] != Match.NONE:
             methods |= route.methods
     return sorted(methods)
+
+
+@asynccontextmanager
+async def _listeners(app: FastAPI) -> AsyncIterator[None]:
+    """The vendors' listeners (a device-protocol broker...), started with the app."""
+    emulator: Emulator = app.state.emulator
+    async with AsyncExitStack() as stack:
+        for vendor in vendors():
+            for listener in vendor.listeners:
+                await stack.enter_async_context(listener(emulator))
+        yield
 
 
 def _install_fallbacks(app: FastAPI) -> None:

@@ -141,17 +141,16 @@ class HotRoutes:
             return
         table = self.table
 
-        def take(handler: DirectHandler) -> None:
-            # Kept when offered, before the answer leaves: a client that has its answer
-            # finds the route in the table.
-            table.setdefault(key, handler)
+        def learn(offered: DirectHandler) -> None:
+            # Before the answer is sent: a client that saw the answer finds the entry.
+            table.setdefault(key, offered)
 
-        scope[_OFFER] = take
+        scope[_OFFER] = learn
         await self.app(scope, receive, send)
 
 
 def offer(scope: Scope, handler: DirectHandler) -> None:
     """Called by a route that can be served directly, with its handler (see HotRoutes)."""
-    take: Callable[[DirectHandler], None] | None = scope.get(_OFFER)
-    if take is not None:
-        take(handler)
+    learn: Callable[[DirectHandler], None] | None = scope.get(_OFFER)
+    if learn is not None:
+        learn(handler)

@@ -23,6 +23,7 @@ from emulator.core.fixtures import Baseline
 from emulator.core.ids import Ids
 from emulator.core.journal import Journal, SharedJournal
 from emulator.core.namespaces import Namespaces
+from emulator.core.vendor import Hooks
 
 
 @dataclass
@@ -45,6 +46,8 @@ class Emulator:
     id_salt: str = ""
     # The shared clock's and journal's engine (core/db.py make_side_engine); None: ``engine``.
     side_engine: Engine | None = None
+    # Registered at app creation by the command engine and the vendors (core/vendor.py).
+    hooks: Hooks = field(default_factory=Hooks)
 
     # Connections kept open per thread on a SQLite file (see held_connection).
     _held: threading.local = field(default_factory=threading.local, init=False, repr=False)
@@ -94,9 +97,6 @@ class Emulator:
                 ids = Ids(self.seed, namespace + self.id_salt)
             self._ids[namespace] = ids
         return ids
-
-    def seed_of(self, namespace: str) -> int | None:
-        return self._seeds.get(namespace, self.seed)
 
     def reseed(self, seed: int | None) -> None:
         """A new emulator-wide seed; every namespace's ids restart from it."""

@@ -14,7 +14,7 @@ from emulator.core.context import Ctx
 from emulator.core.errors import VendorError
 from emulator.core.limits import INT32_MAX
 from emulator.core.operations import Operation, register
-from emulator.core.routing import emulator_of, request_context
+from emulator.core.routing import emulator_of, hot, request_context
 from emulator.vendors.quectel.enduser import service
 from emulator.vendors.quectel.enduser import token as tokens
 from emulator.vendors.quectel.enduser.auth import enduser_auth
@@ -164,6 +164,7 @@ async def refresh_token(request: Request, ctx: CtxDep) -> JSONResponse:
         }
     },
 )
+@hot
 async def batch_control_device(request: Request) -> JSONResponse:
     """Batch Control Devices (enduser-batchControlDevice.md)."""
     limit = emulator_of(request).settings.batch_control_limit
