@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -26,7 +29,7 @@ from emulator.core.errors import VendorError
 from emulator.core.fixtures import build_baseline, merge, read_fixture_file
 from emulator.core.ids import Ids
 from emulator.core.namespaces import Namespaces
-from emulator.vendors import FALLBACKS, ROUTERS
+from emulator.vendors import FALLBACKS, LISTENERS, ROUTERS
 
 logger = logging.getLogger(__name__)
 
@@ -75,6 +78,25 @@ class EmulatorApp(FastAPI):
         return NamespaceMiddleware(self.hot_routes)
 
 
+def listeners_lifespan(emulator: Emulator) -> Callable[[FastAPI], Any]:
+    """Starts the vendors' device-protocol listeners with the app, and stops them after it."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        try:
+            for make in LISTENERS:
+                listener = make(emulator)
+                if listener is not None:
+                    await listener.start()
+                    emulator.listeners[listener.name] = listener
+            yield
+        finally:
+            for name in list(emulator.listeners):
+                await emulator.listeners.pop(name).stop()
+
+    return lifespan
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     emulator = build_emulator(settings)
@@ -82,6 +104,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="iot-emulator",
         version=__version__,
         description="Offline emulator of five IoT-platform HTTP APIs: Quectel, EnOS, MediaTek MCS.",
+        lifespan=listeners_lifespan(emulator),
     )
     app.emulator = app.state.emulator = emulator
     for router in ROUTERS:

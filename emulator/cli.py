@@ -95,6 +95,18 @@ def _fixtures_option() -> Callable[[F], F]:
     "--workers", type=int, default=None, help="Worker processes.  [env EMULATOR_WORKERS; default 1]"
 )
 @click.option(
+    "--mqtt-port",
+    type=int,
+    default=None,
+    help="Port of the EnOS devices' MQTT listener, on --host.  [env EMULATOR_MQTT_PORT; "
+    "default 11883]",
+)
+@click.option(
+    "--mqtt/--no-mqtt",
+    default=None,
+    help="Let EnOS devices log in over MQTT.  [env EMULATOR_MQTT; default on]",
+)
+@click.option(
     "--admin-token",
     default=None,
     metavar="TOKEN",

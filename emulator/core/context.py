@@ -11,6 +11,7 @@ import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from sqlalchemy import Connection, Engine
 from sqlalchemy.pool import QueuePool
@@ -23,6 +24,18 @@ from emulator.core.fixtures import Baseline
 from emulator.core.ids import Ids
 from emulator.core.journal import Journal, SharedJournal
 from emulator.core.namespaces import Namespaces
+
+
+class Listener(Protocol):
+    """A device-protocol endpoint a vendor runs beside the HTTP API (e.g. EnOS over MQTT)."""
+
+    name: str
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    def describe(self) -> dict[str, Any]: ...
 
 
 @dataclass
@@ -45,6 +58,8 @@ class Emulator:
     id_salt: str = ""
     # The shared clock's and journal's engine (core/db.py make_side_engine); None: ``engine``.
     side_engine: Engine | None = None
+    # Listeners of device protocols running with the app (vendors' LISTENERS), by name.
+    listeners: dict[str, Listener] = field(default_factory=dict)
 
     # Connections kept open per thread on a SQLite file (see held_connection).
     _held: threading.local = field(default_factory=threading.local, init=False, repr=False)

@@ -65,6 +65,9 @@ class EnosProduct(FixtureModel):
     name: str = ""
     # "Exceed max device size" (11739): 10,000 devices per product on the real platform.
     device_quota: int = Field(default=10_000, ge=0)
+    # Dynamic activation over MQTT (secure mode 3): a device that knows only this secret
+    # logs in once and receives its own deviceSecret.
+    product_secret: str | None = None
     attrs: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -398,7 +401,11 @@ def build_baseline(doc: FixtureDocument, ids: Ids, now: int) -> Baseline:
                     "product_key": p.product_key,
                     "org_id": org.org_id,
                     "name": p.name,
-                    "attrs": {**p.attrs, "deviceQuota": p.device_quota},
+                    "attrs": {
+                        **p.attrs,
+                        "deviceQuota": p.device_quota,
+                        **({"productSecret": p.product_secret} if p.product_secret else {}),
+                    },  # fmt: skip
                 },
             )
         for dev in org.devices:
@@ -704,10 +711,11 @@ def export_document(conn: Connection, namespace: str) -> FixtureDocument:
             pass
         elif vendor == "enos" and row["org_id"] in orgs:
             quota = attrs.pop("deviceQuota", 10_000)
-            entry = _entry(
-                EnosProduct,
-                {"product_key": pk, "name": row["name"], "device_quota": quota, "attrs": attrs},
-            )
+            product: dict[str, Any] = {"product_key": pk, "name": row["name"]}
+            product["device_quota"] = quota
+            if attrs.get("productSecret"):
+                product["product_secret"] = attrs.pop("productSecret")
+            entry = _entry(EnosProduct, {**product, "attrs": attrs})
             section = orgs[row["org_id"]]["products"]
         elif vendor == "quectel" and row["org_id"] is None:
             aep = attrs.pop("aep", False)

@@ -3,13 +3,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from fastapi import APIRouter
 
+from emulator.core.context import Emulator, Listener
 from emulator.core.routing import VendorRoute
 from emulator.vendors.enos.connect.routes import ConnectRoute
 from emulator.vendors.enos.connect.routes import router as enos_connect
 from emulator.vendors.enos.dps.routes import DpsRoute
 from emulator.vendors.enos.dps.routes import router as enos_dps
+from emulator.vendors.enos.mqtt.listener import from_settings as enos_mqtt
 from emulator.vendors.enos.token.routes import TokenRoute
 from emulator.vendors.enos.token.routes import router as enos_token
 from emulator.vendors.mcs.envelope import McsUnknownRoute
@@ -51,3 +55,7 @@ FALLBACKS: list[tuple[str, type[VendorRoute]]] = [
     ("/mcs/", McsUnknownRoute),
     ("/oauth/", OAuthRoute),
 ]
+
+# Device-protocol listeners started and stopped with the app (each factory answers None when
+# its settings switch it off).
+LISTENERS: list[Callable[[Emulator], Listener | None]] = [enos_mqtt]
