@@ -9,6 +9,7 @@ from fastapi import APIRouter
 
 from emulator.core.context import Emulator, Listener
 from emulator.core.routing import VendorRoute
+from emulator.vendors.enos.commands.routes import router as enos_commands
 from emulator.vendors.enos.connect.routes import ConnectRoute
 from emulator.vendors.enos.connect.routes import router as enos_connect
 from emulator.vendors.enos.dps.routes import DpsRoute
@@ -41,6 +42,7 @@ ROUTERS: list[APIRouter] = [
     quectel_products,
     quectel_enduser_token,
     mcs_oauth,
+    enos_commands,
 ]
 
 FALLBACKS: list[tuple[str, type[VendorRoute]]] = [
