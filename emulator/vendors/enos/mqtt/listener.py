@@ -42,7 +42,29 @@ class EmulatorBroker(Broker):
 
     def __init__(self, listener: MqttListener, config: dict[str, Any], namespace: str) -> None:
         self.listener = listener
+        self.connections: set[asyncio.Task[Any]] = set()
         super().__init__(config, plugin_namespace=namespace)
+
+    async def stream_connected(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, listener_name: str
+    ) -> None:
+        # Each connection's task is known, so that stopping the listener ends them all and
+        # closes their sockets (amqtt's shutdown leaves a connection still in its CONNECT open).
+        task = asyncio.current_task()
+        if task is not None:
+            self.connections.add(task)
+        try:
+            await super().stream_connected(reader, writer, listener_name)
+        finally:
+            if task is not None:
+                self.connections.discard(task)
+            writer.close()
+
+    async def close_connections(self) -> None:
+        tasks = list(self.connections)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _create_server_instance(
         self, listener_name: str, listener_type: Any, address: str | None, port: int,
@@ -160,8 +182,11 @@ class MqttListener:
             return
         broker, self._broker = self._broker, None
         await broker.shutdown()
-        for task in list(self._tasks):
+        await broker.close_connections()
+        tasks = list(self._tasks)
+        for task in tasks:
             task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         # amqtt's shutdown fires no disconnect hook: the registry follows here.
         for link in list(self._links.values()):
             self.disconnected(link.client_id)

@@ -145,4 +145,3 @@ def test_set_measurepoint_reaches_the_sdk_handler(live: Live) -> None:
         assert seen == [{"power": 5}]
     finally:
         client.close()
-
