@@ -210,6 +210,8 @@ def _announce(settings: Settings) -> None:
         "iot-emulator %s on http://%s:%s (db %s, auth %s, workers %s)",
         __version__, settings.host, settings.port, settings.db, settings.auth, settings.workers,
     )  # fmt: skip
+    if settings.mqtt:
+        logger.info("EnOS devices over MQTT on tcp://%s:%s", settings.host, settings.mqtt_port)
     warning = bind_warning(settings)
     if warning:
         logger.warning("%s", warning)
