@@ -34,6 +34,10 @@ from emulator.vendors.enos.mqtt.protocol import Refused
 logger = logging.getLogger(__name__)
 
 NAME = "enos.mqtt"
+# How often a listener sharing its database with other processes reads the tickets they sent
+# (transport time, wall clock).
+_FOLLOW_S = 0.05
+_PUBLISHED_KEPT = 10_000
 _brokers = itertools.count()
 
 
@@ -158,6 +162,10 @@ class MqttListener:
         self._by_device: dict[tuple[str, str], Link] = {}
         self._waiters: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
+        # Tickets already published here (oldest first, bounded): the database follower
+        # skips them.
+        self._published: dict[str, None] = {}
+        self._follower: asyncio.Task[None] | None = None
 
     # --- lifecycle --------------------------------------------------------------------------
 
@@ -174,6 +182,8 @@ class MqttListener:
         # amqtt keeps a process-wide table of plugin managers by namespace: one per broker.
         self._broker = EmulatorBroker(self, config, f"iot-emulator.enos.{next(_brokers)}")
         await self._broker.start()
+        if self.emulator.shared:
+            self._follower = asyncio.ensure_future(self._follow_database())
         logger.info("EnOS MQTT listener on %s:%s (namespace %s)", self.host, self.port,
                     self.namespace)  # fmt: skip
 
@@ -181,6 +191,9 @@ class MqttListener:
         if self._broker is None:
             return
         broker, self._broker = self._broker, None
+        if self._follower is not None:
+            self._follower.cancel()
+            await asyncio.gather(self._follower, return_exceptions=True)
         await broker.shutdown()
         await broker.close_connections()
         tasks = list(self._tasks)
@@ -248,7 +261,7 @@ class MqttListener:
         ctx = self.ctx
         store.set_online(ctx, *key, True)
         for item in store.pending(ctx, *key):
-            self._spawn(self._publish_command(link, item))
+            self._dispatch(link, item)
 
     def session_ready(self, session: Session) -> None:
         link = self._links.get(session.client_id or "")
@@ -318,8 +331,41 @@ class MqttListener:
         link = self._by_device.get(key)
         if link is None:
             return False
-        self._spawn(self._publish_command(link, command))
+        self._dispatch(link, command)
         return True
+
+    def _dispatch(self, link: Link, command: dict[str, Any]) -> None:
+        """Publish a ticket once: marked before its task runs, so the follower, a login and
+        the API never send it twice."""
+        ticket = command["ticket"]
+        if ticket in self._published:
+            return
+        self._published[ticket] = None
+        if len(self._published) > _PUBLISHED_KEPT:
+            del self._published[next(iter(self._published))]
+        self._spawn(self._publish_command(link, command))
+
+    async def _follow_database(self) -> None:
+        """Several processes share one database: a ticket sent through another process to a
+        device connected here is read from the commands table and published."""
+        after = store.last_delivery(self.ctx)
+        while True:
+            await asyncio.sleep(_FOLLOW_S)
+            if not self._by_device:
+                continue
+            try:
+                items = store.delivered_since(self.ctx, after)
+            except Exception:  # the database restarting: try again at the next turn
+                logger.warning("EnOS MQTT: reading delivered commands failed", exc_info=True)
+                continue
+            for item in items:
+                after = max(after, int(item["seq"]))
+                via = item.get("gateway")
+                key = (via["productKey"], via["deviceKey"]) if via else (
+                    item["productKey"], item["deviceKey"])  # fmt: skip
+                link = self._by_device.get(key)
+                if link is not None:
+                    self._dispatch(link, item)
 
     def expect(self, ticket: str) -> asyncio.Future[dict[str, Any]]:
         """A future the device's reply to ``ticket`` resolves."""

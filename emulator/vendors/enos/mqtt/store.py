@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from emulator.control import service as control
 from emulator.control.errors import ControlError
@@ -212,3 +212,31 @@ def sub_devices(ctx: Ctx, product_key: str, device_key: str) -> list[tuple[str, 
             .order_by(_D.c.id)
         ).all()  # fmt: skip
     return [(r.product_key, r.device_key) for r in rows]
+
+
+_C = registry.commands
+
+
+def delivered_since(ctx: Ctx, after: int, limit: int = 500) -> list[dict[str, Any]]:
+    """Tickets delivered (``sent``) after inbox position ``after``, oldest first: what another
+    process sent to devices that may be connected to this one."""
+    with ctx.read() as conn:
+        rows = conn.execute(
+            select(_C)
+            .where(
+                _C.c.namespace == ctx.namespace, _C.c.vendor == VENDOR,
+                _C.c.delivery_seq > after, _C.c.state == commands.SENT,
+                _C.c.operation.in_(MQTT_OPERATIONS),
+            )
+            .order_by(_C.c.delivery_seq)
+            .limit(limit)
+        ).all()  # fmt: skip
+    return [commands.inbox_item(row._asdict()) for row in rows]
+
+
+def last_delivery(ctx: Ctx) -> int:
+    with ctx.read() as conn:
+        value = conn.execute(
+            select(func.max(_C.c.delivery_seq)).where(_C.c.namespace == ctx.namespace)
+        ).scalar()
+    return int(value or 0)
