@@ -15,6 +15,7 @@ from emulator.vendors.enos.connect.routes import router as enos_connect
 from emulator.vendors.enos.dps.routes import DpsRoute
 from emulator.vendors.enos.dps.routes import router as enos_dps
 from emulator.vendors.enos.mqtt.listener import from_settings as enos_mqtt
+from emulator.vendors.enos.mqtt.routes import router as enos_mqtt_control
 from emulator.vendors.enos.token.routes import TokenRoute
 from emulator.vendors.enos.token.routes import router as enos_token
 from emulator.vendors.mcs.envelope import McsUnknownRoute
@@ -43,6 +44,7 @@ ROUTERS: list[APIRouter] = [
     quectel_enduser_token,
     mcs_oauth,
     enos_commands,
+    enos_mqtt_control,
 ]
 
 FALLBACKS: list[tuple[str, type[VendorRoute]]] = [

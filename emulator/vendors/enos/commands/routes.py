@@ -24,8 +24,7 @@ from emulator.vendors.enos.auth import enos_auth
 from emulator.vendors.enos.commands import service
 from emulator.vendors.enos.commands.errors import VALIDATION, CommandError
 from emulator.vendors.enos.envelope import EnosModel, EnosRoute
-from emulator.vendors.enos.mqtt.listener import NAME as MQTT
-from emulator.vendors.enos.mqtt.listener import MqttListener
+from emulator.vendors.enos.mqtt.listener import MqttListener, listener_name
 from emulator.vendors.enos.token.errors import ON_API_FAULT_ONLY, TokenError
 
 OPERATIONS = {
@@ -76,9 +75,9 @@ def _target(request: Request) -> service.Target:
 async def _await_reply(ctx: Ctx, ticket: dict[str, Any], timeout_s: int) -> dict[str, Any]:
     """The device's reply to an instant command, through this process's listener when it holds
     the connection, else from the ticket's state in the database."""
-    listener = ctx.emulator.listeners.get(MQTT)
+    listener = ctx.emulator.listeners.get(listener_name(ctx.namespace))
     name = ticket["ticket"]
-    if isinstance(listener, MqttListener) and listener.namespace == ctx.namespace:
+    if isinstance(listener, MqttListener):
         waiter = listener.expect(name)
         if listener.send(ticket):
             try:
@@ -119,7 +118,7 @@ def _output(reply: dict[str, Any]) -> Any:
 
 async def _run(request: Request, ctx: Ctx, ticket: dict[str, Any], ttl_s: int) -> dict[str, Any]:
     timeout_s = service.timeout(request.query_params.get("timeout"))
-    listener = ctx.emulator.listeners.get(MQTT)
+    listener = ctx.emulator.listeners.get(listener_name(ctx.namespace))
     if ttl_s > 0:
         if ticket["state"] == "sent" and isinstance(listener, MqttListener):
             listener.send(ticket)  # online now: delivered at once, answered whenever

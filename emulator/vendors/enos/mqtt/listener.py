@@ -182,6 +182,9 @@ class MqttListener:
         # amqtt keeps a process-wide table of plugin managers by namespace: one per broker.
         self._broker = EmulatorBroker(self, config, f"iot-emulator.enos.{next(_brokers)}")
         await self._broker.start()
+        if self.port == 0:  # an ephemeral port: the one the system gave
+            server = self._broker._servers["default"].instance
+            self.port = int(server.sockets[0].getsockname()[1])
         if self.emulator.shared:
             self._follower = asyncio.ensure_future(self._follow_database())
         logger.info("EnOS MQTT listener on %s:%s (namespace %s)", self.host, self.port,
@@ -412,3 +415,34 @@ def from_settings(emulator: Emulator) -> MqttListener | None:
     if not settings.mqtt:
         return None
     return MqttListener(emulator, settings.host, settings.mqtt_port, DEFAULT_NAMESPACE)
+
+
+def listener_name(namespace: str) -> str:
+    """The key of a namespace's own listener in ``Emulator.listeners``."""
+    return NAME if namespace == DEFAULT_NAMESPACE else f"{NAME}:{namespace}"
+
+
+async def open_for(emulator: Emulator, namespace: str) -> MqttListener:
+    """The namespace's listener, opened on an ephemeral port of ``--host`` the first time
+    (the default namespace's is the one ``serve`` starts on ``--mqtt-port``, when it runs)."""
+    key = listener_name(namespace)
+    found = emulator.listeners.get(key)
+    if isinstance(found, MqttListener):
+        return found
+    listener = MqttListener(emulator, emulator.settings.host, 0, namespace)
+    listener.name = key
+    emulator.listeners[key] = listener
+    try:
+        await listener.start()
+    except BaseException:
+        emulator.listeners.pop(key, None)
+        raise
+    return listener
+
+
+async def close_for(emulator: Emulator, namespace: str) -> bool:
+    listener = emulator.listeners.pop(listener_name(namespace), None)
+    if listener is None:
+        return False
+    await listener.stop()
+    return True

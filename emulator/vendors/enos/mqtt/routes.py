@@ -1,0 +1,46 @@
+"""The control plane's side of the MQTT listeners (control-plane JSON, not the EnOS envelope).
+
+- ``POST   /_emulator/enos/mqtt``: this namespace's device endpoint, opened on demand on an
+  ephemeral port of ``--host``; answers ``{"url": "tcp://host:port", ...}``. Under
+  ``/ns/{name}/...`` it is that namespace's own listener: a device logs in there only with
+  that namespace's devices, so parallel test workers never see each other's devices, and the
+  device code changes nothing but the URL it is given.
+- ``GET    /_emulator/enos/mqtt``: the same, 404 when not open.
+- ``DELETE /_emulator/enos/mqtt``: close it (its devices go offline).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends
+
+from emulator.control.errors import ControlError
+from emulator.core.context import Ctx
+from emulator.core.routing import request_context
+from emulator.vendors.enos.mqtt.listener import MqttListener, close_for, listener_name, open_for
+
+router = APIRouter(prefix="/_emulator/enos/mqtt", tags=["control plane"])
+
+CtxDep = Annotated[Ctx, Depends(request_context)]
+
+
+@router.post("", operation_id="control.enos_mqtt_open")
+async def open_listener(ctx: CtxDep) -> dict[str, Any]:
+    """This namespace's MQTT endpoint for EnOS devices, opened if needed."""
+    return (await open_for(ctx.emulator, ctx.namespace)).describe()
+
+
+@router.get("", operation_id="control.enos_mqtt_get")
+async def get_listener(ctx: CtxDep) -> dict[str, Any]:
+    found = ctx.emulator.listeners.get(listener_name(ctx.namespace))
+    if not isinstance(found, MqttListener):
+        raise ControlError(404, f"no MQTT listener for namespace {ctx.namespace}")
+    return found.describe()
+
+
+@router.delete("", operation_id="control.enos_mqtt_close")
+async def close_listener(ctx: CtxDep) -> dict[str, Any]:
+    if not await close_for(ctx.emulator, ctx.namespace):
+        raise ControlError(404, f"no MQTT listener for namespace {ctx.namespace}")
+    return {"namespace": ctx.namespace, "closed": True}
