@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import time
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -26,6 +27,7 @@ from amqtt.contexts import Action
 from amqtt.plugins.base import BaseAuthPlugin, BasePlugin, BaseTopicPlugin
 from amqtt.session import ApplicationMessage, Session
 
+from emulator.core import journal
 from emulator.core.context import Emulator
 from emulator.core.namespaces import DEFAULT as DEFAULT_NAMESPACE
 from emulator.vendors.enos.mqtt import login, protocol, store, uplink
@@ -222,6 +224,15 @@ class MqttListener:
 
     def authenticate(self, session: Session) -> bool:
         """Strict checks always: this is the device's credential, not an API token."""
+        started = time.perf_counter()
+        accepted = self._authenticate(session)
+        # The password is not kept: the entry's body is the user name only.
+        self._journal("enos.mqtt.login", "CONNECT", session.client_id or "",
+                      (session.username or "").encode(), 0 if accepted else 5, None,
+                      started)  # fmt: skip
+        return accepted
+
+    def _authenticate(self, session: Session) -> bool:
         client_id = session.client_id or ""
         try:
             claim = login.parse(client_id, session.username, session.password)
@@ -296,15 +307,36 @@ class MqttListener:
         if topic.is_reply:
             self._device_replied(topic, data)
             return
-        request_id = ""
+        started = time.perf_counter()
+        request_id, code = "", protocol.OK
         try:
             payload = protocol.decode(data)
             request_id = protocol.message_id(payload)
             result = uplink.handle(self.ctx, link.conn, topic, payload)
             answer = protocol.reply(request_id, protocol.OK, result)
         except Refused as exc:
+            code = exc.code
             answer = protocol.reply(request_id, exc.code, None, exc.message)
         self._spawn(self._publish(link, topic.reply, answer, qos=0))
+        self._journal(uplink.operation_of(topic), "PUBLISH", topic.raw, bytes(data), code,
+                      answer, started)  # fmt: skip
+
+    def _journal(
+        self, operation: str, method: str, path: str, body: bytes, code: int,
+        answer: bytes | None, started: float,
+    ) -> None:  # fmt: skip
+        """An MQTT message in the request journal, beside the HTTP requests: ``method`` is the
+        MQTT packet (CONNECT, PUBLISH), ``path`` the topic or client id, ``vendorCode`` the
+        reply's code or the CONNACK return code."""
+        book = self.emulator.journal
+        book.append(
+            journal.Entry(
+                id=book.next_id(), at=self.emulator.clock.now_ms(), namespace=self.namespace,
+                operation=operation, method=method, path=path, raw_body=body, status=200,
+                vendor_code=code, duration_ms=(time.perf_counter() - started) * 1000,
+                response=journal.answer_body(answer),
+            )
+        )  # fmt: skip
 
     def _device_replied(self, topic: protocol.Topic, data: bytes | bytearray) -> None:
         """A device answered a downlink message: its id is the command's ticket."""

@@ -148,3 +148,24 @@ def test_no_mqtt_leaves_the_port_closed(tmp_path: object) -> None:
 
         assert httpx.get(f"{url}/_emulator/health").json()["listeners"] == []
     app.state.emulator.dispose()
+
+
+def test_mqtt_messages_enter_the_journal_with_operation_ids_of_their_own(live: Live) -> None:
+    device = live.create_device()
+    pk, dk = device["productKey"], device["deviceKey"]
+    assert _connack(live, pk, dk, "wrong") == 5
+    client = connect(live, pk, dk, device["deviceSecret"])
+    try:
+        request = MeasurepointPostRequest.builder().add_measurepoint("temp", 1).build()
+        assert client.publish(request).is_success()
+    finally:
+        client.close()
+    verify = live.http.post(
+        "/_emulator/requests/verify",
+        json={"operation": "enos.mqtt.measurepoint_post", "count": 1,
+              "bodyContains": {"params": {"measurepoints": {"temp": 1}}}},
+    )  # fmt: skip
+    assert verify.status_code == 200, verify.json()
+    logins = live.http.get("/_emulator/requests", params={"operation": "enos.mqtt.login"})
+    codes = sorted(entry["vendorCode"] for entry in logins.json()["requests"])
+    assert codes == [0, 5]
