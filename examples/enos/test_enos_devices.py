@@ -24,7 +24,7 @@ def iot_emulator_settings() -> Settings:
     return Settings(db=":memory:", seed=7, auth="lenient")
 
 
-def eventually(check: Callable[[], bool], what: str, within_s: float = 10) -> None:
+def eventually(check: Callable[[], bool], what: str, within_s: float = 30) -> None:
     """The registry follows the socket: poll until it shows ``what``."""
     deadline = time.monotonic() + within_s
     while not check():

@@ -10,12 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from sqlalchemy import func, select, update
 
 from emulator.control import service as control
 from emulator.control.errors import ControlError
 from emulator.core import commands, registry
 from emulator.core.context import Ctx
+from emulator.core.sql import HotSql, dumps
 
 VENDOR = "enos"
 # Measure-point posts kept per device (oldest dropped first), for the control plane.
@@ -107,17 +109,30 @@ def answer(ctx: Ctx, ticket: str, success: bool, result: Any) -> dict[str, Any] 
         return None
 
 
+# Every uplink message writes its device's attrs: on the driver's cursor, JSON by orjson
+# (core/sql.py), as the hot HTTP paths do.
+_ATTRS = HotSql(
+    "SELECT attrs FROM devices WHERE namespace = :ns AND vendor = 'enos' AND product_key = :pk"
+    " AND device_key = :dk"
+)
+_SET_ATTRS = HotSql(
+    "UPDATE devices SET attrs = :attrs, updated_at = :now WHERE namespace = :ns"
+    " AND vendor = 'enos' AND product_key = :pk AND device_key = :dk"
+)
+
+
 def _update_attrs(ctx: Ctx, product_key: str, device_key: str, change: Any) -> Any:
     """Read, change and write a device's ``attrs`` in one transaction; ``change(attrs)``
     returns what the caller gets back. None when the device does not exist."""
-    where = _where(ctx, product_key, device_key)
+    params = {"ns": ctx.namespace, "pk": product_key, "dk": device_key}
     with ctx.begin() as conn:
-        row = conn.execute(select(_D.c.attrs).where(*where)).first()
+        row = _ATTRS.first(conn, params)
         if row is None:
             return None
-        attrs = dict(row.attrs or {})
+        raw = row[0]
+        attrs = dict((orjson.loads(raw) if isinstance(raw, str | bytes) else raw) or {})
         result = change(attrs)
-        conn.execute(update(_D).where(*where).values(attrs=attrs, updated_at=ctx.now_ms()))
+        _SET_ATTRS.execute(conn, {**params, "attrs": dumps(attrs), "now": ctx.now_ms()})
     return result
 
 
