@@ -1,13 +1,8 @@
 # iot-emulator: the emulated vendor APIs on port 8080, EnOS devices over MQTT on 11883, state in
 # the /data volume.
 #   docker build -t iot-emulator .
-<<<<<<< HEAD
 #   docker run --rm -p 127.0.0.1:8080:8080 -p 127.0.0.1:11883:11883 -v iot-emulator-data:/data iot-emulator
-# Every setting is an EMULATOR_* variable (see the README, "Configuration").
-=======
-#   docker run --rm -p 127.0.0.1:8080:8080 -v iot-emulator-data:/data iot-emulator
 # Every setting is an EMULATOR_* variable (see docs/configuration.md).
->>>>>>> main
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \

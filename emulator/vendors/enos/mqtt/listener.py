@@ -168,10 +168,12 @@ class MqttListener:
         # skips them.
         self._published: dict[str, None] = {}
         self._follower: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     # --- lifecycle --------------------------------------------------------------------------
 
     async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
         listener = {"listener": self}
         config = {
             "listeners": {"default": {"type": "tcp", "bind": f"{self.host}:{self.port}"}},
@@ -208,6 +210,12 @@ class MqttListener:
         # amqtt's shutdown fires no disconnect hook: the registry follows here.
         for link in list(self._links.values()):
             self.disconnected(link.client_id)
+
+    @property
+    def alive(self) -> bool:
+        """Whether the event loop it was started on still runs (a server's does; an
+        in-process test client's ends with each request)."""
+        return self._loop is not None and not self._loop.is_closed()
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -459,7 +467,7 @@ async def open_for(emulator: Emulator, namespace: str) -> MqttListener:
     (the default namespace's is the one ``serve`` starts on ``--mqtt-port``, when it runs)."""
     key = listener_name(namespace)
     found = emulator.listeners.get(key)
-    if isinstance(found, MqttListener):
+    if isinstance(found, MqttListener) and found.alive:
         return found
     listener = MqttListener(emulator, emulator.settings.host, 0, namespace)
     listener.name = key
@@ -476,5 +484,7 @@ async def close_for(emulator: Emulator, namespace: str) -> bool:
     listener = emulator.listeners.pop(listener_name(namespace), None)
     if listener is None:
         return False
+    if isinstance(listener, MqttListener) and not listener.alive:
+        return True  # its event loop has ended (an in-process test client): nothing runs
     await listener.stop()
     return True

@@ -7,6 +7,11 @@
   device code changes nothing but the URL it is given.
 - ``GET    /_emulator/enos/mqtt``: the same, 404 when not open.
 - ``DELETE /_emulator/enos/mqtt``: close it (its devices go offline).
+
+A listener runs on the event loop of the server that opened it: these need a running server
+(``iot-emulator serve``, the pytest plugin's), not an in-process test client whose loop ends
+with each request. They stay out of the OpenAPI document for that reason (the conformance
+fuzzing drives every published operation in process).
 """
 
 from __future__ import annotations
@@ -25,13 +30,13 @@ router = APIRouter(prefix="/_emulator/enos/mqtt", tags=["control plane"])
 CtxDep = Annotated[Ctx, Depends(request_context)]
 
 
-@router.post("", operation_id="control.enos_mqtt_open")
+@router.post("", operation_id="control.enos_mqtt_open", include_in_schema=False)
 async def open_listener(ctx: CtxDep) -> dict[str, Any]:
     """This namespace's MQTT endpoint for EnOS devices, opened if needed."""
     return (await open_for(ctx.emulator, ctx.namespace)).describe()
 
 
-@router.get("", operation_id="control.enos_mqtt_get")
+@router.get("", operation_id="control.enos_mqtt_get", include_in_schema=False)
 async def get_listener(ctx: CtxDep) -> dict[str, Any]:
     found = ctx.emulator.listeners.get(listener_name(ctx.namespace))
     if not isinstance(found, MqttListener):
@@ -39,7 +44,7 @@ async def get_listener(ctx: CtxDep) -> dict[str, Any]:
     return found.describe()
 
 
-@router.delete("", operation_id="control.enos_mqtt_close")
+@router.delete("", operation_id="control.enos_mqtt_close", include_in_schema=False)
 async def close_listener(ctx: CtxDep) -> dict[str, Any]:
     if not await close_for(ctx.emulator, ctx.namespace):
         raise ControlError(404, f"no MQTT listener for namespace {ctx.namespace}")
