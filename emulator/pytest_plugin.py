@@ -176,12 +176,12 @@ def iot_emulator_mqtt_url(iot_emulator: EmulatorClient) -> Iterator[str]:
     """``tcp://127.0.0.1:<port>``: where EnOS devices of this test's namespace log in over
     MQTT (a listener of the namespace's own, opened for the test and closed after it), for
     device SDKs that take only a host and a port."""
-    answer = iot_emulator.request("POST", f"{iot_emulator.url}/_emulator/enos/mqtt")
+    answer = iot_emulator.request("POST", f"{iot_emulator.url}/_emulator/mqtt")
     answer.raise_for_status()
     try:
         yield str(answer.json()["url"])
     finally:
-        iot_emulator.request("DELETE", f"{iot_emulator.url}/_emulator/enos/mqtt")
+        iot_emulator.request("DELETE", f"{iot_emulator.url}/_emulator/mqtt")
 
 
 @pytest.fixture(autouse=True)

@@ -93,15 +93,18 @@ class HotRoutes:
             response = await handler(Request(scope, receive, send))
             await response(scope, receive, send)
             return
-        offered: list[DirectHandler] = []
-        scope[_OFFER] = offered
+        table = self.table
+
+        def learn(offered: DirectHandler) -> None:
+            # Before the answer is sent: a client that saw the answer finds the entry.
+            table.setdefault(key, offered)
+
+        scope[_OFFER] = learn
         await self.app(scope, receive, send)
-        if offered:
-            self.table[key] = offered[0]
 
 
 def offer(scope: Scope, handler: DirectHandler) -> None:
     """Called by a route that can be served directly, with its handler (see HotRoutes)."""
-    offered: list[DirectHandler] | None = scope.get(_OFFER)
-    if offered is not None and not offered:
-        offered.append(handler)
+    learn: Callable[[DirectHandler], None] | None = scope.get(_OFFER)
+    if learn is not None:
+        learn(handler)

@@ -24,9 +24,10 @@ from emulator.core.fixtures import Baseline
 from emulator.core.ids import Ids
 from emulator.core.journal import Journal, SharedJournal
 from emulator.core.namespaces import Namespaces
+from emulator.core.vendor import Hooks
 
 
-class Listener(Protocol):
+class RunningListener(Protocol):
     """A device-protocol endpoint a vendor runs beside the HTTP API (e.g. EnOS over MQTT)."""
 
     name: str
@@ -58,8 +59,11 @@ class Emulator:
     id_salt: str = ""
     # The shared clock's and journal's engine (core/db.py make_side_engine); None: ``engine``.
     side_engine: Engine | None = None
-    # Listeners of device protocols running with the app (vendors' LISTENERS), by name.
-    listeners: dict[str, Listener] = field(default_factory=dict)
+    # Registered at app creation by the command engine and the vendors (core/vendor.py).
+    hooks: Hooks = field(default_factory=Hooks)
+    # Device-protocol listeners running now (the vendors' ``listeners``), by name: health
+    # reports them, the vendor's routes reach them.
+    listeners: dict[str, RunningListener] = field(default_factory=dict)
 
     # Connections kept open per thread on a SQLite file (see held_connection).
     _held: threading.local = field(default_factory=threading.local, init=False, repr=False)
@@ -109,9 +113,6 @@ class Emulator:
                 ids = Ids(self.seed, namespace + self.id_salt)
             self._ids[namespace] = ids
         return ids
-
-    def seed_of(self, namespace: str) -> int | None:
-        return self._seeds.get(namespace, self.seed)
 
     def reseed(self, seed: int | None) -> None:
         """A new emulator-wide seed; every namespace's ids restart from it."""

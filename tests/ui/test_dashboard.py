@@ -335,7 +335,7 @@ def test_device_drawer_shows_the_measure_points_a_real_device_posted(
     from enos.message.upstream.tsl.MeasurepointPostRequest import MeasurepointPostRequest
 
     device = scenario.create_enos_device(dashboard.api, "UI-MP-1")["data"]
-    listener = dashboard.api.post("/_emulator/enos/mqtt").json()
+    listener = dashboard.api.post("/_emulator/mqtt").json()
     client = sdk.MqttClient(listener["url"], device["productKey"], device["deviceKey"],
                             device["deviceSecret"])  # fmt: skip
     try:
@@ -344,7 +344,7 @@ def test_device_drawer_shows_the_measure_points_a_real_device_posted(
         assert client.publish(post).is_success()
     finally:
         client.close()
-        dashboard.api.delete("/_emulator/enos/mqtt")
+        dashboard.api.delete("/_emulator/mqtt")
     page = dashboard.open("devices")
     page.locator('tr[data-key="enos/Vu82Agp3/UI-MP-1"]').get_by_role(
         "button", name="Commands"

@@ -18,6 +18,8 @@ import asyncio
 import itertools
 import logging
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -448,13 +450,24 @@ class MqttListener:
         task.add_done_callback(self._tasks.discard)
 
 
-def from_settings(emulator: Emulator) -> MqttListener | None:
-    """The listener ``serve`` starts: the default namespace on ``--host``:``--mqtt-port``,
-    unless ``--no-mqtt``."""
+@asynccontextmanager
+async def serve_default(emulator: Emulator) -> AsyncIterator[None]:
+    """The listener ``serve`` runs with the app: the default namespace on ``--host``:
+    ``--mqtt-port``, unless ``--no-mqtt``; the namespaces' own listeners, opened on demand,
+    close with it."""
+    if not emulator.settings.mqtt:
+        yield
+        return
     settings = emulator.settings
-    if not settings.mqtt:
-        return None
-    return MqttListener(emulator, settings.host, settings.mqtt_port, DEFAULT_NAMESPACE)
+    listener = MqttListener(emulator, settings.host, settings.mqtt_port, DEFAULT_NAMESPACE)
+    await listener.start()
+    emulator.listeners[listener.name] = listener
+    try:
+        yield
+    finally:
+        for name in [n for n in emulator.listeners if n == NAME or n.startswith(NAME + ":")]:
+            running = emulator.listeners.pop(name)
+            await running.stop()
 
 
 def listener_name(namespace: str) -> str:

@@ -1,12 +1,12 @@
 """The control plane's side of the MQTT listeners (control-plane JSON, not the EnOS envelope).
 
-- ``POST   /_emulator/enos/mqtt``: this namespace's device endpoint, opened on demand on an
+- ``POST   /_emulator/mqtt``: this namespace's device endpoint, opened on demand on an
   ephemeral port of ``--host``; answers ``{"url": "tcp://host:port", ...}``. Under
   ``/ns/{name}/...`` it is that namespace's own listener: a device logs in there only with
   that namespace's devices, so parallel test workers never see each other's devices, and the
   device code changes nothing but the URL it is given.
-- ``GET    /_emulator/enos/mqtt``: the same, 404 when not open.
-- ``DELETE /_emulator/enos/mqtt``: close it (its devices go offline).
+- ``GET    /_emulator/mqtt``: the same, 404 when not open.
+- ``DELETE /_emulator/mqtt``: close it (its devices go offline).
 
 A listener runs on the event loop of the server that opened it: these need a running server
 (``iot-emulator serve``, the pytest plugin's), not an in-process test client whose loop ends
@@ -25,7 +25,7 @@ from emulator.core.context import Ctx
 from emulator.core.routing import request_context
 from emulator.vendors.enos.mqtt.listener import MqttListener, close_for, listener_name, open_for
 
-router = APIRouter(prefix="/_emulator/enos/mqtt", tags=["control plane"])
+router = APIRouter(prefix="/_emulator/mqtt", tags=["control plane"])
 
 CtxDep = Annotated[Ctx, Depends(request_context)]
 

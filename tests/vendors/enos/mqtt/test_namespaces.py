@@ -28,11 +28,11 @@ def _status(http: httpx.Client, prefix: str, asset_id: str) -> str:
 
 def test_a_namespace_gets_its_own_listener(live: Live) -> None:
     prefix = "/ns/team-a"
-    opened = live.http.post(f"{prefix}/_emulator/enos/mqtt").json()
+    opened = live.http.post(f"{prefix}/_emulator/mqtt").json()
     assert opened["namespace"] == "team-a"
     assert opened["url"] != live.mqtt_url
-    assert live.http.post(f"{prefix}/_emulator/enos/mqtt").json() == opened  # opened once
-    assert live.http.get(f"{prefix}/_emulator/enos/mqtt").json()["url"] == opened["url"]
+    assert live.http.post(f"{prefix}/_emulator/mqtt").json() == opened  # opened once
+    assert live.http.get(f"{prefix}/_emulator/mqtt").json()["url"] == opened["url"]
     urls = {item["url"] for item in live.http.get("/_emulator/health").json()["listeners"]}
     assert urls == {live.mqtt_url, opened["url"]}
 
@@ -48,5 +48,5 @@ def test_a_namespace_gets_its_own_listener(live: Live) -> None:
         wait_for(lambda: _status(live.http, prefix, ours["assetId"]) == "online", "online")
     finally:
         client.close()
-    assert live.http.delete(f"{prefix}/_emulator/enos/mqtt").status_code == 200
-    assert live.http.get(f"{prefix}/_emulator/enos/mqtt").status_code == 404
+    assert live.http.delete(f"{prefix}/_emulator/mqtt").status_code == 200
+    assert live.http.get(f"{prefix}/_emulator/mqtt").status_code == 404
