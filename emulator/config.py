@@ -52,6 +52,10 @@ class Settings(BaseSettings):
     header_timeout: float = Field(default=10.0, gt=0)
     body_timeout: float = Field(default=30.0, gt=0)
     log_level: str = "info"
+    # EnOS devices log in over MQTT (vendors/enos/mqtt) on --host at this port; 11883 is the
+    # real platform's own. EMULATOR_MQTT=false (--no-mqtt) leaves the port closed.
+    mqtt: bool = True
+    mqtt_port: int = Field(default=11883, ge=0, le=65535)
     # Guards the /_emulator control plane (all but health) when set: see control/auth.py.
     admin_token: str | None = Field(default=None, repr=False)
 

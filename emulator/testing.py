@@ -23,8 +23,12 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 @contextmanager
-def serve_in_thread(app: FastAPI, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
-    """Serve ``app`` on a real socket until the block ends; yields the base URL."""
+def serve_in_thread(
+    app: FastAPI, host: str = "127.0.0.1", port: int = 0, *, lifespan: bool = False
+) -> Iterator[str]:
+    """Serve ``app`` on a real socket until the block ends; yields the base URL.
+
+    ``lifespan``: run the app's startup and shutdown too (its device-protocol listeners)."""
     from emulator.config import Settings
     from emulator.server import uvicorn_options
 
@@ -32,8 +36,8 @@ def serve_in_thread(app: FastAPI, host: str = "127.0.0.1", port: int = 0) -> Ite
     emulator = getattr(app.state, "emulator", None)
     settings: Settings = emulator.settings if emulator is not None else Settings()
     config = uvicorn.Config(
-        app, host=host, port=port, log_level="warning", lifespan="off",
-        **uvicorn_options(settings),
+        app, host=host, port=port, log_level="warning",
+        lifespan="on" if lifespan else "off", **uvicorn_options(settings),
     )  # fmt: skip
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name=f"iot-emulator:{port}", daemon=True)
