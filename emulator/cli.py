@@ -107,6 +107,17 @@ def _fixtures_option() -> Callable[[F], F]:
     "--workers", type=int, default=None, help="Worker processes.  [env EMULATOR_WORKERS; default 1]"
 )
 @click.option(
+    "--mqtt-port",
+    type=int,
+    default=None,
+    help="Port of the devices' MQTT listener, on --host.  [env EMULATOR_MQTT_PORT; default 11883]",
+)
+@click.option(
+    "--mqtt/--no-mqtt",
+    default=None,
+    help="Let devices log in over MQTT.  [env EMULATOR_MQTT; default on]",
+)
+@click.option(
     "--admin-token",
     default=None,
     metavar="TOKEN",
@@ -188,12 +199,14 @@ def fail(message: str) -> NoReturn:
 def run(settings: Settings, logs: LogSettings | None = None, given: set[str] | None = None) -> None:
     import uvicorn
 
+    from emulator import server
     from emulator.core.metrics import MULTIPROC_ENV
 
     logs = logs or LogSettings()
     config = log_config(settings.log_level, logs.log_format)
     logging.config.dictConfig(config)
     common: dict[str, Any] = {
+        **server.uvicorn_options(settings),
         "host": settings.host,
         "port": settings.port,
         "log_level": settings.log_level,
@@ -226,8 +239,12 @@ def serving_app(settings: Settings | None = None) -> FastAPI:
     """The app as ``serve`` runs it: on shutdown (SIGTERM, Ctrl-C), once uvicorn has let the
     requests in flight finish, the database pool closes, so SQLite folds its write-ahead log
     into the database file before the process exits."""
+    from emulator import server
     from emulator.app import create_app
 
+    settings = settings or Settings()
+    # A worker of --workers N builds its app here: its connections get the same timeouts.
+    server.configure(settings)
     app = create_app(settings)
     inner = app.router.lifespan_context
 
@@ -263,6 +280,8 @@ def _announce(settings: Settings) -> None:
         __version__, settings.host, settings.port, shown(settings.db), settings.auth,
         settings.workers,
     )  # fmt: skip
+    if settings.mqtt:
+        logger.info("devices over MQTT on tcp://%s:%s", settings.host, settings.mqtt_port)
     warning = bind_warning(settings)
     if warning:
         logger.warning("%s", warning)

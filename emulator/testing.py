@@ -23,20 +23,31 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 @contextmanager
-def serve_in_thread(app: FastAPI, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
+def serve_in_thread(
+    app: FastAPI, host: str = "127.0.0.1", port: int = 0, *, lifespan: bool = False
+) -> Iterator[str]:
     """Serve ``app`` on a real socket until the block ends; yields the base URL.
 
     The socket is bound here, before the server starts (port 0: any free port), so no other
     process can take the port in between, and a client that connects early waits in the
-    listen queue instead of being refused.
+    listen queue instead of being refused. ``lifespan``: run the app's startup and shutdown
+    too (its device-protocol listeners).
     """
+    from emulator.config import Settings
+    from emulator.server import uvicorn_options
+
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     sock.listen(2048)
     port = sock.getsockname()[1]
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off")
+    emulator = getattr(app.state, "emulator", None)
+    settings: Settings = emulator.settings if emulator is not None else Settings()
+    config = uvicorn.Config(
+        app, host=host, port=port, log_level="warning",
+        lifespan="on" if lifespan else "off", **uvicorn_options(settings),
+    )  # fmt: skip
     server = uvicorn.Server(config)
     thread = threading.Thread(
         target=server.run, kwargs={"sockets": [sock]}, name=f"iot-emulator:{port}", daemon=True

@@ -11,6 +11,7 @@ import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from sqlalchemy import Connection, Engine
 from sqlalchemy.pool import QueuePool
@@ -24,6 +25,18 @@ from emulator.core.ids import Ids
 from emulator.core.journal import Journal, SharedJournal
 from emulator.core.namespaces import Namespaces
 from emulator.core.vendor import Hooks
+
+
+class RunningListener(Protocol):
+    """A device-protocol endpoint a vendor runs beside the HTTP API (e.g. EnOS over MQTT)."""
+
+    name: str
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    def describe(self) -> dict[str, Any]: ...
 
 
 @dataclass
@@ -48,6 +61,9 @@ class Emulator:
     side_engine: Engine | None = None
     # Registered at app creation by the command engine and the vendors (core/vendor.py).
     hooks: Hooks = field(default_factory=Hooks)
+    # Device-protocol listeners running now (the vendors' ``listeners``), by name: health
+    # reports them, the vendor's routes reach them.
+    listeners: dict[str, RunningListener] = field(default_factory=dict)
 
     # Connections kept open per thread on a SQLite file (see held_connection).
     _held: threading.local = field(default_factory=threading.local, init=False, repr=False)
@@ -69,7 +85,7 @@ class Emulator:
             )
             self.faults = SharedFaultBook(self.engine, self.clock)
         else:
-            self.journal = Journal(self.settings.journal_size)
+            self.journal = Journal(self.settings.journal_size, self.settings.journal_bytes)
 
     @property
     def shared(self) -> bool:

@@ -14,7 +14,14 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
-from emulator.core.db import SchemaTooNewError, database_url, init_db, make_engine
+from emulator.core.db import (
+    CONNECT_TIMEOUT_S,
+    STATEMENT_TIMEOUT_S,
+    SchemaTooNewError,
+    database_url,
+    init_db,
+    make_engine,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -29,17 +36,23 @@ class DatabaseOpenError(RuntimeError):
     """The database named by ``--db`` cannot be used; the message says why, in one line."""
 
 
-def open_database(db: str, wait: float = 0) -> Engine:
+def open_database(
+    db: str,
+    wait: float = 0,
+    connect_timeout: float = CONNECT_TIMEOUT_S,
+    statement_timeout: float = STATEMENT_TIMEOUT_S,
+) -> Engine:
     """The engine of ``db`` with its schema created or upgraded.
 
-    A PostgreSQL server that cannot be reached is tried again for up to ``wait`` seconds.
+    A PostgreSQL server that cannot be reached is tried again for up to ``wait`` seconds;
+    ``connect_timeout`` and ``statement_timeout`` are :func:`make_engine`'s.
     Raises :class:`DatabaseOpenError`.
     """
     url = database_url(db)
     if url.startswith("sqlite"):
         _check_sqlite_path(db, url)
     try:
-        engine = make_engine(db)
+        engine = make_engine(db, connect_timeout, statement_timeout)
     except NoSuchModuleError:
         raise DatabaseOpenError(_unknown_scheme(url)) from None
     except ArgumentError:
