@@ -48,12 +48,8 @@ def build_emulator(settings: Settings) -> Emulator:
     :class:`emulator.core.db_open.DatabaseOpenError` when the database cannot be used.
     """
     document = merge(read_fixture_file(path) for path in settings.fixtures)
-    engine = open_database(
-        settings.db,
-        wait=settings.db_wait,
-        connect_timeout=settings.db_connect_timeout,
-        statement_timeout=settings.db_statement_timeout,
-    )
+    timeouts = (settings.db_connect_timeout, settings.db_statement_timeout)
+    engine = open_database(settings.db, settings.db_wait, *timeouts)
     # One process on SQLite keeps the clock, faults and journal in memory; on PostgreSQL or
     # with several workers they are shared through the database (core/db.py, "Scaling out").
     shared = is_postgresql(settings.db) or settings.workers > 1
