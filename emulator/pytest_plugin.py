@@ -34,6 +34,8 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
+    import httpx
+
     from emulator.client import EmulatorClient
     from emulator.config import Settings
 
@@ -73,6 +75,16 @@ class _Servers:
     def __init__(self) -> None:
         self._stack = ExitStack()
         self._urls: dict[str, str] = {}
+        self._transport: httpx.HTTPTransport | None = None
+
+    def transport(self) -> httpx.HTTPTransport:
+        """One connection pool for every test's client: a test then reuses an open
+        connection rather than connecting anew (closed at the end of the session)."""
+        if self._transport is None:
+            from emulator.client import shared_transport
+
+            self._transport = self._stack.enter_context(shared_transport())
+        return self._transport
 
     def url(self, settings: Settings) -> str:
         key = settings.model_dump_json()
@@ -131,6 +143,7 @@ def iot_emulator(
     iot_emulator_base_url: str,
     iot_emulator_namespace: str,
     iot_emulator_settings: Settings,
+    _iot_emulator_servers: _Servers,
 ) -> Iterator[EmulatorClient]:
     """A client bound to this test's own namespace, with the control plane as methods."""
     from emulator.client import EmulatorClient
@@ -141,7 +154,11 @@ def iot_emulator(
         or iot_emulator_settings.admin_token
     )
     base = iot_emulator_base_url
-    client = EmulatorClient(f"{base}/ns/{iot_emulator_namespace}", admin_token=token)
+    client = EmulatorClient(
+        f"{base}/ns/{iot_emulator_namespace}",
+        admin_token=token,
+        transport=_iot_emulator_servers.transport(),
+    )
     try:
         # The farthest marker first (module, class, function), so closer files win.
         for marker in reversed(list(request.node.iter_markers(MARKER))):
