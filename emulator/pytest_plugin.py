@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 
     from emulator.client import EmulatorClient
     from emulator.config import Settings
+    from emulator.core.context import Emulator
 
 MARKER = "iot_emulator_fixtures"
 URL_ENV = "IOT_EMULATOR_URL"
@@ -75,6 +76,7 @@ class _Servers:
     def __init__(self) -> None:
         self._stack = ExitStack()
         self._urls: dict[str, str] = {}
+        self._emulators: dict[str, Emulator] = {}  # by URL: the servers started here
         self._transport: httpx.HTTPTransport | None = None
 
     def transport(self) -> httpx.HTTPTransport:
@@ -92,8 +94,20 @@ class _Servers:
             from emulator.app import create_app
             from emulator.testing import serve_in_thread
 
-            self._urls[key] = self._stack.enter_context(serve_in_thread(create_app(settings)))
+            app = create_app(settings)
+            self._urls[key] = url = self._stack.enter_context(serve_in_thread(app))
+            self._emulators[url] = app.state.emulator
         return self._urls[key]
+
+    def drop_namespace(self, url: str, name: str) -> bool:
+        """Drop a namespace of a server started here, in process (no request: a suite drops
+        one after every test); False for any other server."""
+        emulator = self._emulators.get(url)
+        if emulator is None:
+            return False
+        emulator.namespaces.drop(name)
+        emulator.forget(name)
+        return True
 
     def close(self) -> None:
         self._stack.close()
@@ -170,12 +184,13 @@ def iot_emulator(
             if client.clock.touched:
                 # The clock is the one state every namespace of an emulator shares.
                 client.clock.release()
-            # 404: the test never used its namespace, so it was never created.
-            client.request(
-                "DELETE",
-                f"{base}/_emulator/namespaces/{iot_emulator_namespace}",
-                headers=client.admin_headers,
-            )
+            if not _iot_emulator_servers.drop_namespace(base, iot_emulator_namespace):
+                # 404: the test never used its namespace, so it was never created.
+                client.request(
+                    "DELETE",
+                    f"{base}/_emulator/namespaces/{iot_emulator_namespace}",
+                    headers=client.admin_headers,
+                )
         finally:
             client.close()
 
