@@ -1,7 +1,7 @@
 # iot-emulator: the emulated vendor APIs on port 8080, state in the /data volume.
 #   docker build -t iot-emulator .
 #   docker run --rm -p 127.0.0.1:8080:8080 -v iot-emulator-data:/data iot-emulator
-# Every setting is an EMULATOR_* variable (see the README, "Configuration").
+# Every setting is an EMULATOR_* variable (see docs/configuration.md).
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \

@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test examples check lint typecheck format install clean bench
+.PHONY: run test examples check lint typecheck format install clean bench docs docs-serve
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -32,6 +32,13 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(PY) -m mypy
 
+# The documentation site (mkdocs.yml, docs/): built strict into site/, or served while editing.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir site
+
+docs-serve: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs serve --dev-addr 127.0.0.1:8000
+
 bench: $(STAMP)
 	$(PY) bench/run.py
 
@@ -42,4 +49,4 @@ format: $(STAMP)
 check: lint typecheck test examples
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache emulator.db emulator.db-wal emulator.db-shm
+	rm -rf $(VENV) site .mypy_cache .pytest_cache .ruff_cache emulator.db emulator.db-wal emulator.db-shm

@@ -3,7 +3,7 @@
 A fixture document is YAML (or JSON) with one optional section per vendor. It is validated
 against :class:`FixtureDocument` (unknown keys are refused, so a typo fails loudly), checked
 for dangling references, and turned once into table rows (:class:`Baseline`) that a reset
-writes back into a namespace. The format is documented in the README.
+writes back into a namespace. The format is documented in docs/fixtures.md.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ from quectel_fleet import DeviceManager, EndUserApp, QuectelError
 
 from emulator.client import EmulatorClient
 
-# The default fixtures' credentials (README "Quectel device manager" and "end-user API").
+# The default fixtures' credentials (docs/default-state.md).
 ACCESS_KEY = "demoAccessKey0001"
 ACCESS_SECRET = "demo-access-secret-0001"
 USER_DOMAIN = "E.SP.4294967001"

@@ -25,7 +25,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-# A laptop screen: the size the README's screenshots are taken at too.
+# A laptop screen: the size docs/dashboard.md's screenshots are taken at too.
 VIEWPORT = {"width": 1440, "height": 900}
 
 

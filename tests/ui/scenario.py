@@ -1,6 +1,6 @@
 """Vendor calls a client makes, sent over HTTP to a running emulator: what the dashboard shows.
 
-Used by the end-to-end tests and by ``python -m tests.ui.screenshots`` (the README's images).
+Used by the end-to-end tests and by ``python -m tests.ui.screenshots`` (docs/dashboard.md).
 Credentials are the default fixtures' and well-formed tokens, which lenient auth accepts.
 """
 

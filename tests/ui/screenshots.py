@@ -1,4 +1,4 @@
-"""Take the README's screenshots of the dashboard: ``python -m tests.ui.screenshots [DIR]``.
+"""Take the dashboard's screenshots of docs/dashboard.md: ``python -m tests.ui.screenshots [DIR]``.
 
 Serves a fresh emulator on a free port, fills a ``demo`` namespace through the vendor APIs
 (:func:`tests.ui.scenario.populate`), and saves one PNG per page in ``DIR`` (default

@@ -1,7 +1,7 @@
 """MCS OAuth codes. The docs show one error, HTTP 500 with
 ``{"apiVersion": "0.0.1", "code": 500, "message": "Invalid or missing client_id parameter",
 "statusCode": 500, "options": {}}``; the emulator never answers an input with a 500, so the
-same message comes with 401 (see the README's deviations). As in that body, the code is the
+same message comes with 401 (docs/vendors/mcs.md, deviations). As in that body, the code is the
 HTTP status.
 """
 
