@@ -93,15 +93,14 @@ class HotRoutes:
             response = await handler(Request(scope, receive, send))
             await response(scope, receive, send)
             return
-        offered: list[DirectHandler] = []
-        scope[_OFFER] = offered
+        # Learnt when the route offers itself, before it answers: a client that got the
+        # answer finds the route in the table.
+        scope[_OFFER] = lambda handler: self.table.setdefault(key, handler)
         await self.app(scope, receive, send)
-        if offered:
-            self.table[key] = offered[0]
 
 
 def offer(scope: Scope, handler: DirectHandler) -> None:
     """Called by a route that can be served directly, with its handler (see HotRoutes)."""
-    offered: list[DirectHandler] | None = scope.get(_OFFER)
-    if offered is not None and not offered:
-        offered.append(handler)
+    learn: Callable[[DirectHandler], object] | None = scope.get(_OFFER)
+    if learn is not None:
+        learn(handler)

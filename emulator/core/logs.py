@@ -92,8 +92,9 @@ MAX_PENDING_LINES = 512
 class BufferedStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """A stream handler that writes its lines in batches: at most :data:`FLUSH_EVERY_S` after
     the first pending one (a thread of its own writes them when the server goes quiet), at
-    once past :data:`MAX_PENDING_LINES`, and everything pending at exit (``logging`` flushes
-    its handlers then). A server killed outright loses at most the last batch."""
+    once past :data:`MAX_PENDING_LINES`, and everything pending when ``serve`` shuts down
+    (:func:`flush_logs`) or logging flushes at exit. A server killed outright loses at most
+    the last batch."""
 
     def __init__(self, stream: IO[str] | None = None) -> None:
         super().__init__(stream)
@@ -141,6 +142,13 @@ class BufferedStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
             self._write_pending()
         finally:
             self.release()
+
+
+def flush_logs() -> None:
+    """Write what every handler holds (the access log's pending batch)."""
+    for name in ("uvicorn.access", "uvicorn", "emulator", ""):
+        for handler in logging.getLogger(name).handlers:
+            handler.flush()
 
 
 _STATUS_LINES = {s.value: f"{s.value} {s.phrase}" for s in http.HTTPStatus}
