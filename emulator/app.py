@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp
 
-from emulator import __version__, ui
+from emulator import __version__, api_docs, ui
 from emulator.config import Settings
 from emulator.control.auth import AdminTokenMiddleware
 from emulator.control.commands import router as commands_router
@@ -85,6 +85,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="iot-emulator",
         version=__version__,
         description="Offline emulator of five IoT-platform HTTP APIs: Quectel, EnOS, MediaTek MCS.",
+        # FastAPI's pages load their assets from a CDN; api_docs serves them offline.
+        docs_url=None,
+        redoc_url=None,
     )
     app.emulator = app.state.emulator = emulator
     for router in ROUTERS:
@@ -93,6 +96,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     metrics.install(app, emulator)
     app.include_router(commands_router)
     app.include_router(ui.router)
+    api_docs.install(app)
     # Inside the namespace middleware (EmulatorApp): it sees /ns/{name}/_emulator/... as
     # /_emulator/...
     app.add_middleware(AdminTokenMiddleware, token=settings.admin_token)

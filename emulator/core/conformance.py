@@ -242,13 +242,61 @@ def decorate(schema: dict[str, Any], app: FastAPI) -> dict[str, Any]:
     return schema
 
 
+def hoist_local_definitions(schema: dict[str, Any]) -> dict[str, Any]:
+    """Move the ``$defs`` of inline request schemas (pydantic's ``model_json_schema()``) into
+    ``components/schemas``, and point their ``#/$defs/X`` at ``#/components/schemas/X``.
+
+    In an OpenAPI document a ``$ref`` starts from the document's root, where no ``$defs`` is:
+    tools that follow them to the letter (ReDoc) cannot render such an operation. A name
+    already taken by another schema gets a numbered twin."""
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+
+    def visit(node: Any) -> None:
+        if isinstance(node, list):
+            for item in node:
+                visit(item)
+            return
+        if not isinstance(node, dict):
+            return
+        renamed: dict[str, str] = {}
+        for name, definition in node.pop("$defs", {}).items():
+            target, n = name, 1
+            while target in components and components[target] != definition:
+                n += 1
+                target = f"{name}{n}"
+            components[target] = definition
+            renamed[name] = target
+        if renamed:
+            _rewrite_refs(node, renamed)
+            for target in renamed.values():
+                _rewrite_refs(components[target], renamed)
+                visit(components[target])
+        for value in node.values():
+            visit(value)
+
+    visit(schema.get("paths", {}))
+    return schema
+
+
+def _rewrite_refs(node: Any, renamed: dict[str, str]) -> None:
+    if isinstance(node, list):
+        for item in node:
+            _rewrite_refs(item, renamed)
+    elif isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/$defs/") and ref[8:] in renamed:
+            node["$ref"] = f"#/components/schemas/{renamed[ref[8:]]}"
+        for value in node.values():
+            _rewrite_refs(value, renamed)
+
+
 def install_openapi(app: FastAPI) -> None:
     """Serve ``/openapi.json`` with the documented codes of every vendor operation."""
     build: Callable[[], dict[str, Any]] = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = decorate(build(), app)
+            app.openapi_schema = hoist_local_definitions(decorate(build(), app))
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import re
 import warnings
 from collections import Counter
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -130,3 +133,64 @@ def test_docs_page_is_served(client: Client) -> None:
     answer = client.get("/docs")
     assert answer.status_code == 200
     assert "openapi.json" in answer.text
+
+
+def _referenced(node: Any) -> Iterator[str]:
+    if isinstance(node, dict):
+        if isinstance(node.get("$ref"), str):
+            yield node["$ref"]
+        for value in node.values():
+            yield from _referenced(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _referenced(item)
+
+
+def test_every_reference_of_the_document_resolves_from_its_root(client: Client) -> None:
+    """A ``$ref`` of an OpenAPI document starts from the document: an inline model's
+    ``#/$defs/X`` left there breaks ReDoc (and any tool that follows references)."""
+    schema = openapi(client)
+    unresolved = []
+    for ref in set(_referenced(schema)):
+        target: Any = schema
+        for part in ref.removeprefix("#/").split("/"):
+            target = target.get(part) if isinstance(target, dict) else None
+        if not ref.startswith("#/") or target is None:
+            unresolved.append(ref)
+    assert unresolved == []
+    assert "$defs" not in json.dumps(schema)
+
+
+def test_hoisted_definitions_keep_a_taken_name_apart() -> None:
+    schema: dict[str, Any] = {
+        "components": {"schemas": {"Pkdk": {"type": "string"}}},
+        "paths": {"/x": {"post": {"schema": {"$defs": {"Pkdk": {"type": "object"}},
+                                             "items": {"$ref": "#/$defs/Pkdk"}}}}},
+    }  # fmt: skip
+    hoisted = conformance.hoist_local_definitions(schema)
+    assert hoisted["components"]["schemas"]["Pkdk2"] == {"type": "object"}
+    assert hoisted["paths"]["/x"]["post"]["schema"] == {
+        "items": {"$ref": "#/components/schemas/Pkdk2"}
+    }
+
+
+@pytest.mark.parametrize("page", ["/docs", "/redoc"])
+def test_the_api_pages_load_their_assets_from_the_emulator_only(client: Client, page: str) -> None:
+    answer = client.get(page)
+    assert answer.status_code == 200
+    assert "openapi.json" in answer.text
+    sources = re.findall(r'(?:src|href)="([^"]+)"', answer.text)
+    assert sources
+    assert [s for s in sources if not s.startswith("/docs/assets/")] == []
+    assert "http://" not in answer.text
+    assert "https://" not in answer.text
+    assert "default-src 'self'" in answer.headers["content-security-policy"]
+    for source in sources:
+        asset = client.get(source)
+        assert asset.status_code == 200, source
+        assert len(asset.content) > 1000, source
+
+
+def test_an_asset_outside_the_shipped_set_is_not_found(client: Client) -> None:
+    assert client.get("/docs/assets/core.py").status_code == 404
+    assert client.get("/docs/assets/..%2Fcore.py").status_code == 404

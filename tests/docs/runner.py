@@ -66,6 +66,17 @@ class Call:
     status: int
     body: str
 
+    def codes(self) -> set[int]:
+        """The HTTP status and, in a vendor answer, the vendor code."""
+        found = {self.status}
+        try:
+            answer: Any = json.loads(self.body)
+        except ValueError:
+            return found
+        if isinstance(answer, dict) and isinstance(answer.get("code"), int):
+            found.add(answer["code"])
+        return found
+
     def problem(self) -> str | None:
         """Why this answer is not the success the docs promise, or ``None``."""
         allowed = self.snippet.expect

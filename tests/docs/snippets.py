@@ -8,7 +8,7 @@ marker (an HTML comment, invisible once rendered):
 - ``<!-- snippet: skip (reason) -->``: the block cannot run here (Docker, the suite itself, a
   benchmark of minutes); the reason is required;
 - ``<!-- snippet: expect 11714, 401 -->``: the block's answers may carry these vendor codes or
-  HTTP statuses besides a success (an example of an error).
+  HTTP statuses besides a success, and each of them must come (an example of an error).
 
 Every other ``sh`` block runs, in page order, in one shell, against a live emulator.
 """

@@ -77,6 +77,10 @@ def test_the_shell_snippets_of_each_page_run_in_order_against_a_live_emulator(
         if (problem := call.problem()) is not None
     ]
     assert not problems, "\n".join(problems)
+    # A snippet that shows an error on purpose shows it: each code it expects did come.
+    for snippet in {call.snippet for call in run.calls if call.snippet.expect}:
+        seen = set().union(*(call.codes() for call in run.calls if call.snippet == snippet))
+        assert snippet.expect <= seen, f"{snippet.where}: expected {sorted(snippet.expect)}"
 
 
 def _require_installed() -> None:
