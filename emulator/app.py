@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -13,8 +15,8 @@ from starlette.types import ASGIApp
 
 from emulator import __version__, api_docs, ui
 from emulator.config import Settings
+from emulator.control import commands as control_commands
 from emulator.control.auth import AdminTokenMiddleware
-from emulator.control.commands import router as commands_router
 from emulator.control.errors import ControlError, error_body
 from emulator.control.routes import router as control_router
 from emulator.core import conformance, metrics, namespaces
@@ -27,7 +29,7 @@ from emulator.core.fixtures import build_baseline, merge, read_fixture_file
 from emulator.core.ids import Ids
 from emulator.core.namespaces import Namespaces
 from emulator.core.offload import Offload
-from emulator.vendors import FALLBACKS, ROUTERS
+from emulator.core.vendor import vendors
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +61,12 @@ def build_emulator(settings: Settings) -> Emulator:
         offload=Offload() if is_postgresql(settings.db) else None,
     )
     emulator.namespaces.ensure(namespaces.DEFAULT)
+    # Hooks live on this emulator, not in module globals: two apps in one process (tests,
+    # the pytest plugin) each have their own.
+    control_commands.install(emulator)
+    for vendor in vendors():
+        for setup in vendor.setup:
+            setup(emulator)
     return emulator
 
 
@@ -81,21 +89,32 @@ class EmulatorApp(FastAPI):
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     emulator = build_emulator(settings)
+    registered = vendors()
+    titles = ", ".join(v.title for v in registered)
     app = EmulatorApp(
         title="iot-emulator",
         version=__version__,
-        description="Offline emulator of five IoT-platform HTTP APIs: Quectel, EnOS, MediaTek MCS.",
+        description=f"Offline emulator of IoT-platform HTTP APIs: {titles}.",
+        lifespan=_listeners,
         # FastAPI's pages load their assets from a CDN; api_docs serves them offline.
         docs_url=None,
         redoc_url=None,
     )
     app.emulator = app.state.emulator = emulator
-    for router in ROUTERS:
-        app.include_router(router)
+    # The documented operations' routers first (most traffic), then their companions.
+    for vendor in registered:
+        for router in vendor.routers:
+            app.include_router(router)
+    for vendor in registered:
+        for router in vendor.companion_routers:
+            app.include_router(router)
     app.include_router(control_router)
     metrics.install(app, emulator)
-    app.include_router(commands_router)
+    app.include_router(control_commands.router)
     app.include_router(ui.router)
+    for vendor in registered:
+        for router in vendor.control_routers:
+            app.include_router(router)
     api_docs.install(app)
     # Inside the namespace middleware (EmulatorApp): it sees /ns/{name}/_emulator/... as
     # /_emulator/...
@@ -106,14 +125,27 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
+@asynccontextmanager
+async def _listeners(app: FastAPI) -> AsyncIterator[None]:
+    """The vendors' listeners (a device-protocol broker...), started with the app."""
+    emulator: Emulator = app.state.emulator
+    async with AsyncExitStack() as stack:
+        for vendor in vendors():
+            for listener in vendor.listeners:
+                await stack.enter_async_context(listener(emulator))
+        yield
+
+
 def _install_fallbacks(app: FastAPI) -> None:
     """Answers for what never reaches a route: in the vendor's envelope under a vendor prefix,
     in the control plane's JSON everywhere else."""
 
+    fallbacks = [pair for vendor in vendors() for pair in vendor.fallbacks]
+
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         path = request.url.path
-        for prefix, route_class in FALLBACKS:
+        for prefix, route_class in fallbacks:
             if path.startswith(prefix):
                 message = f"{request.method} {path} is not an operation of this API"
                 return route_class.render(

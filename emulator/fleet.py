@@ -8,43 +8,39 @@ wait), and short enough that a running emulator on the same SQLite file (WAL mod
 answering between two batches.
 
 Device keys are ``<prefix><number>`` (zero-padded); a second run with the same prefix
-continues the numbering. Secrets and EnOS asset ids come from a seeded generator of their
-own (``fleet:<namespace>:<first number>``), so a fleet never replays the ids the emulator
-itself will generate for the namespace.
+continues the numbering. Each vendor says what its rows hold beyond the common columns
+(``Vendor.devices``: secrets, asset ids, attrs); they come from a seeded generator of the
+fleet's own (``fleet:<namespace>:<first number>``), so a fleet never replays the ids the
+emulator itself will generate for the namespace.
 
-Command traffic (Quectel, the vendor with a command API): tickets sent through the command
-engine exactly as batchControlDevice sends them, spread over the new devices in turn; an
-online device has its command delivered (``sent``, awaiting the device's ack), an offline one
-has it ``cached`` until it connects or the cache time runs out.
+Command traffic (a vendor with ``Vendor.fleet_commands``): tickets sent through the command
+engine exactly as the vendor's command API sends them, spread over the new devices in turn;
+an online device has its command delivered (``sent``, awaiting the device's ack), an offline
+one has it ``cached`` until it connects or the cache time runs out.
 """
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from itertools import islice
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, select, update
+from sqlalchemy import Connection, Engine, select
 
 from emulator.core import commands, registry
 from emulator.core.clock import Clock
 from emulator.core.context import Ctx
 from emulator.core.ids import Ids
+from emulator.core.vendor import Vendor, names, vendors
 
-VENDORS = registry.VENDORS
 DEFAULT_BATCH = 20_000
 # Zero-padded numbers sort like numbers; wider when the fleet needs it.
 MIN_DIGITS = 7
 
 _D = registry.devices
 _P = registry.products
-# What batchControlDevice's own doc twin sends: a property write, cached for a day.
-COMMAND_OPERATION = "quectel.enduser.batch_control_device"
-COMMAND_PAYLOAD = {"type": 2, "dataFormat": 0, "data": '[{"switch":true}]'}
-COMMAND_CACHE_S = 86_400
 
 
 class FleetError(ValueError):
@@ -70,7 +66,7 @@ class FleetResult:
     first_key: str
     last_key: str
     seconds: float
-    # EnOS: the product's device quota, raised so the fleet fits (None: unchanged).
+    # What the vendor's ``prepare`` reports: a device quota raised so the fleet fits (EnOS).
     quota_raised_to: int | None = None
 
 
@@ -85,8 +81,7 @@ def generate(
 
     ``progress`` is called with the number of rows of each committed batch.
     """
-    if spec.vendor not in VENDORS:
-        raise FleetError(f"unknown vendor {spec.vendor!r}; use one of {', '.join(VENDORS)}")
+    vendor = fleet_vendor(spec.vendor)
     if spec.count < 1:
         raise FleetError("count must be at least 1")
     if not 0.0 <= spec.online_share <= 1.0:
@@ -96,11 +91,13 @@ def generate(
     with engine.begin() as conn:
         product = _product(conn, spec)
         start = _next_number(conn, spec)
-        quota = _raise_quota(conn, spec, product)
-        assets = _asset_ids(conn, spec) if spec.vendor == "enos" else set()
+        quota = None
+        if vendor.devices is not None and vendor.devices.prepare is not None:
+            quota = vendor.devices.prepare(conn, spec.namespace, product, spec.count)
+        taken = _taken(conn, spec, vendor)
     digits = max(MIN_DIGITS, len(str(start + spec.count - 1)))
     ids = Ids(spec.seed, f"fleet:{spec.namespace}:{start}")
-    rows = _rows(spec, product, ids, now, start, digits, assets)
+    rows = _rows(spec, vendor, product, ids, now, start, digits, taken)
     online = 0
     first_key = f"{spec.prefix}{start:0{digits}d}"
     insert = _D.insert()
@@ -165,96 +162,52 @@ def _next_number(conn: Connection, spec: FleetSpec) -> int:
     return highest + 1
 
 
-def _raise_quota(conn: Connection, spec: FleetSpec, product: Any) -> int | None:
-    """EnOS refuses devices over a product's quota (11739): make room for the fleet."""
-    if spec.vendor != "enos":
-        return None
-    attrs = dict(product.attrs or {})
-    quota = int(attrs.get("deviceQuota", 10_000))
-    held = conn.execute(
-        select(func.count()).select_from(_D).where(
-            _D.c.namespace == spec.namespace, _D.c.vendor == "enos",
-            _D.c.product_key == spec.product_key,
-        )
-    ).scalar_one()  # fmt: skip
-    needed = held + spec.count
-    if needed <= quota:
-        return None
-    attrs["deviceQuota"] = needed
-    conn.execute(
-        update(_P)
-        .where(
-            _P.c.namespace == spec.namespace, _P.c.vendor == "enos",
-            _P.c.product_key == spec.product_key,
-        )
-        .values(attrs=attrs)
-    )  # fmt: skip
-    return needed
+def fleet_vendor(name: str) -> Vendor:
+    for vendor in vendors():
+        if vendor.name == name:
+            return vendor
+    raise FleetError(f"unknown vendor {name!r}; use one of {', '.join(names())}")
 
 
-def _asset_ids(conn: Connection, spec: FleetSpec) -> set[str]:
-    return set(
-        conn.execute(
-            select(_D.c.asset_id).where(
-                _D.c.namespace == spec.namespace, _D.c.vendor == "enos", _D.c.asset_id.is_not(None)
-            )
-        ).scalars()
-    )
+def _taken(conn: Connection, spec: FleetSpec, vendor: Vendor) -> dict[str, set[Any]]:
+    """The values in use of the columns the vendor keeps unique in a namespace."""
+    unique = vendor.devices.unique if vendor.devices is not None else ()
+    return {
+        column: set(
+            conn.execute(
+                select(_D.c[column]).where(
+                    _D.c.namespace == spec.namespace, _D.c.vendor == spec.vendor,
+                    _D.c[column].is_not(None),
+                )
+            ).scalars()
+        )
+        for column in unique
+    }  # fmt: skip
 
 
 def _rows(
-    spec: FleetSpec, product: Any, ids: Ids, now: int, start: int, digits: int, assets: set[str]
-) -> Iterator[dict[str, Any]]:
-    """The rows, in the shape each vendor's service writes (see its ``insert``)."""
+    spec: FleetSpec, vendor: Vendor, product: Any, ids: Ids, now: int, start: int, digits: int,
+    taken: dict[str, set[Any]],
+) -> Iterator[dict[str, Any]]:  # fmt: skip
+    """The rows, in the shape the vendor's own service writes (``Vendor.devices``)."""
     share = spec.online_share
     for i in range(spec.count):
         number = start + i
         key = f"{spec.prefix}{number:0{digits}d}"
         # Exactly round-down(count * share) devices online, spread evenly over the fleet.
         online = int((i + 1) * share) > int(i * share)
-        row: dict[str, Any] = {
-            "namespace": spec.namespace,
-            "vendor": spec.vendor,
-            "product_key": spec.product_key,
-            "device_key": key,
-            "org_id": product.org_id,
-            "asset_id": None,
-            "name": key,
-            "secret": "",
-            "online": online,
-            "gateway_product_key": None,
-            "gateway_device_key": None,
-            "created_at": now,
-            "updated_at": now,
-            "first_online_at": now if online else None,
-            "last_online_at": now if online else None,
-            "last_offline_at": None,
-        }
-        if spec.vendor == "enos":
-            asset = ids.enos_asset_id()
-            while asset in assets:
-                asset = ids.enos_asset_id()
-            assets.add(asset)
-            row["asset_id"] = asset
-            row["secret"] = ids.device_secret()
-            row["attrs"] = {
-                "timezone": "+08:00",
-                "deviceName": {"defaultValue": key, "i18nValue": {}},
-                "deviceAttributes": {},
-                "deviceTags": {},
-                "deviceDesc": None,
-            }
-        elif spec.vendor == "quectel":
-            row["secret"] = ids.device_secret()
-            row["attrs"] = {"authMode": 0, "sn": None, "fingerPrint": None, "psk": None}
-        else:  # mcs: device_key is the deviceId, secret its deviceKey
-            row["secret"] = ids.alnum(16)
-            row["attrs"] = {
-                "isTest": True,
-                "description": None,
-                "serial": None,
-                "deviceImageURL": None,
-            }
+        row = registry.device_row(
+            spec.vendor, spec.product_key, key, now=now, online=online, org_id=product.org_id,
+            namespace=spec.namespace,
+        )  # fmt: skip
+        if vendor.devices is not None:
+            own = vendor.devices.make(key, product, ids)
+            # A drawn id already in use (8 random characters: rare) is drawn again.
+            while any(own.get(c) in values for c, values in taken.items()):
+                own = vendor.devices.make(key, product, ids)
+            for column, values in taken.items():
+                values.add(own.get(column))
+            row.update(own)
         yield row
 
 
@@ -269,8 +222,9 @@ def send_commands(
     """Send ``count`` commands to the devices of a fleet just generated, one device after the
     other (round again when there are more commands than devices). Returns tickets per state.
     """
-    if spec.vendor != "quectel":
-        raise FleetError("command traffic exists for quectel only (batchControlDevice)")
+    traffic = fleet_vendor(spec.vendor).fleet_commands
+    if traffic is None:
+        raise FleetError(f"command traffic exists for {', '.join(command_vendors())} only")
     with ctx.read() as conn:
         devices = conn.execute(
             select(_D.c.device_key, _D.c.online)
@@ -285,8 +239,6 @@ def send_commands(
     if not devices:
         raise FleetError("the fleet has no devices to send commands to")
     ids = Ids(spec.seed, f"fleet-commands:{spec.namespace}:{result.first_key}")
-    # The cover rule's identity, as batchControlDevice computes it.
-    identity = json.dumps([COMMAND_PAYLOAD["type"], COMMAND_PAYLOAD["data"]])
     states: dict[str, int] = {}
     for start in range(0, count, spec.batch_size):
         size = min(spec.batch_size, count - start)
@@ -300,11 +252,11 @@ def send_commands(
                     bool(devices[n % len(devices)].online),
                 ),
                 ticket=ids.hex(32),
-                operation=COMMAND_OPERATION,
-                payload=dict(COMMAND_PAYLOAD),
-                identity=identity,
+                operation=traffic.operation,
+                payload=dict(traffic.payload),
+                identity=traffic.identity,
                 qos=1,
-                cache_s=COMMAND_CACHE_S,
+                cache_s=traffic.cache_s,
                 cover=False,
             )  # fmt: skip
             for n in range(start, start + size)
@@ -316,3 +268,8 @@ def send_commands(
         if progress is not None:
             progress(size)
     return states
+
+
+def command_vendors() -> list[str]:
+    """The vendors the fleet generator can send commands to."""
+    return [v.name for v in vendors() if v.fleet_commands is not None]

@@ -25,7 +25,12 @@ from fastapi.testclient import TestClient
 
 from emulator.app import create_app
 from emulator.config import Settings
+from emulator.core.vendor import vendors
 from emulator.testing import serve_in_thread
+
+# The built-in vendors register their operations when their packages load (core/vendor.py):
+# load them before a test reads OPERATIONS, as an app's creation does.
+vendors()
 
 MODE = os.environ.get("EMULATOR_TEST_MODE", "inprocess")
 if MODE not in ("inprocess", "server"):

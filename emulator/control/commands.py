@@ -5,8 +5,8 @@
 - ``GET  /_emulator/commands/{ticket}``
 - ``POST /_emulator/commands/{ticket}/ack``  ``{"success": true|false, "payload": ...}``
 
-The engine is :mod:`emulator.core.commands`; importing this module registers its delivery of
-cached commands on the control plane's ON_ONLINE hook.
+The engine is :mod:`emulator.core.commands`; :func:`install` registers its delivery of cached
+commands on the running emulator's ``device came online`` hook.
 """
 
 from __future__ import annotations
@@ -20,15 +20,15 @@ from sqlalchemy import Connection
 
 from emulator.control.errors import ControlError
 from emulator.control.schemas import ControlModel, DeviceView
-from emulator.control.service import ON_ONLINE
 from emulator.core import commands
-from emulator.core.context import Ctx
+from emulator.core.context import Ctx, Emulator
 from emulator.core.routing import request_context
+from emulator.core.vendor import VendorFilter, VendorName
 
 router = APIRouter(prefix="/_emulator", tags=["control plane"])
 
 CtxDep = Annotated[Ctx, Depends(request_context)]
-Vendor = Literal["quectel", "enos", "mcs"]
+Vendor = VendorName
 State = Literal["sent", "delivered", "succeeded", "failed", "cached", "expired", "superseded"]
 
 # Long-poll granularity. The wait is transport time (wall clock), not emulated time.
@@ -40,8 +40,9 @@ def _deliver_on_online(conn: Connection, ctx: Ctx, device: DeviceView) -> None:
     commands.deliver_pending(conn, ctx, device.vendor, device.product_key, device.device_key)
 
 
-if _deliver_on_online not in ON_ONLINE:
-    ON_ONLINE.append(_deliver_on_online)
+def install(emulator: Emulator) -> None:
+    """A device that comes online receives its cached commands."""
+    emulator.hooks.on_online.append(_deliver_on_online)
 
 
 class AckRequest(ControlModel):
@@ -98,7 +99,7 @@ async def device_commands(
 @router.get("/commands", operation_id="control.list_commands")
 async def list_commands(
     ctx: CtxDep,
-    vendor: Vendor | None = None,
+    vendor: VendorFilter = None,
     product_key: Annotated[str | None, Query(alias="productKey")] = None,
     device_key: Annotated[str | None, Query(alias="deviceKey")] = None,
     state: State | None = None,

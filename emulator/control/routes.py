@@ -23,6 +23,7 @@ from emulator.control.schemas import (
 from emulator.core import conformance, coverage
 from emulator.core.context import Ctx
 from emulator.core.routing import emulator_of, namespace_of, request_context
+from emulator.core.vendor import VendorFilter, VendorName
 
 router = APIRouter(prefix="/_emulator", tags=["control plane"])
 
@@ -47,7 +48,7 @@ async def reset(request: Request) -> ResetResult:
 @router.get("/devices", operation_id="control.list_devices")
 async def list_devices(
     ctx: CtxDep,
-    vendor: Literal["quectel", "enos", "mcs"] | None = None,
+    vendor: VendorFilter = None,
     product_key: Annotated[str | None, Query(alias="productKey")] = None,
     online: bool | None = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
@@ -59,7 +60,7 @@ async def list_devices(
     )
 
 
-Vendor = Literal["quectel", "enos", "mcs"]
+Vendor = VendorName
 
 
 @router.post(
@@ -255,7 +256,7 @@ async def conformance_report(
 async def coverage_report(
     request: Request,
     namespace: NamespaceFilter = None,
-    vendor: Literal["quectel", "enos", "mcs"] | None = None,
+    vendor: VendorFilter = None,
 ) -> dict[str, Any]:
     """From the journal: which documented codes of each operation this namespace's requests
     produced, and which they never did."""

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import yaml
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from emulator import __version__
@@ -22,14 +21,10 @@ from emulator.control.schemas import (
     Health,
     VerifyRequest,
 )
-from emulator.core import fixtures, journal, namespaces, registry
+from emulator.core import fixtures, journal, namespaces, registry, snapshot
 from emulator.core.context import Ctx, Emulator
 from emulator.core.faults import FaultSpecError
 from emulator.core.operations import OPERATIONS
-
-# Called inside the transaction that brings a device online, with (conn, ctx, device row):
-# the command engine delivers cached commands here. Vendors register at import time.
-ON_ONLINE: list[Callable[[Connection, Ctx, DeviceView], None]] = []
 
 
 def health(emulator: Emulator) -> Health:
@@ -109,8 +104,9 @@ def set_online(
             )
         )
         if online:
-            for hook in ON_ONLINE:
-                hook(conn, ctx, view)
+            # Inside the same transaction: cached commands, DPS connect status (hooks
+            # registered on this emulator at app creation).
+            ctx.emulator.hooks.device_online(conn, ctx, view)
     return view
 
 
@@ -341,7 +337,7 @@ def reset(emulator: Emulator, namespace: str) -> None:
 def export_state(ctx: Ctx) -> dict[str, Any]:
     ctx.emulator.namespaces.ensure(ctx.namespace)
     with ctx.read() as conn:
-        return fixtures.dump_document(fixtures.export_document(conn, ctx.namespace))
+        return snapshot.dump_document(snapshot.export_document(conn, ctx.namespace))
 
 
 def parse_fixture_text(raw: bytes, content_type: str, source: str) -> Any:
@@ -382,8 +378,8 @@ def merge_fixtures(ctx: Ctx, data: Any) -> dict[str, Any]:
     try:
         doc = fixtures.parse_document(data, source, check=False)
         with ctx.read() as conn:
-            current = fixtures.export_document(conn, ctx.namespace)
-        merged = fixtures.merge_state(current, doc, source)
+            current = snapshot.export_document(conn, ctx.namespace)
+        merged = snapshot.merge_state(current, doc, source)
         state = fixtures.build_baseline(merged, ctx.ids, ctx.now_ms())
     except fixtures.FixtureError as exc:
         raise ControlError(400, str(exc)) from None

@@ -93,14 +93,18 @@ class HotRoutes:
             response = await handler(Request(scope, receive, send))
             await response(scope, receive, send)
             return
-        # Learnt when the route offers itself, before it answers: a client that got the
-        # answer finds the route in the table.
-        scope[_OFFER] = lambda handler: self.table.setdefault(key, handler)
+        table = self.table
+
+        def learn(offered: DirectHandler) -> None:
+            # Before the answer is sent: a client that saw the answer finds the entry.
+            table.setdefault(key, offered)
+
+        scope[_OFFER] = learn
         await self.app(scope, receive, send)
 
 
 def offer(scope: Scope, handler: DirectHandler) -> None:
     """Called by a route that can be served directly, with its handler (see HotRoutes)."""
-    learn: Callable[[DirectHandler], object] | None = scope.get(_OFFER)
+    learn: Callable[[DirectHandler], None] | None = scope.get(_OFFER)
     if learn is not None:
         learn(handler)

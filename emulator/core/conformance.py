@@ -29,21 +29,21 @@ from starlette.routing import BaseRoute
 
 from emulator.core.errors import ErrorCode, VendorError
 from emulator.core.operations import OPERATIONS, Operation
+from emulator.core.vendor import vendors
 
 REAL_INPUT = "real input"
 FAULT_ONLY = "fault only"
 NOT_EMULATED = "not emulated"
 
-# The five vendor documents and the operation each one describes (DESIGN.md, "The five APIs").
-# Every other operation of the same API (``<vendor>.<api>``) is one of that doc's companions;
-# APIs of no doc (token services) come from REAL-CLIENTS.md.
-DOCS: dict[str, str] = {
-    "devicemgr-createBatch.md": "quectel.devicemgr.create_batch",
-    "enduser-batchControlDevice.md": "quectel.enduser.batch_control_device",
-    "enos-connect-create-device.md": "enos.connect.create_device",
-    "enos-dps-allocate.md": "enos.dps.allocate",
-    "mcs-registerDevice.md": "mcs.register_device",
-}
+
+def doc_operations() -> dict[str, str]:
+    """The vendor documents and the operation each one describes (``Vendor.docs``), by file
+    name. Every other operation of the same API (``<vendor>.<api>``) is one of that doc's
+    companions; APIs of no doc (token services) come from REAL-CLIENTS.md."""
+    listed = {doc: op for vendor in vendors() for doc, op in vendor.docs.items()}
+    return dict(sorted(listed.items()))
+
+
 COMPANION_DOC = "REAL-CLIENTS.md"
 
 # Schema keywords that are limits a client can hit.
@@ -68,7 +68,7 @@ def base_operation(operation_id: str) -> str:
 
 def doc_of(operation_id: str) -> str:
     api = api_of(operation_id)
-    for doc, main in DOCS.items():
+    for doc, main in doc_operations().items():
         if api_of(main) == api:
             return doc
     return COMPANION_DOC
@@ -459,7 +459,7 @@ def report(app: FastAPI) -> dict[str, Any]:
                         "coverage": NOT_EMULATED,
                     }  # fmt: skip
                 )
-    order = [*DOCS, COMPANION_DOC]
+    order = [*doc_operations(), COMPANION_DOC]
     return {
         "summary": {
             "docs": len(docs),

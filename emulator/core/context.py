@@ -24,6 +24,7 @@ from emulator.core.ids import Ids
 from emulator.core.journal import Journal, SharedJournal
 from emulator.core.namespaces import Namespaces
 from emulator.core.offload import Offload
+from emulator.core.vendor import Hooks
 
 
 @dataclass
@@ -48,6 +49,8 @@ class Emulator:
     side_engine: Engine | None = None
     # Worker threads for the hot handlers on PostgreSQL (core/offload.py); None: on the loop.
     offload: Offload | None = None
+    # Registered at app creation by the command engine and the vendors (core/vendor.py).
+    hooks: Hooks = field(default_factory=Hooks)
 
     # Connections kept open per thread on a SQLite file (see held_connection).
     _held: threading.local = field(default_factory=threading.local, init=False, repr=False)
@@ -107,9 +110,6 @@ class Emulator:
                 ids = Ids(self.seed, namespace + self.id_salt)
             self._ids[namespace] = ids
         return ids
-
-    def seed_of(self, namespace: str) -> int | None:
-        return self._seeds.get(namespace, self.seed)
 
     def reseed(self, seed: int | None) -> None:
         """A new emulator-wide seed; every namespace's ids restart from it."""

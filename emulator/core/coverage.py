@@ -18,13 +18,19 @@ from typing import Any
 
 from emulator.core.journal import Entry
 from emulator.core.operations import OPERATIONS, Operation
-
-# The vendors' success codes: EnOS 0, Quectel 200; MCS answers success with no code.
-SUCCESS_CODES = frozenset({0, 200})
+from emulator.core.vendor import vendors
 
 
-def is_success(entry: Entry) -> bool:
-    return entry.status < 400 and (entry.vendor_code is None or entry.vendor_code in SUCCESS_CODES)
+def success_codes() -> frozenset[int]:
+    """The registered vendors' success codes (a vendor whose success carries no code adds
+    none: an answer with no code is a success already)."""
+    return frozenset(v.success_code for v in vendors() if v.success_code is not None)
+
+
+def is_success(entry: Entry, codes: frozenset[int] | None = None) -> bool:
+    if entry.status >= 400:
+        return False
+    return entry.vendor_code is None or entry.vendor_code in (codes or success_codes())
 
 
 def _codes_line(codes: Iterable[int]) -> str:
@@ -40,8 +46,9 @@ def _operation_report(operation: Operation, entries: list[Entry]) -> dict[str, A
     injected: Counter[int] = Counter()
     undocumented: Counter[int] = Counter()
     successes = 0
+    success = success_codes()
     for entry in entries:
-        if is_success(entry):
+        if is_success(entry, success):
             successes += 1
             continue
         code = entry.vendor_code

@@ -24,6 +24,7 @@ from sqlalchemy.pool import StaticPool
 from sqlmodel import SQLModel
 
 from emulator.core import registry
+from emulator.core.vendor import vendors
 
 logger = logging.getLogger(__name__)
 
@@ -219,6 +220,7 @@ def migrate(conn: Connection) -> int:
     # An empty database is created at the latest version: its steps still run (some fill
     # rows), but only an upgrade of existing tables is worth a line per step in the log.
     empty = before == 0 and not sa_inspect(conn).has_table(registry.devices.name)
+    vendors()  # the vendors' own tables are defined when their packages load
     # New tables (all of them on an empty database); existing ones are left as they are.
     SQLModel.metadata.create_all(conn)
     if empty:

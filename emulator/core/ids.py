@@ -54,14 +54,8 @@ class Ids:
         h = self.hex(32)
         return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[int(h[16], 16) % 4]}{h[17:20]}-{h[20:]}"
 
-    # EnOS formats, from the create-device sample: assetId "Uvmm5AXU" (8), deviceKey
-    # "1115pswxk7" (10, lower case), deviceSecret "Z5YtZaQpK5IWocakV7zQ" (20).
-    def enos_asset_id(self) -> str:
-        return self.alnum(8)
-
-    def enos_device_key(self) -> str:
-        return self.lower_alnum(10)
-
+    # A vendor's own id formats live in its package; 20 letters and digits is the secret
+    # every vendor's samples show ("Z5YtZaQpK5IWocakV7zQ").
     def device_secret(self) -> str:
         return self.alnum(20)
 

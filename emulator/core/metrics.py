@@ -1,9 +1,10 @@
 """Prometheus metrics at ``GET /_emulator/metrics`` (text exposition format).
 
 Counters come from the request journal: every recorded vendor request is counted and timed by
-operation id, HTTP status and vendor code (``journal.OBSERVERS``). State gauges (devices per
-vendor, commands per state, armed faults, namespaces) are computed at scrape time from the
-database and the fault book, so they are right whichever process wrote the rows.
+operation id, HTTP status and vendor code (an observer of the emulator's journal). State
+gauges (devices per vendor, commands per state, armed faults, namespaces) are computed at
+scrape time from the database and the fault book, so they are right whichever process wrote
+the rows.
 
 Each app has its own :class:`Metrics` and ``CollectorRegistry``, never the global one, so
 several emulators can live in one process (the test suite does); each observes its own
@@ -35,6 +36,7 @@ from sqlalchemy import func, select
 
 from emulator import __version__
 from emulator.core import journal, registry
+from emulator.core.vendor import names as vendor_names
 
 if TYPE_CHECKING:
     from emulator.core.context import Emulator
@@ -136,7 +138,7 @@ class StateCollector(Collector):
         namespaces = GaugeMetricFamily("emulator_namespaces", "Namespaces holding state.")
         d, c = registry.devices, registry.commands
         with emulator.engine.connect() as conn:
-            per_vendor = {vendor: [0, 0] for vendor in registry.VENDORS}
+            per_vendor = {name: [0, 0] for name in vendor_names()}
             rows = conn.execute(
                 select(d.c.vendor, d.c.online, func.count()).group_by(d.c.vendor, d.c.online)
             )

@@ -1,9 +1,10 @@
 """Every table of the emulator, in one module (the SQLModel guidance).
 
 One device registry serves all vendors: a row is scoped by ``namespace`` and ``vendor``.
-Vendor-only tables carry a vendor prefix (``EnosOrg``, ``DpsDevice``). ``attrs`` columns hold
-the vendor's own fields that no other vendor shares (EnOS ``timezone``, Quectel ``authMode``),
-so the common columns stay the ones every vendor needs to find and simulate a device.
+A vendor's own tables live in its package (``vendors/<name>/tables.py``, on the same
+metadata) and carry a vendor prefix in their names. ``attrs`` columns hold the vendor's own
+fields that no other vendor shares (EnOS ``timezone``, Quectel ``authMode``), so the common
+columns stay the ones every vendor needs to find and simulate a device.
 
 Times are integers in milliseconds on the emulator clock.
 """
@@ -32,9 +33,9 @@ from sqlalchemy import (
 )
 from sqlmodel import Field, SQLModel
 
-Attrs = dict[str, Any]
+from emulator.core.vendor import vendors
 
-VENDORS = ("quectel", "enos", "mcs")
+Attrs = dict[str, Any]
 
 
 class Namespace(SQLModel, table=True):
@@ -44,14 +45,6 @@ class Namespace(SQLModel, table=True):
 
     name: str = Field(primary_key=True)
     created_at: int = Field(sa_type=BigInteger)
-
-
-class EnosOrg(SQLModel, table=True):
-    __tablename__ = "enos_orgs"
-
-    namespace: str = Field(primary_key=True)
-    org_id: str = Field(primary_key=True)
-    name: str = ""
 
 
 class Product(SQLModel, table=True):
@@ -191,57 +184,6 @@ class Command(SQLModel, table=True):
     updated_at: int = Field(default=0, sa_type=BigInteger)
 
 
-class DpsGroup(SQLModel, table=True):
-    """An EnOS DPS registration group: where an allocated SN's device is created."""
-
-    __tablename__ = "dps_groups"
-
-    namespace: str = Field(primary_key=True)
-    org_id: str = Field(primary_key=True)
-    group_id: str = Field(primary_key=True)
-    product_key: str
-    region_id: str = ""
-    # The master-data group whose definitions check ``deviceData``; None: every definition.
-    master_data_group: str | None = None
-    attrs: Attrs = Field(default_factory=dict, sa_type=JSON)
-
-
-class DpsMasterData(SQLModel, table=True):
-    """An EnOS DPS master-data definition: the type a ``deviceData`` key must have."""
-
-    __tablename__ = "dps_master_data"
-
-    namespace: str = Field(primary_key=True)
-    org_id: str = Field(primary_key=True)
-    key: str = Field(primary_key=True)
-    data_type: str
-    master_data_group: str = "default"
-    attrs: Attrs = Field(default_factory=dict, sa_type=JSON)
-
-
-class DpsDevice(SQLModel, table=True):
-    """An SN of an org's DPS inventory, and its provisioning state."""
-
-    __tablename__ = "dps_devices"
-
-    namespace: str = Field(primary_key=True)
-    org_id: str = Field(primary_key=True)
-    sn: str = Field(primary_key=True)
-    group_id: str
-    # "init" (in the inventory) or "allocated"; "connected" is derived from ``connected_at``.
-    allocate_status: str = "init"
-    allocated_at: int | None = Field(default=None, sa_type=BigInteger)
-    # First connection of the provisioned device since its last allocation (ON_ONLINE hook).
-    connected_at: int | None = Field(default=None, sa_type=BigInteger)
-    reprovisioning: bool = False
-    # The connection-service device an allocation provisioned (kept across re-allocations).
-    product_key: str | None = None
-    device_key: str | None = None
-    attrs: Attrs = Field(default_factory=dict, sa_type=JSON)
-    created_at: int = Field(default=0, sa_type=BigInteger)
-    updated_at: int = Field(default=0, sa_type=BigInteger)
-
-
 def table_of(model: type[SQLModel]) -> Table:
     """The Core table of a model, for the hot paths that skip the ORM."""
     table: Table = model.__table__  # type: ignore[attr-defined]
@@ -249,16 +191,41 @@ def table_of(model: type[SQLModel]) -> Table:
 
 
 namespaces = table_of(Namespace)
-enos_orgs = table_of(EnosOrg)
 products = table_of(Product)
 devices = table_of(Device)
 credentials = table_of(Credential)
 tokens = table_of(Token)
 bindings = table_of(Binding)
 commands = table_of(Command)
-dps_groups = table_of(DpsGroup)
-dps_master_data = table_of(DpsMasterData)
-dps_devices = table_of(DpsDevice)
+
+
+def device_row(
+    vendor: str, product_key: str, device_key: str, *, now: int, online: bool = False,
+    **columns: Any,
+) -> dict[str, Any]:  # fmt: skip
+    """A whole ``devices`` row (every column but ``namespace`` and ``id``), the one shape of a
+    device for the fixtures and the fleet generator: a device online since ``now`` when
+    ``online``; ``columns`` sets the vendor's own (``secret``, ``asset_id``, ``attrs``...)."""
+    row: dict[str, Any] = {
+        "vendor": vendor,
+        "product_key": product_key,
+        "device_key": device_key,
+        "org_id": None,
+        "asset_id": None,
+        "name": device_key,
+        "secret": "",
+        "online": online,
+        "gateway_product_key": None,
+        "gateway_device_key": None,
+        "attrs": {},
+        "created_at": now,
+        "updated_at": now,
+        "first_online_at": now if online else None,
+        "last_online_at": now if online else None,
+        "last_offline_at": None,
+    }
+    row.update(columns)
+    return row
 
 
 def derived_columns(table: Table) -> set[str]:
@@ -290,7 +257,8 @@ def recount_quota(conn: Connection, namespace: str) -> None:
 
 
 def namespaced_tables() -> list[Table]:
-    """Every table whose rows belong to a namespace."""
+    """Every table whose rows belong to a namespace (the vendors' own tables included)."""
+    vendors()  # their tables are defined when their packages load
     return [t for t in SQLModel.metadata.sorted_tables if "namespace" in t.c]
 
 

@@ -182,7 +182,11 @@ class VendorRoute(APIRoute):
         route = type(self)
         # Every vendor route's name is its operation id (a dispatching route's is a fallback).
         route_operation = self.name
-        direct = _takes_only_the_request(self)
+        direct = bool(getattr(self.endpoint, _HOT, False))
+        if direct and not _takes_only_the_request(self):
+            raise TypeError(
+                f"{self.name}: a @hot endpoint takes only the request and answers a Response"
+            )
         if direct:
             # The hot routes read their request by hand: FastAPI's handler (parameter solving,
             # response serialisation) would only add its cost, so the endpoint is called as is.
@@ -306,6 +310,20 @@ async def _read_within(request: Request, limit: int) -> bool:
 
 
 _LEADING_CODE = re.compile(rb'\{"code":(-?\d+)[,}]')
+
+
+_HOT = "__emulator_hot__"
+HandlerT = TypeVar("HandlerT", bound=Callable[..., Any])
+
+
+def hot(endpoint: HandlerT) -> HandlerT:
+    """Declare a vendor endpoint hot: it reads its request by hand (``parse_body``) and answers
+    a Response, so it is called as is, without FastAPI's parameter solving and response
+    serialisation, and later requests for its path skip the router (asgi.HotRoutes). Put it
+    under the route decorator; a hot endpoint with any other parameter fails when the route
+    is built."""
+    setattr(endpoint, _HOT, True)
+    return endpoint
 
 
 def _takes_only_the_request(route: APIRoute) -> bool:

@@ -12,9 +12,12 @@ from typing import Any
 import pytest
 from fastapi import APIRouter, Request
 
-from emulator.app import EmulatorApp
+from emulator.app import EmulatorApp, create_app
+from emulator.config import Settings
+from emulator.core import conformance
 from emulator.core.asgi import HotRoutes
 from emulator.core.responses import JsonResponse
+from emulator.core.routing import VendorRoute, hot
 from emulator.vendors.enos.connect.routes import ConnectRoute
 from tests.conftest import Client, Emulators
 from tests.control.helpers import CREATE, create_body
@@ -146,13 +149,14 @@ def test_only_literal_vendor_paths_enter_the_table(own: OwnEmulator) -> None:
 def test_a_route_with_path_parameters_is_never_cached(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
-    # No vendor route takes only the request and has a path parameter today; this one does,
-    # so a request per distinct path would otherwise grow the table and lose its parameters.
+    # No hot vendor route has a path parameter today; this one does, so a request per
+    # distinct path would otherwise grow the table and lose its parameters.
     emulators = Emulators(tmp_path_factory)
     app, _url = emulators.get()
     router = APIRouter(route_class=ConnectRoute)
 
     @router.post("/connect-service/v2.1/things/{key}", name=CREATE)
+    @hot
     async def thing(request: Request) -> JsonResponse:
         return JsonResponse({"code": 0, "key": request.path_params["key"]})
 
@@ -189,3 +193,56 @@ def test_a_failing_fault_book_answers_the_vendors_internal_error_routed_or_direc
         assert answer.status_code == 200
         assert (answer.json()["code"], answer.json()["msg"]) == (99500, "Internal Server Error")
     assert "faults: cannot check" in caplog.text
+
+
+def test_a_hot_endpoint_with_another_parameter_fails_when_its_route_is_built() -> None:
+    router = APIRouter(route_class=ConnectRoute)
+
+    with pytest.raises(TypeError, match="takes only the request"):
+
+        @router.post("/connect-service/v2.1/other/{key}", name=CREATE)
+        @hot
+        async def other(request: Request, key: str) -> JsonResponse:
+            return JsonResponse({"key": key})
+
+
+def test_an_endpoint_not_declared_hot_is_never_served_directly(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    emulators = Emulators(tmp_path_factory)
+    app, _url = emulators.get()
+    router = APIRouter(route_class=ConnectRoute)
+
+    @router.post("/connect-service/v2.1/plain", name=CREATE)
+    async def plain(request: Request) -> JsonResponse:
+        return JsonResponse({"code": 0})
+
+    app.include_router(router)
+    try:
+        with emulators.client() as client:
+            for _ in range(2):
+                assert client.post("/connect-service/v2.1/plain", headers=HEADERS).json() == {
+                    "code": 0
+                }
+        assert isinstance(app, EmulatorApp)
+        assert app.hot_routes is not None
+        assert ("POST", "/connect-service/v2.1/plain") not in app.hot_routes.table
+    finally:
+        emulators.close()
+
+
+def test_every_documented_operation_is_served_by_a_hot_route() -> None:
+    app = create_app(Settings(db=":memory:"))
+    spec = app.openapi()
+    hot_paths = {
+        route.path
+        for route in conformance._api_routes(app.routes)
+        if isinstance(route, VendorRoute) and getattr(route.endpoint, "__emulator_hot__", False)
+    }
+    served: dict[str, set[str]] = {}
+    for path, item in spec["paths"].items():
+        for op in item.values():
+            served.setdefault(op.get("x-operation", ""), set()).add(path)
+    for operation in conformance.doc_operations().values():
+        # A later API version of the same operation may be a plain route (DPS v4.0).
+        assert served[operation] & hot_paths, operation

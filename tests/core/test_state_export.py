@@ -16,7 +16,7 @@ from sqlalchemy import JSON, Table, insert, select, update
 
 from emulator.app import build_emulator
 from emulator.config import Settings
-from emulator.core import fixtures, registry
+from emulator.core import fixtures, registry, snapshot
 from emulator.core.context import Ctx
 
 NS = "export"
@@ -135,7 +135,7 @@ def scramble(ctx: Ctx, json_text: bool) -> None:
 
 def export(ctx: Ctx) -> dict[str, Any]:
     with ctx.read() as conn:
-        return fixtures.dump_document(fixtures.export_document(conn, NS))
+        return snapshot.dump_document(snapshot.export_document(conn, NS))
 
 
 @pytest.mark.parametrize("json_text", [False, True], ids=["json-objects", "json-text"])

@@ -28,7 +28,7 @@ _WELL_FORMED = re.compile(r"^[A-Za-z0-9+/=._\-]{8,4096}$")
 
 
 async def enos_auth(request: Request) -> None:
-    """FastAPI dependency of every EnOS business route."""
+    """The credential check of every EnOS business route (``VendorRoute.auth``)."""
     emulator = emulator_of(request)
     mode = emulator.settings.auth
     if mode == "off":

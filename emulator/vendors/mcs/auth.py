@@ -48,7 +48,7 @@ def bearer_token(authorization: str) -> str | None:
 
 
 async def mcs_auth(request: Request) -> Caller:
-    """FastAPI dependency of every ``/mcs/v2`` route."""
+    """The credential check of every ``/mcs/v2`` route (``VendorRoute.auth``)."""
     emulator = emulator_of(request)
     mode = emulator.settings.auth
     if mode == "off":

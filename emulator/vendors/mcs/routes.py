@@ -17,7 +17,7 @@ from emulator.core.conformance import request_body
 from emulator.core.context import Ctx
 from emulator.core.operations import Operation, register
 from emulator.core.responses import JsonResponse
-from emulator.core.routing import request_context
+from emulator.core.routing import hot, request_context
 from emulator.vendors.mcs import service
 from emulator.vendors.mcs.auth import Caller, mcs_auth
 from emulator.vendors.mcs.envelope import McsRoute
@@ -69,6 +69,7 @@ class _JsonObject(RootModel[dict[str, Any]]):
     summary='registerDevice: one device, or several as {"devices": [...]}',
     openapi_extra=request_body(RegisterDeviceRequest, RegisterDevicesRequest),
 )
+@hot
 async def register_device(request: Request) -> JSONResponse:
     """registerDevice: one device (flat object) or several (``{"devices": [...]}``)."""
     ctx, caller = await request_context(request), _caller(request)

@@ -24,7 +24,7 @@ SAAS_TOKEN_HEADER = "authorization"
 
 
 async def saas_auth(request: Request) -> None:
-    """FastAPI dependency of every Quectel SaaS business route."""
+    """The credential check of every Quectel SaaS business route (``VendorRoute.auth``)."""
     emulator = emulator_of(request)
     mode = emulator.settings.auth
     if mode == "off":

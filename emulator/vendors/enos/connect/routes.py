@@ -16,7 +16,7 @@ from emulator.core.conformance import request_body
 from emulator.core.context import Ctx
 from emulator.core.errors import VendorError
 from emulator.core.operations import Operation, register
-from emulator.core.routing import get_and_post, request_context
+from emulator.core.routing import get_and_post, hot, request_context
 from emulator.vendors.enos import envelope
 from emulator.vendors.enos.auth import enos_auth
 from emulator.vendors.enos.connect import service
@@ -110,6 +110,7 @@ ACTIONS: dict[str, Action] = {"create": _create, "get": _get, "delete": _delete}
         },
     },
 )
+@hot
 async def devices(request: Request) -> JSONResponse:
     """Create Device (enos-connect-create-device.md), and its companions get and delete."""
     action = request.query_params.get("action")

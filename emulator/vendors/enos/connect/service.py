@@ -18,13 +18,13 @@ from emulator.core import registry
 from emulator.core.context import Ctx
 from emulator.core.errors import VendorError
 from emulator.core.sql import HotSql, dumps, loads
+from emulator.vendors.enos import ids as enos_ids
 from emulator.vendors.enos.connect.errors import ConnectError
 from emulator.vendors.enos.connect.schemas import DeviceCreateRequest
 
 VENDOR = "enos"
 _D = registry.devices
 _P = registry.products
-_O = registry.enos_orgs
 
 # The create path runs on every request of a load test: its statements run on the driver's
 # cursor (core/sql.py).
@@ -134,9 +134,9 @@ def insert_device(
         "namespace": ctx.namespace,
         "vendor": VENDOR,
         "product_key": product_key,
-        "device_key": device_key if device_key is not None else ids.enos_device_key(),
+        "device_key": device_key if device_key is not None else enos_ids.device_key(ids),
         "org_id": org_id,
-        "asset_id": ids.enos_asset_id(),
+        "asset_id": enos_ids.asset_id(ids),
         "name": str(device_name.get("defaultValue", "")),
         "secret": ids.device_secret(),
         "online": False,

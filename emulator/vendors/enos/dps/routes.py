@@ -17,7 +17,7 @@ from emulator.core.conformance import request_body
 from emulator.core.context import Ctx
 from emulator.core.errors import VendorError
 from emulator.core.operations import Operation, register
-from emulator.core.routing import emulator_of, get_and_post, namespace_of, request_context
+from emulator.core.routing import emulator_of, get_and_post, hot, namespace_of, request_context
 from emulator.vendors.enos import envelope
 from emulator.vendors.enos.auth import enos_auth
 from emulator.vendors.enos.dps import service
@@ -182,6 +182,7 @@ def _dispatch(request: Request, action: str | None, table: dict[str, str]) -> Ac
         },
     },
 )
+@hot
 async def pvs_device(request: Request) -> JSONResponse:
     """Allocate DPS Device (enos-dps-allocate.md), and its companions."""
     # Parameters read by hand (documented above): the hot path skips FastAPI's solving.

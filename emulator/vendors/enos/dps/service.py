@@ -4,8 +4,9 @@ REAL-CLIENTS.md §1.6-1.7).
 An SN lives in a registration group of an org. ``allocate`` provisions it for real: the
 group's product gets a device in the connection-service registry (the same rows the
 connection service's ``get`` reads), and ``deviceData.assetId`` names it. The device's first
-connection after the allocation (the control plane's ``online``, through the ``ON_ONLINE``
-hook) moves the SN to ``connected``; ``connectStatus`` then follows the device's online state.
+connection after the allocation (the control plane's ``online``, through the emulator's
+``device came online`` hook, vendor.py) moves the SN to ``connected``; ``connectStatus``
+then follows the device's online state.
 
 Deviations from the real platform:
 - status values: ``currentStatus`` is ``init`` -> ``allocated`` -> ``connected``,
@@ -29,7 +30,6 @@ from __future__ import annotations
 
 import re
 import string
-from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -47,13 +47,14 @@ from sqlalchemy import (
 )
 
 from emulator.control.schemas import DeviceView
-from emulator.control.service import ON_ONLINE
 from emulator.core import faults, registry
 from emulator.core.context import Ctx
 from emulator.core.errors import VendorError
 from emulator.core.sql import HotSql, dumps
+from emulator.vendors.enos import tables
 from emulator.vendors.enos.connect import service as connect
 from emulator.vendors.enos.dps.errors import DpsError
+from emulator.vendors.enos.dps.master_data import check_device_data, invalid
 from emulator.vendors.enos.dps.schemas import (
     PvsDeviceAllocateRequest,
     PvsDeviceCreateInfo,
@@ -64,11 +65,9 @@ from emulator.vendors.enos.dps.schemas import (
 )
 
 VENDOR = "enos"
-_S = registry.dps_devices
-_G = registry.dps_groups
-_M = registry.dps_master_data
+_S = tables.dps_devices
+_G = tables.dps_groups
 _D = registry.devices
-_O = registry.enos_orgs
 
 # Allocation runs on every request of a load test: its statements run on the driver's cursor
 # (core/sql.py). ``_FIND`` is an SN with its registration group and the connection-service
@@ -113,10 +112,6 @@ MAX_COUNT = 1_000_000
 _SN_ALPHABET = string.ascii_uppercase + string.digits
 _SN_LENGTH = 16
 _DEFAULT_TIMEZONE = "+08:00"
-
-
-def invalid(field: str, detail: str) -> VendorError:
-    return VendorError(DpsError.INVALID_ARGUMENT, f"Invalid Argument {field}:{detail}")
 
 
 # --- lookups ------------------------------------------------------------------------------
@@ -238,49 +233,6 @@ def pvs_device(row: Any) -> dict[str, Any]:
     }
 
 
-# --- master data --------------------------------------------------------------------------
-
-
-def _is_date(value: str) -> bool:
-    for parse in (date.fromisoformat, datetime.fromisoformat):
-        try:
-            parse(value)
-        except ValueError:
-            continue
-        return True
-    return False
-
-
-def check_device_data(data: dict[str, Any], definitions: dict[str, Any]) -> dict[str, Any]:
-    """``deviceData`` checked against the master-data definitions; 99400 names the key."""
-    out: dict[str, Any] = {}
-    for key, value in data.items():
-        definition = definitions.get(key)
-        if definition is None or value is None:
-            out[key] = value
-            continue
-        kind = definition.data_type
-        field = f"deviceData.{key}"
-        if kind == "Integer":
-            # The doc's own sample sends 1.0 for an Integer: a whole float is an Integer.
-            if isinstance(value, float) and value.is_integer():
-                value = int(value)
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise invalid(field, f"{key} must be of type Integer")
-        elif kind == "String":
-            if not isinstance(value, str):
-                raise invalid(field, f"{key} must be of type String")
-        elif kind == "Enum":
-            allowed = list((definition.attrs or {}).get("values") or [])
-            if not isinstance(value, str) or (allowed and value not in allowed):
-                raise invalid(field, f"{value!r} is not a value of {key} ({', '.join(allowed)})")
-        elif kind == "Date":
-            if not isinstance(value, str) or not _is_date(value):
-                raise invalid(field, f"{key} must be of type Date (ISO-8601)")
-        out[key] = value
-    return out
-
-
 # --- allocate -----------------------------------------------------------------------------
 
 
@@ -345,7 +297,7 @@ def allocate(ctx: Ctx, *, org_id: str | None, request: PvsDeviceAllocateRequest)
 
 
 def on_device_online(conn: Connection, ctx: Ctx, device: DeviceView) -> None:
-    """ON_ONLINE hook: the first connection after an allocation marks the SN connected."""
+    """Device-online hook: the first connection after an allocation marks the SN connected."""
     if device.vendor != VENDOR:
         return
     conn.execute(
@@ -357,10 +309,6 @@ def on_device_online(conn: Connection, ctx: Ctx, device: DeviceView) -> None:
         )
         .values(connected_at=device.last_online_at or ctx.now_ms())
     )  # fmt: skip
-
-
-if on_device_online not in ON_ONLINE:
-    ON_ONLINE.append(on_device_online)
 
 
 # --- companions ---------------------------------------------------------------------------

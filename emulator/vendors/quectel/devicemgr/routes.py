@@ -17,7 +17,7 @@ from pydantic import BaseModel
 from emulator.core.context import Ctx
 from emulator.core.errors import ErrorCode, VendorError
 from emulator.core.operations import Operation, register
-from emulator.core.routing import get_and_post, request_context
+from emulator.core.routing import get_and_post, hot, request_context
 from emulator.vendors.quectel.auth import saas_auth
 from emulator.vendors.quectel.devicemgr import service
 from emulator.vendors.quectel.devicemgr import token as saas_tokens
@@ -173,6 +173,7 @@ def _body_schema(model: type[BaseModel]) -> dict[str, Any]:
     operation_id="quectel.devicemgr.create_batch",
     openapi_extra=_body_schema(DeviceCreateBatchDto),
 )
+@hot
 async def create_batch(request: Request) -> JSONResponse:
     """Add Devices (Batch) (devicemgr-createBatch.md)."""
     body = await DeviceMgrRoute.parse_body(request, DeviceCreateBatchDto)

@@ -24,7 +24,8 @@ HEADER = "authorization"
 
 
 async def enduser_auth(request: Request) -> EndUser | None:
-    """FastAPI dependency of every end-user business route: the caller, when known."""
+    """The credential check of every end-user business route (``VendorRoute.auth``): the
+    caller, when known."""
     emulator = emulator_of(request)
     mode = emulator.settings.auth
     value = request.headers.get(HEADER, "").strip()

@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from emulator.core.context import Ctx
 from emulator.core.errors import VendorError
 from emulator.core.operations import Operation, register
-from emulator.core.routing import emulator_of, request_context
+from emulator.core.routing import emulator_of, hot, request_context
 from emulator.vendors.quectel.enduser import service
 from emulator.vendors.quectel.enduser import token as tokens
 from emulator.vendors.quectel.enduser.auth import enduser_auth
@@ -163,6 +163,7 @@ async def refresh_token(request: Request, ctx: CtxDep) -> JSONResponse:
         }
     },
 )
+@hot
 async def batch_control_device(request: Request) -> JSONResponse:
     """Batch Control Devices (enduser-batchControlDevice.md)."""
     limit = emulator_of(request).settings.batch_control_limit
