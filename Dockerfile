@@ -1,6 +1,7 @@
-# iot-emulator: the emulated vendor APIs on port 8080, state in the /data volume.
+# iot-emulator: the emulated vendor APIs on port 8080, EnOS devices over MQTT on 11883, state in
+# the /data volume.
 #   docker build -t iot-emulator .
-#   docker run --rm -p 127.0.0.1:8080:8080 -v iot-emulator-data:/data iot-emulator
+#   docker run --rm -p 127.0.0.1:8080:8080 -p 127.0.0.1:11883:11883 -v iot-emulator-data:/data iot-emulator
 # Every setting is an EMULATOR_* variable (see docs/configuration.md).
 FROM python:3.11-slim
 
@@ -35,7 +36,7 @@ ENV EMULATOR_HOST=0.0.0.0 \
 
 VOLUME ["/data"]
 WORKDIR /data
-EXPOSE 8080
+EXPOSE 8080 11883
 USER 10001:10001
 
 # Python's own urllib: the slim image has no curl or wget.

@@ -48,6 +48,8 @@ def start(db: str, workers: int = 1) -> tuple[str, subprocess.Popen[bytes]]:
         "EMULATOR_PORT": str(port),
         "EMULATOR_DB": db,
         "EMULATOR_WORKERS": str(workers),
+        # The HTTP APIs are measured: no MQTT listener (bench/mqtt.py measures it).
+        "EMULATOR_MQTT": "false",
         "EMULATOR_FIXTURES": f"{ROOT / 'fixtures' / 'default.yaml'},{ROOT / 'bench' / 'fixtures.yaml'}",
     }
     process = subprocess.Popen(

@@ -97,6 +97,17 @@ def _fixtures_option() -> Callable[[F], F]:
     "--workers", type=int, default=None, help="Worker processes.  [env EMULATOR_WORKERS; default 1]"
 )
 @click.option(
+    "--mqtt-port",
+    type=int,
+    default=None,
+    help="Port of the devices' MQTT listener, on --host.  [env EMULATOR_MQTT_PORT; default 11883]",
+)
+@click.option(
+    "--mqtt/--no-mqtt",
+    default=None,
+    help="Let devices log in over MQTT.  [env EMULATOR_MQTT; default on]",
+)
+@click.option(
     "--admin-token",
     default=None,
     metavar="TOKEN",
@@ -203,6 +214,8 @@ def _announce(settings: Settings) -> None:
         "iot-emulator %s on http://%s:%s (db %s, auth %s, workers %s)",
         __version__, settings.host, settings.port, settings.db, settings.auth, settings.workers,
     )  # fmt: skip
+    if settings.mqtt:
+        logger.info("devices over MQTT on tcp://%s:%s", settings.host, settings.mqtt_port)
     warning = bind_warning(settings)
     if warning:
         logger.warning("%s", warning)

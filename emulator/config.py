@@ -37,6 +37,10 @@ class Settings(BaseSettings):
     # batchControlDevice's list limit behind code 5312 is undocumented; 100 is our default.
     batch_control_limit: int = Field(default=100, ge=1)
     log_level: str = "info"
+    # EnOS devices log in over MQTT (vendors/enos/mqtt) on --host at this port; 11883 is the
+    # real platform's own. EMULATOR_MQTT=false (--no-mqtt) leaves the port closed.
+    mqtt: bool = True
+    mqtt_port: int = Field(default=11883, ge=0, le=65535)
     # Guards the /_emulator control plane (all but health) when set: see control/auth.py.
     admin_token: str | None = Field(default=None, repr=False)
 

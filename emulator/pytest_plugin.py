@@ -6,6 +6,8 @@ enough to get these fixtures in any test suite.
   server. The namespace starts from the baseline fixtures and is dropped after the test.
 - ``iot_emulator_url``: that namespace's base URL (``http://127.0.0.1:<port>/ns/<name>``), for
   SDKs and clients that take a base URL.
+- ``iot_emulator_mqtt_url``: ``tcp://127.0.0.1:<port>``, where EnOS devices of the test's
+  namespace log in over MQTT (a listener of the namespace's own, for device SDKs).
 - ``iot_emulator_settings`` (session): the emulator's :class:`emulator.config.Settings`;
   override it in a ``conftest.py`` for another auth mode, seed or fixture files.
 - ``iot_emulator_base_url``: the server's root URL; ``iot_emulator_namespace``: the name.
@@ -199,6 +201,19 @@ def iot_emulator(
 def iot_emulator_url(iot_emulator: EmulatorClient) -> str:
     """This test's namespace as a base URL, for SDKs (the namespace of ``iot_emulator``)."""
     return iot_emulator.url
+
+
+@pytest.fixture
+def iot_emulator_mqtt_url(iot_emulator: EmulatorClient) -> Iterator[str]:
+    """``tcp://127.0.0.1:<port>``: where EnOS devices of this test's namespace log in over
+    MQTT (a listener of the namespace's own, opened for the test and closed after it), for
+    device SDKs that take only a host and a port."""
+    answer = iot_emulator.request("POST", f"{iot_emulator.url}/_emulator/mqtt")
+    answer.raise_for_status()
+    try:
+        yield str(answer.json()["url"])
+    finally:
+        iot_emulator.request("DELETE", f"{iot_emulator.url}/_emulator/mqtt")
 
 
 @pytest.fixture(autouse=True)

@@ -23,10 +23,16 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 @contextmanager
-def serve_in_thread(app: FastAPI, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
-    """Serve ``app`` on a real socket until the block ends; yields the base URL."""
+def serve_in_thread(
+    app: FastAPI, host: str = "127.0.0.1", port: int = 0, *, lifespan: bool = False
+) -> Iterator[str]:
+    """Serve ``app`` on a real socket until the block ends; yields the base URL.
+
+    ``lifespan``: run the app's startup and shutdown too (its device-protocol listeners)."""
     port = port or free_port(host)
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off")
+    config = uvicorn.Config(
+        app, host=host, port=port, log_level="warning", lifespan="on" if lifespan else "off"
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name=f"iot-emulator:{port}", daemon=True)
     thread.start()

@@ -11,12 +11,16 @@ from pathlib import Path
 
 import httpx
 
+from emulator.testing import free_port
+
 
 def start(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    """``python -m emulator ARGS``; its MQTT listener on a free port (the default, 11883, is
+    one per machine: parallel tests would fight over it)."""
     return subprocess.Popen(
         [sys.executable, "-m", "emulator", *args],
         cwd=cwd,
-        env={**os.environ, **(env or {})},
+        env={**os.environ, "EMULATOR_MQTT_PORT": str(free_port()), **(env or {})},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )

@@ -232,7 +232,8 @@ def test_the_image_runs_python_311_slim_as_a_non_root_user() -> None:
 
 
 def test_the_image_exposes_8080_and_keeps_state_in_the_data_volume() -> None:
-    assert IMAGE.expose == ["8080"]
+    # 11883: EnOS devices over MQTT (EMULATOR_MQTT_PORT's default).
+    assert IMAGE.expose == ["8080", "11883"]
     assert IMAGE.env["EMULATOR_PORT"] == "8080"
     assert IMAGE.volumes == ["/data"]
     assert PurePosixPath(IMAGE.env["EMULATOR_DB"]).parent == PurePosixPath("/data")

@@ -184,6 +184,7 @@ def two_workers(tmp_path: Path) -> Iterator[str]:
             **os.environ,
             "EMULATOR_PORT": str(port),
             "EMULATOR_DB": str(tmp_path / "workers.db"),
+            "EMULATOR_MQTT_PORT": str(free_port()),
         },
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

@@ -443,3 +443,34 @@ def test_admin_token_of_an_external_emulator_is_sent_to_its_control_plane(
     refused.assert_outcomes(failed=1)
     refused.stdout.fnmatch_lines(["*EmulatorError: 401*"])
     accepted.assert_outcomes(passed=1)
+
+
+@pytest.mark.filterwarnings("ignore:Callback API version 1 is deprecated:DeprecationWarning")
+def test_iot_emulator_mqtt_url_lets_a_device_sdk_log_in_to_the_test_namespace(
+    pytester: pytest.Pytester,
+) -> None:
+    pytest.importorskip("enos.core.MqttClient", reason="the EnOS device SDK (dev extras) is absent")
+    write_tests(
+        pytester,
+        """
+        import warnings
+
+        def test_a_device_logs_in(iot_emulator_mqtt_url, iot_emulator_url, iot_emulator):
+            from enos.core.MqttClient import MqttClient
+
+            assert iot_emulator_mqtt_url.startswith("tcp://127.0.0.1:")
+            device = httpx.post(f"{iot_emulator_url}{CREATE_URL}", json=CREATE_BODY,
+                                headers=ENOS_HEADERS).json()["data"]
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)  # the SDK's paho 1.x API
+                client = MqttClient(iot_emulator_mqtt_url, device["productKey"],
+                                    device["deviceKey"], device["deviceSecret"])
+                client.connect()
+            try:
+                assert client.is_connected()
+            finally:
+                client.close()
+        """,
+    )
+
+    run(pytester).assert_outcomes(passed=1)

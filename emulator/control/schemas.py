@@ -17,6 +17,8 @@ class Health(ControlModel):
     version: str
     auth: str
     namespaces: int
+    # Device-protocol listeners running with the app: where each one listens.
+    listeners: list[dict[str, Any]] = Field(default_factory=list)
 
 
 class DeviceView(ControlModel):

@@ -33,6 +33,7 @@ def health(emulator: Emulator) -> Health:
         version=__version__,
         auth=emulator.settings.auth,
         namespaces=len(emulator.namespaces.names()),
+        listeners=[listener.describe() for listener in emulator.listeners.values()],
     )
 
 

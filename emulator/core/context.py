@@ -11,6 +11,7 @@ import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from sqlalchemy import Connection, Engine
 from sqlalchemy.pool import QueuePool
@@ -25,6 +26,18 @@ from emulator.core.journal import Journal, SharedJournal
 from emulator.core.namespaces import Namespaces
 from emulator.core.offload import Offload
 from emulator.core.vendor import Hooks
+
+
+class RunningListener(Protocol):
+    """A device-protocol endpoint a vendor runs beside the HTTP API (e.g. EnOS over MQTT)."""
+
+    name: str
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    def describe(self) -> dict[str, Any]: ...
 
 
 @dataclass
@@ -51,6 +64,9 @@ class Emulator:
     offload: Offload | None = None
     # Registered at app creation by the command engine and the vendors (core/vendor.py).
     hooks: Hooks = field(default_factory=Hooks)
+    # Device-protocol listeners running now (the vendors' ``listeners``), by name: health
+    # reports them, the vendor's routes reach them.
+    listeners: dict[str, RunningListener] = field(default_factory=dict)
 
     # Connections kept open per thread on a SQLite file (see held_connection).
     _held: threading.local = field(default_factory=threading.local, init=False, repr=False)

@@ -38,7 +38,10 @@ def acme() -> Iterator[None]:
 
 @pytest.fixture
 def client(acme: None) -> Iterator[TestClient]:
-    settings = Settings(db=":memory:", seed=7, fixtures=[DEFAULT_FIXTURES, ACME_FIXTURES])
+    # mqtt=False: the app's lifespan runs here, and the default MQTT port is one per machine.
+    settings = Settings(
+        db=":memory:", seed=7, fixtures=[DEFAULT_FIXTURES, ACME_FIXTURES], mqtt=False
+    )
     with TestClient(create_app(settings)) as test_client:
         yield test_client
 
@@ -145,7 +148,7 @@ def test_the_fleet_generator_fills_its_products(acme: None, tmp_path: Path) -> N
          "--db", str(db), "--fixtures", str(DEFAULT_FIXTURES), "--fixtures", str(ACME_FIXTURES)],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
-    settings = Settings(db=str(db), fixtures=[DEFAULT_FIXTURES, ACME_FIXTURES])
+    settings = Settings(db=str(db), fixtures=[DEFAULT_FIXTURES, ACME_FIXTURES], mqtt=False)
     with TestClient(create_app(settings)) as client:
         listed = client.get("/_emulator/devices", params={"vendor": "acme"}).json()
     assert listed["total"] == 4

@@ -156,7 +156,9 @@ def servers(snippets: list[Snippet], workdir: Path, ports: Ports) -> Iterator[No
                 process = subprocess.Popen(
                     ["bash", "-c", command],
                     cwd=workdir,
-                    env=env,
+                    # Each server's MQTT listener on a port of its own (the default, 11883, is
+                    # one per machine: pages, and parallel test workers, would fight over it).
+                    env={**env, "EMULATOR_MQTT_PORT": str(free_port())},
                     stdout=out,
                     stderr=subprocess.STDOUT,
                     start_new_session=True,  # make and the emulator it starts stop together

@@ -12,6 +12,8 @@ import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import pytest
+
 from tests.ui import scenario
 from tests.ui.browser import see, see_page
 from tests.ui.conftest import ADMIN_TOKEN, POLL_MS, Dashboard
@@ -323,3 +325,29 @@ def test_admin_token_is_asked_for_and_sent_on_every_call(
     see(row).to_be_visible()
     row.locator('[data-action="set-online"]').click()
     see(row.locator("[data-state]")).to_have_text("online")
+
+
+@pytest.mark.filterwarnings("ignore:Callback API version 1 is deprecated:DeprecationWarning")
+def test_device_drawer_shows_the_measure_points_a_real_device_posted(
+    dashboard: Dashboard,
+) -> None:
+    sdk = pytest.importorskip("enos.core.MqttClient", reason="the EnOS device SDK is absent")
+    from enos.message.upstream.tsl.MeasurepointPostRequest import MeasurepointPostRequest
+
+    device = scenario.create_enos_device(dashboard.api, "UI-MP-1")["data"]
+    listener = dashboard.api.post("/_emulator/mqtt").json()
+    client = sdk.MqttClient(listener["url"], device["productKey"], device["deviceKey"],
+                            device["deviceSecret"])  # fmt: skip
+    try:
+        client.connect()
+        post = MeasurepointPostRequest.builder().add_measurepoint("temp", 21.5).build()
+        assert client.publish(post).is_success()
+    finally:
+        client.close()
+        dashboard.api.delete("/_emulator/mqtt")
+    page = dashboard.open("devices")
+    page.locator('tr[data-key="enos/Vu82Agp3/UI-MP-1"]').get_by_role(
+        "button", name="Commands"
+    ).click()
+    points = page.get_by_test_id("device-measurepoints")
+    see(points.locator('tr[data-point="temp"]')).to_contain_text("21.5")

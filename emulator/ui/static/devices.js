@@ -1,7 +1,7 @@
 // Devices per vendor and product, online state, filter and search; a device's commands.
 import { ticketCard } from "./commands.js";
 import {
-  Memo, badge, card, emptyRow, field, fill, h, json, keyValues, mono, select,
+  Memo, badge, card, compact, emptyRow, field, fill, h, json, keyValues, mono, select,
   setOptions, stateBadge, timeCell, vendorBadge,
 } from "./dom.js";
 
@@ -232,11 +232,30 @@ export function create(app) {
         ["Last online", timeCell(device.lastOnlineAt)],
         ["Last offline", timeCell(device.lastOfflineAt)],
       ]),
+      measurePoints(device),
       Object.keys(device.attrs || {}).length ? h("details", {}, h("summary", {}, "Vendor fields"), json(device.attrs)) : null,
       h("h3", {}, `Commands (${tickets.total})`, " ", badge("newest first", "neutral")),
       items.length
         ? h("div", { class: "tickets", "data-testid": "device-commands" }, items.map((t) => ticketCard(app, t)))
         : h("p", { class: "muted" }, v === "quectel" ? "No commands yet: send one with batchControlDevice." : "No commands for this device."),
+    );
+  }
+
+  // What a real device last reported over MQTT (EnOS measure-point posts): name, value, time.
+  function measurePoints(device) {
+    const points = Object.entries((device.attrs || {}).measurepoints || {});
+    if (!points.length) return null;
+    return h(
+      "div", {},
+      h("h3", {}, `Measure points (${points.length})`, " ", badge("latest", "neutral")),
+      h(
+        "table", { class: "grid", "data-testid": "device-measurepoints" },
+        h("thead", {}, h("tr", {}, h("th", {}, "Point"), h("th", {}, "Value"), h("th", {}, "Time"))),
+        h("tbody", {}, points.map(([name, point]) => h(
+          "tr", { "data-point": name },
+          h("td", {}, mono(name)), h("td", {}, compact(point.value)), h("td", {}, timeCell(point.time)),
+        ))),
+      ),
     );
   }
 

@@ -37,6 +37,9 @@ class EnosProduct(FixtureModel):
     product_key: str = Field(min_length=1)
     name: str = ""
     device_quota: int = Field(default=DEFAULT_QUOTA, ge=0)
+    # Dynamic activation over MQTT (secure mode 3): a device that knows only this secret
+    # logs in once and receives its own deviceSecret.
+    product_secret: str | None = None
     attrs: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -115,7 +118,10 @@ def rows(section: EnosFixture, out: Rows) -> None:
                 r.products,
                 {
                     "vendor": NAME, "product_key": p.product_key, "org_id": org.org_id,
-                    "name": p.name, "attrs": {**p.attrs, "deviceQuota": p.device_quota},
+                    "name": p.name, "attrs": {
+                        **p.attrs, "deviceQuota": p.device_quota,
+                        **({"productSecret": p.product_secret} if p.product_secret else {}),
+                    },
                 },
             )  # fmt: skip
         for dev in org.devices:
@@ -173,11 +179,13 @@ def export(rows: Export) -> dict[str, Any]:
         if attrs is not None and row["org_id"] in orgs:
             attrs = dict(attrs)
             quota = attrs.pop("deviceQuota", DEFAULT_QUOTA)
+            secret = attrs.pop("productSecret", None)
             item = entry(
                 EnosProduct,
                 {
                     "product_key": row["product_key"], "name": row["name"],
                     "device_quota": quota, "attrs": attrs,
+                    **({"product_secret": secret} if secret else {}),
                 },
             )  # fmt: skip
         if rows.keep(row, item):

@@ -12,12 +12,15 @@ from emulator.core.ids import Ids
 from emulator.core.vendor import DeviceRows, Vendor
 from emulator.vendors.enos import fixtures
 from emulator.vendors.enos import ids as enos_ids
+from emulator.vendors.enos.commands.routes import router as commands_router
 from emulator.vendors.enos.connect.routes import ConnectRoute
 from emulator.vendors.enos.connect.routes import router as connect_router
 from emulator.vendors.enos.dps import service as dps
 from emulator.vendors.enos.dps.routes import DpsRoute
 from emulator.vendors.enos.dps.routes import router as dps_router
 from emulator.vendors.enos.dps.views import router as dps_views
+from emulator.vendors.enos.mqtt.listener import serve_default as mqtt_listener
+from emulator.vendors.enos.mqtt.routes import router as mqtt_control
 from emulator.vendors.enos.token.routes import TokenRoute
 from emulator.vendors.enos.token.routes import router as token_router
 
@@ -78,8 +81,8 @@ VENDOR = Vendor(
     name=NAME,
     title="Envision EnOS",
     routers=(connect_router, dps_router),
-    companion_routers=(token_router,),
-    control_routers=(dps_views,),
+    companion_routers=(token_router, commands_router),
+    control_routers=(dps_views, mqtt_control),
     fallbacks=(
         ("/apim-token-service/", TokenRoute),
         ("/connect-service/", ConnectRoute),
@@ -94,4 +97,7 @@ VENDOR = Vendor(
     devices=DeviceRows(make=_fleet_device, prepare=_make_room, unique=("asset_id",)),
     example_product="Vu82Agp3",
     setup=(_setup,),
+    # EnOS devices log in over MQTT (vendors/enos/mqtt): the default namespace's listener on
+    # --host:--mqtt-port, unless --no-mqtt.
+    listeners=(mqtt_listener,),
 )
