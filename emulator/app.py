@@ -10,17 +10,23 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as SATimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 from starlette.types import ASGIApp
 
 from emulator import __version__, api_docs, ui
 from emulator.config import Settings
 from emulator.control import commands as control_commands
+from emulator.control import contract as control_contract
 from emulator.control.auth import AdminTokenMiddleware
+from emulator.control.bodies import ControlBodyLimit
 from emulator.control.errors import ControlError, error_body
+from emulator.control.guard import ControlPlaneGuard
 from emulator.control.routes import router as control_router
 from emulator.core import conformance, metrics, namespaces
-from emulator.core.asgi import HotRoutes, NamespaceMiddleware
+from emulator.core.asgi import ErrorBoundary, HotRoutes, NamespaceMiddleware
 from emulator.core.clock import Clock, SharedClock
 from emulator.core.context import Emulator
 from emulator.core.db import init_db, is_postgresql, make_engine, make_side_engine
@@ -29,6 +35,7 @@ from emulator.core.fixtures import build_baseline, merge, read_fixture_file
 from emulator.core.ids import Ids
 from emulator.core.namespaces import Namespaces
 from emulator.core.offload import Offload
+from emulator.core.routing import VendorRoute
 from emulator.core.vendor import vendors
 
 logger = logging.getLogger(__name__)
@@ -40,12 +47,13 @@ def build_emulator(settings: Settings) -> Emulator:
     Raises :class:`emulator.core.fixtures.FixtureError` when a fixture file is invalid.
     """
     document = merge(read_fixture_file(path) for path in settings.fixtures)
-    engine = make_engine(settings.db)
+    timeouts = (settings.db_connect_timeout, settings.db_statement_timeout)
+    engine = make_engine(settings.db, *timeouts)
     init_db(engine)
     # One process on SQLite keeps the clock, faults and journal in memory; on PostgreSQL or
     # with several workers they are shared through the database (core/db.py, "Scaling out").
     shared = is_postgresql(settings.db) or settings.workers > 1
-    side = make_side_engine(engine) if shared else engine
+    side = make_side_engine(engine, *timeouts) if shared else engine
     clock = SharedClock(side) if shared else Clock()
     baseline = build_baseline(document, Ids(settings.seed, "baseline"), clock.now_ms())
     emulator = Emulator(
@@ -83,7 +91,7 @@ class EmulatorApp(FastAPI):
 
     def build_middleware_stack(self) -> ASGIApp:
         self.hot_routes = HotRoutes(super().build_middleware_stack())
-        return NamespaceMiddleware(self.hot_routes)
+        return NamespaceMiddleware(ErrorBoundary(self.hot_routes, unexpected_error))
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -119,10 +127,53 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Inside the namespace middleware (EmulatorApp): it sees /ns/{name}/_emulator/... as
     # /_emulator/...
     app.add_middleware(AdminTokenMiddleware, token=settings.admin_token)
+    app.add_middleware(
+        ControlBodyLimit,
+        max_body_bytes=settings.max_body_bytes,
+        max_fixture_bytes=settings.max_fixture_bytes,
+    )
+    # Outside the token check: a web page is refused whether or not a token is set.
+    app.add_middleware(ControlPlaneGuard, bound_host=settings.host)
     _install_fallbacks(app)
     # /openapi.json publishes each vendor operation's documented codes (error tables).
-    conformance.install_openapi(app)
+    conformance.install_openapi(app, control_contract.describe)
     return app
+
+
+def _vendor_route_of(path: str) -> type[VendorRoute] | None:
+    """The route class whose envelope answers under this path's vendor prefix, if any."""
+    for vendor in vendors():
+        for prefix, route_class in vendor.fallbacks:
+            if path.startswith(prefix):
+                return route_class
+    return None
+
+
+def unexpected_error(request: Request, exc: Exception) -> Response:
+    """The answer to an error of ours (a bug, the database gone or too slow): the vendor's
+    internal error in its envelope under a vendor prefix, the control plane's JSON elsewhere;
+    never a text page."""
+    route_class = _vendor_route_of(request.url.path)
+    if route_class is not None:
+        return route_class.render(request, VendorError(route_class.internal_error))
+    if isinstance(exc, OperationalError | SATimeoutError):
+        cause = exc.orig if isinstance(exc, OperationalError) else exc
+        message = f"the database is unreachable or did not answer in time ({type(cause).__name__})"
+        return JSONResponse(error_body(503, message), status_code=503)
+    return JSONResponse(
+        error_body(500, f"internal error of the emulator ({type(exc).__name__}); see its log"),
+        status_code=500,
+    )
+
+
+def _methods_of(app: FastAPI, request: Request) -> list[str]:
+    """Every method some route serves on this request's path."""
+    methods: set[str] = set()
+    probe = {**request.scope, "method": "GET"}
+    for route in conformance.api_routes(app.router.routes):
+        if route.methods and route.matches(probe)[0] != Match.NONE:
+            methods |= route.methods
+    return sorted(methods)
 
 
 @asynccontextmanager
@@ -140,19 +191,23 @@ def _install_fallbacks(app: FastAPI) -> None:
     """Answers for what never reaches a route: in the vendor's envelope under a vendor prefix,
     in the control plane's JSON everywhere else."""
 
-    fallbacks = [pair for vendor in vendors() for pair in vendor.fallbacks]
-
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         path = request.url.path
-        for prefix, route_class in fallbacks:
-            if path.startswith(prefix):
-                message = f"{request.method} {path} is not an operation of this API"
-                return route_class.render(
-                    request, VendorError(route_class.validation_fallback, message)
-                )
+        route_class = _vendor_route_of(path)
+        if route_class is not None:
+            message = f"{request.method} {path} is not an operation of this API"
+            return route_class.render(
+                request, VendorError(route_class.validation_fallback, message)
+            )
+        headers = exc.headers
+        if exc.status_code == 405:
+            # Starlette names the methods of the first route of the path only.
+            headers = {**(headers or {}), "Allow": ", ".join(_methods_of(app, request))}
         return JSONResponse(
-            error_body(exc.status_code, str(exc.detail)), status_code=exc.status_code
+            error_body(exc.status_code, str(exc.detail)),
+            status_code=exc.status_code,
+            headers=headers,
         )
 
     @app.exception_handler(RequestValidationError)
@@ -162,6 +217,11 @@ def _install_fallbacks(app: FastAPI) -> None:
             for e in exc.errors()
         ]
         return JSONResponse(error_body(400, "invalid request", errors=errors), status_code=400)
+
+    @app.exception_handler(Exception)
+    async def server_error(request: Request, exc: Exception) -> Response:
+        # Starlette raises the exception again once this is sent: ErrorBoundary logs it.
+        return unexpected_error(request, exc)
 
     @app.exception_handler(ControlError)
     async def control_error(request: Request, exc: ControlError) -> Response:

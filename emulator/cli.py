@@ -150,12 +150,14 @@ def serve(
 def run(settings: Settings, logs: LogSettings | None = None) -> None:
     import uvicorn
 
+    from emulator import server
     from emulator.core.metrics import MULTIPROC_ENV
 
     logs = logs or LogSettings()
     config = log_config(settings.log_level, logs.log_format)
     logging.config.dictConfig(config)
     common: dict[str, Any] = {
+        **server.uvicorn_options(settings),
         "host": settings.host,
         "port": settings.port,
         "log_level": settings.log_level,
@@ -191,8 +193,12 @@ def serving_app(settings: Settings | None = None) -> FastAPI:
     """The app as ``serve`` runs it: on shutdown (SIGTERM, Ctrl-C), once uvicorn has let the
     requests in flight finish, the database pool closes, so SQLite folds its write-ahead log
     into the database file before the process exits."""
+    from emulator import server
     from emulator.app import create_app
 
+    settings = settings or Settings()
+    # A worker of --workers N builds its app here: its connections get the same timeouts.
+    server.configure(settings)
     app = create_app(settings)
     inner = app.router.lifespan_context
 

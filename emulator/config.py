@@ -32,10 +32,25 @@ class Settings(BaseSettings):
     auth: AuthMode = "lenient"
     seed: int | None = None
     workers: int = Field(default=1, ge=1)
+    # Request bodies: vendor paths and the control plane; fixture documents (POST /fixtures,
+    # PUT /state) may be larger.
     max_body_bytes: int = Field(default=1_048_576, ge=1)
+    max_fixture_bytes: int = Field(default=16 * 1_048_576, ge=1)
+    # The journal keeps at most this many entries, and at most about this many bytes.
     journal_size: int = Field(default=10_000, ge=0)
+    journal_bytes: int = Field(default=64 * 1_048_576, ge=0)
     # batchControlDevice's list limit behind code 5312 is undocumented; 100 is our default.
     batch_control_limit: int = Field(default=100, ge=1)
+    # The database (core/db.py): seconds to connect, and for one statement to run or wait on
+    # a lock; past them the request gets the vendor's internal error (control plane: 503).
+    db_connect_timeout: float = Field(default=5.0, gt=0)
+    db_statement_timeout: float = Field(default=10.0, gt=0)
+    # Connections (emulator/server.py): closed when idle this long between requests, when a
+    # request's headers take longer than header_timeout, or a body pauses longer than
+    # body_timeout between two pieces. Seconds.
+    idle_timeout: int = Field(default=5, ge=1)
+    header_timeout: float = Field(default=10.0, gt=0)
+    body_timeout: float = Field(default=30.0, gt=0)
     log_level: str = "info"
     # EnOS devices log in over MQTT (vendors/enos/mqtt) on --host at this port; 11883 is the
     # real platform's own. EMULATOR_MQTT=false (--no-mqtt) leaves the port closed.

@@ -29,10 +29,16 @@ def serve_in_thread(
     """Serve ``app`` on a real socket until the block ends; yields the base URL.
 
     ``lifespan``: run the app's startup and shutdown too (its device-protocol listeners)."""
+    from emulator.config import Settings
+    from emulator.server import uvicorn_options
+
     port = port or free_port(host)
+    emulator = getattr(app.state, "emulator", None)
+    settings: Settings = emulator.settings if emulator is not None else Settings()
     config = uvicorn.Config(
-        app, host=host, port=port, log_level="warning", lifespan="on" if lifespan else "off"
-    )
+        app, host=host, port=port, log_level="warning",
+        lifespan="on" if lifespan else "off", **uvicorn_options(settings),
+    )  # fmt: skip
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name=f"iot-emulator:{port}", daemon=True)
     thread.start()

@@ -22,6 +22,7 @@ from emulator.control.errors import ControlError
 from emulator.control.schemas import ControlModel, DeviceView
 from emulator.core import commands
 from emulator.core.context import Ctx, Emulator
+from emulator.core.limits import INT64_MAX
 from emulator.core.routing import request_context
 from emulator.core.vendor import VendorFilter, VendorName
 
@@ -78,7 +79,7 @@ async def device_commands(
     product_key: str,
     device_key: str,
     wait: Annotated[float, Query(ge=0, le=MAX_WAIT_S)] = 0,
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: Annotated[int, Query(ge=0, le=INT64_MAX)] = 0,
 ) -> Inbox:
     """What the simulated device has received (through its own connection, or as a gateway for
     its sub-devices), oldest first. ``after``: only commands with a higher ``seq``. ``wait``:
@@ -104,7 +105,7 @@ async def list_commands(
     device_key: Annotated[str | None, Query(alias="deviceKey")] = None,
     state: State | None = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=INT64_MAX)] = 0,
 ) -> dict[str, Any]:
     """Every command ticket of the namespace, oldest first."""
     with ctx.begin() as conn:

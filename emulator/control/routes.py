@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 import yaml
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from emulator.control import service
@@ -22,6 +22,8 @@ from emulator.control.schemas import (
 )
 from emulator.core import conformance, coverage
 from emulator.core.context import Ctx
+from emulator.core.limits import INT64_MAX
+from emulator.core.namespaces import NAME_PATTERN
 from emulator.core.routing import emulator_of, namespace_of, request_context
 from emulator.core.vendor import VendorFilter, VendorName
 
@@ -52,7 +54,7 @@ async def list_devices(
     product_key: Annotated[str | None, Query(alias="productKey")] = None,
     online: bool | None = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=INT64_MAX)] = 0,
 ) -> DeviceList:
     """Every device of the namespace, filtered by vendor, product and online state."""
     return service.list_devices(
@@ -230,7 +232,9 @@ async def list_namespaces(request: Request) -> dict[str, Any]:
 
 
 @router.delete("/namespaces/{name}", operation_id="control.delete_namespace")
-async def delete_namespace(request: Request, name: str) -> dict[str, Any]:
+async def delete_namespace(
+    request: Request, name: Annotated[str, Path(pattern=NAME_PATTERN.pattern)]
+) -> dict[str, Any]:
     """Drop a namespace's state, faults, journal and seed (it starts from the baseline again
     on its next request)."""
     return service.delete_namespace(emulator_of(request), name)

@@ -7,6 +7,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+from emulator.core.limits import INT32_MAX, INT64_MAX, MAX_TTL_SECONDS
+
 
 class ControlModel(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
@@ -63,21 +65,30 @@ class FaultSpec(StrictControlModel):
     """``POST /_emulator/faults``: make an operation (or one device of a batch) fail."""
 
     operation: str = Field(min_length=1)
-    code: int | None = Field(default=None, description="a documented code of the operation")
-    times: int | None = Field(default=None, ge=1, description="firings; absent: until cleared")
+    # code and times sit in INTEGER columns, seed in a BIGINT one (core/limits.py).
+    code: int | None = Field(
+        default=None, ge=-INT32_MAX, le=INT32_MAX, description="a documented code of the operation"
+    )
+    times: int | None = Field(
+        default=None, ge=1, le=INT32_MAX, description="firings; absent: until cleared"
+    )
     probability: float = Field(default=1.0, gt=0, le=1)
-    seed: int | None = Field(default=None, description="makes probability reproducible")
+    seed: int | None = Field(
+        default=None, ge=0, le=INT64_MAX, description="makes probability reproducible"
+    )
     latency_ms: int = Field(default=0, ge=0, le=120_000)
     device_key: str | None = Field(default=None, min_length=1, description='"*": every device')
-    ttl_seconds: float | None = Field(default=None, gt=0, description="on the emulator clock")
+    ttl_seconds: float | None = Field(
+        default=None, gt=0, le=MAX_TTL_SECONDS, description="on the emulator clock"
+    )
 
 
 class VerifyRequest(StrictControlModel):
     """``POST /_emulator/requests/verify``: ``count`` exact, or ``atLeast`` (default 1)."""
 
     operation: str | None = None
-    count: int | None = Field(default=None, ge=0)
-    at_least: int | None = Field(default=None, ge=0)
+    count: int | None = Field(default=None, ge=0, le=INT64_MAX)
+    at_least: int | None = Field(default=None, ge=0, le=INT64_MAX)
     body_contains: Any = Field(
         default=None, description="a string (substring of the body) or JSON (a subset of it)"
     )
@@ -92,4 +103,4 @@ class ClockUpdate(StrictControlModel):
 
 
 class SeedRequest(StrictControlModel):
-    seed: int | None = Field(description="null: random again")
+    seed: int | None = Field(ge=-INT64_MAX, le=INT64_MAX, description="null: random again")

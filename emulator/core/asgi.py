@@ -4,15 +4,20 @@ hot vendor routes without the middleware and routing layers between."""
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Awaitable, Callable
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from emulator.core import namespaces
 
+logger = logging.getLogger(__name__)
+
 DirectHandler = Callable[[Request], Awaitable[Response]]
+# The answer to an error of ours, given the request and the exception (app.py).
+ErrorAnswer = Callable[[Request, Exception], Response]
 # The scope key through which a route offers itself to :class:`HotRoutes` (see there).
 _OFFER = "emulator.direct_handler"
 
@@ -61,6 +66,47 @@ async def _reject(send: Send, message: str) -> None:
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     await send({"type": "http.response.start", "status": 400, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+class ErrorBoundary:
+    """No exception leaves the app while the answer can still be whole.
+
+    Starlette answers an unhandled exception (with the app's handler for ``Exception``) and
+    then raises it again for the server to log; uvicorn then closes the connection under the
+    client, whose next request on it fails (a keep-alive client sees a reset, not an answer).
+    Here the exception is logged and the connection stays open; an exception before any
+    answer gets ``answer``'s. Only an answer already half sent is left to the server, which
+    closes the connection: nothing else can tell the client that the body is cut.
+    """
+
+    def __init__(self, app: ASGIApp, answer: ErrorAnswer) -> None:
+        self.app = app
+        self.answer = answer
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        progress = [False, False]  # the answer started, the answer complete
+
+        async def tracked(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                progress[0] = True
+            elif message["type"] == "http.response.body" and not message.get("more_body"):
+                progress[1] = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracked)
+        except Exception as exc:
+            started, complete = progress
+            if started and not complete:
+                raise
+            logger.error(
+                "unhandled error on %s %s", scope.get("method"), scope.get("path"), exc_info=exc
+            )
+            if not started:
+                await self.answer(Request(scope, receive), exc)(scope, receive, send)
 
 
 class HotRoutes:

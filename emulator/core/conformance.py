@@ -88,19 +88,19 @@ def request_body(*models: type[BaseModel]) -> dict[str, Any]:
 # --- the published contract ----------------------------------------------------------------
 
 
-def _api_routes(routes: Iterable[BaseRoute]) -> Iterator[APIRoute]:
+def api_routes(routes: Iterable[BaseRoute]) -> Iterator[APIRoute]:
     """The app's API routes, through included routers (FastAPI may keep those nested)."""
     for route in routes:
         if isinstance(route, APIRoute):
             yield route
         inner = getattr(route, "original_router", None)
         if inner is not None:
-            yield from _api_routes(inner.routes)
+            yield from api_routes(inner.routes)
 
 
 def _vendor_routes(app: FastAPI) -> Iterator[tuple[APIRoute, str]]:
     """Every published vendor route with the operation id its errors belong to."""
-    for route in _api_routes(app.routes):
+    for route in api_routes(app.routes):
         if not route.include_in_schema:
             continue
         published = route.operation_id or ""
@@ -290,13 +290,20 @@ def _rewrite_refs(node: Any, renamed: dict[str, str]) -> None:
             _rewrite_refs(value, renamed)
 
 
-def install_openapi(app: FastAPI) -> None:
-    """Serve ``/openapi.json`` with the documented codes of every vendor operation."""
+Decorator = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+def install_openapi(app: FastAPI, *also: Decorator) -> None:
+    """Serve ``/openapi.json`` with the documented codes of every vendor operation, its
+    definitions all in ``components``, and what ``also`` adds (the control plane's answers)."""
     build: Callable[[], dict[str, Any]] = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = hoist_local_definitions(decorate(build(), app))
+            schema = hoist_local_definitions(decorate(build(), app))
+            for step in also:
+                schema = step(schema)
+            app.openapi_schema = schema
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -89,7 +89,7 @@ class Emulator:
             )
             self.faults = SharedFaultBook(self.engine, self.clock)
         else:
-            self.journal = Journal(self.settings.journal_size)
+            self.journal = Journal(self.settings.journal_size, self.settings.journal_bytes)
 
     @property
     def shared(self) -> bool:

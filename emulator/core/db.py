@@ -12,6 +12,7 @@ PostgreSQL take an advisory lock, on one SQLite file they retry.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable
 from contextvars import ContextVar
@@ -62,11 +63,24 @@ def is_postgresql(db: str) -> bool:
 WAL_CHECKPOINT_PAGES = 4000
 
 
-def make_engine(db: str) -> Engine:
+# How long a connection may take, and a statement may run or wait on a lock, by default
+# (Settings.db_connect_timeout, Settings.db_statement_timeout): past them the request gets the
+# vendor's internal error or the control plane's 503, and the process serves the next one.
+CONNECT_TIMEOUT_S = 5.0
+STATEMENT_TIMEOUT_S = 10.0
+
+
+def make_engine(
+    db: str,
+    connect_timeout: float = CONNECT_TIMEOUT_S,
+    statement_timeout: float = STATEMENT_TIMEOUT_S,
+) -> Engine:
     url = database_url(db)
     if not url.startswith("sqlite"):
         engine = create_engine(
             url,
+            # libpq counts whole seconds (at least 2).
+            connect_args={"connect_timeout": max(2, math.ceil(connect_timeout))},
             # No ping per checkout (a round trip per request); connections are recycled.
             pool_recycle=1800,
             pool_size=PG_POOL_SIZE,
@@ -76,6 +90,7 @@ def make_engine(db: str) -> Engine:
         )
         if engine.dialect.driver == "psycopg":
             event.listen(engine, "connect", _psycopg_nul_safe_text)
+        event.listen(engine, "connect", _statement_timeout(statement_timeout))
         return engine
     in_memory = url in ("sqlite://", "sqlite:///:memory:")
     engine = create_engine(
@@ -97,14 +112,19 @@ def make_engine(db: str) -> Engine:
             # once per checkpoint, and a log under 4,096 frames keeps a single index table
             # for readers to search. Measured: about 5% more creates a second under load.
             cursor.execute(f"PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_PAGES}")
-        cursor.execute("PRAGMA busy_timeout=5000")
+        # A lock held by another connection is waited for this long, then "database is locked".
+        cursor.execute(f"PRAGMA busy_timeout={int(statement_timeout * 1000)}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
     return engine
 
 
-def make_side_engine(engine: Engine) -> Engine:
+def make_side_engine(
+    engine: Engine,
+    connect_timeout: float = CONNECT_TIMEOUT_S,
+    statement_timeout: float = STATEMENT_TIMEOUT_S,
+) -> Engine:
     """The engine of the shared clock and journal reads and writes: on PostgreSQL its own small
     pool in autocommit with ``synchronous_commit`` off, so a journal entry is one round trip
     without a disk flush (the vendor transaction it records has flushed already); on SQLite
@@ -113,11 +133,13 @@ def make_side_engine(engine: Engine) -> Engine:
         return engine
     side = create_engine(
         engine.url,
+        connect_args={"connect_timeout": max(2, math.ceil(connect_timeout))},
         pool_recycle=1800,
         pool_size=PG_POOL_SIZE,
         max_overflow=PG_MAX_OVERFLOW,
         isolation_level="AUTOCOMMIT",
     )
+    event.listen(side, "connect", _statement_timeout(statement_timeout))
 
     @event.listens_for(side, "connect")
     def _no_flush(dbapi_connection: Any, _record: Any) -> None:
@@ -131,6 +153,22 @@ def make_side_engine(engine: Engine) -> Engine:
         dbapi_connection.autocommit = autocommit
 
     return side
+
+
+def _statement_timeout(seconds: float) -> Callable[[Any, Any], None]:
+    """A PostgreSQL connection's ``statement_timeout`` (lock waits included), set once per
+    connection outside any transaction (a SET inside one would be rolled back with it)."""
+    milliseconds = max(1, int(seconds * 1000))
+
+    def set_timeout(dbapi_connection: Any, _record: Any) -> None:
+        autocommit = dbapi_connection.autocommit
+        dbapi_connection.autocommit = True
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"SET statement_timeout = {milliseconds}")
+        cursor.close()
+        dbapi_connection.autocommit = autocommit
+
+    return set_timeout
 
 
 def _psycopg_nul_safe_text(dbapi_connection: Any, _record: Any) -> None:

@@ -6,31 +6,34 @@ answered it). The store's interface is three methods (``append``, ``query``, ``c
 :class:`SharedJournal` keeps the same in the database when several processes share it
 (PostgreSQL, ``--workers N``), so any process lists every process's requests.
 
-Memory stays flat: the buffer holds at most ``settings.journal_size`` entries (the oldest go
-first) and a body is kept as text, cut at :data:`BODY_LIMIT` characters.
+Memory stays flat: the buffer holds at most ``settings.journal_size`` entries and about
+``settings.journal_bytes`` bytes (the oldest go first whichever bound is reached); a body and
+an answer are kept cut at :data:`BODY_LIMIT`, a request's headers at :data:`HEADERS_LIMIT`.
 """
 
 from __future__ import annotations
 
-import functools
 import itertools
 import json
-import re
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlencode
 
 from sqlalchemy import Engine
 
+from emulator.core import masking
 from emulator.core.sql import HotSql
 
-MASK = "***"
+MASK = masking.MASK
 # Bodies are kept as text up to this many characters; the rest is cut (and said so).
 BODY_LIMIT = 64 * 1024
-_MASKED_HEADERS = frozenset({"authorization", "apim-accesstoken", "apim-signature", "cookie"})
-_SECRET_WORDS = ("token", "secret", "password", "signature")
+# A request's headers are kept up to this many bytes (names and values); the rest are dropped
+# (and said so).
+HEADERS_LIMIT = 16 * 1024
+# What an entry costs beyond its request's and answer's bytes (the object, its fields).
+ENTRY_OVERHEAD = 600
 
 
 class Entry:
@@ -46,6 +49,7 @@ class Entry:
         "id", "at", "namespace", "operation", "method", "path", "status", "vendor_code",
         "duration_ms", "injected", "fault_id", "faulted_devices", "response",
         "_query", "_headers", "_body", "_raw_query", "_raw_headers", "_raw_body",
+        "headers_truncated", "size",
     )  # fmt: skip
 
     def __init__(
@@ -57,6 +61,7 @@ class Entry:
         raw_body: bytes | None = None,
         injected: bool = False, fault_id: str | None = None,
         faulted_devices: list[str] | None = None, response: bytes | None = None,
+        headers_truncated: bool = False,
     ) -> None:  # fmt: skip
         self.id = id
         self.at = at  # emulator clock, ms
@@ -75,6 +80,10 @@ class Entry:
         # masked only when read, so recording costs nothing more.
         self.response = response
         self._raw_query = raw_query
+        self.headers_truncated = headers_truncated
+        if raw_headers:
+            raw_headers, cut = _cut_headers(raw_headers)
+            self.headers_truncated = self.headers_truncated or cut
         self._raw_headers = raw_headers
         self._query = query if raw_query is None else None
         self._headers = headers if not raw_headers else None
@@ -84,21 +93,28 @@ class Entry:
             self._body = (body, body_truncated)
         elif len(raw_body) > BODY_LIMIT:
             # Masked now: a large body is not kept whole until it is read.
-            self._body = mask_body(raw_body)
+            self._body = mask_body(raw_body, self.credentials)
             self._raw_body = None
+        # About what the entry holds, for the journal's byte bound.
+        self.size = ENTRY_OVERHEAD + len(raw_query or b"") + len(response or b"")
+        self.size += sum(len(k) + len(v) for k, v in self._raw_headers)
+        self.size += len(self._raw_body or b"") + len((self._body or ("",))[0] or "")
 
     @property
     def query(self) -> dict[str, str]:
         if self._query is None:
             text = (self._raw_query or b"").decode("latin-1")
-            self._query = mask_query(dict(parse_qsl(text, keep_blank_values=True)))
+            self._query = mask_query(
+                dict(parse_qsl(text, keep_blank_values=True)), self.credentials
+            )
         return self._query
 
     @property
     def headers(self) -> dict[str, str]:
         if self._headers is None:
             self._headers = mask_headers(
-                (k.decode("latin-1"), v.decode("latin-1")) for k, v in self._raw_headers
+                ((k.decode("latin-1"), v.decode("latin-1")) for k, v in self._raw_headers),
+                self.credentials,
             )
         return self._headers
 
@@ -112,9 +128,14 @@ class Entry:
 
     def _masked_body(self) -> tuple[str | None, bool]:
         if self._body is None:
-            self._body = mask_body(self._raw_body or b"")
+            self._body = mask_body(self._raw_body or b"", self.credentials)
             self._raw_body = None
         return self._body
+
+    @property
+    def credentials(self) -> masking.Credentials:
+        """What its vendor declares a credential (core/masking.py)."""
+        return masking.of_operation(self.operation)
 
     def fields(self) -> dict[str, Any]:
         """Every field by its constructor name, the request's parts masked."""
@@ -126,6 +147,7 @@ class Entry:
             "vendor_code": self.vendor_code, "duration_ms": self.duration_ms,
             "injected": self.injected, "fault_id": self.fault_id,
             "faulted_devices": self.faulted_devices, "response": self.response,
+            "headers_truncated": self.headers_truncated,
         }  # fmt: skip
 
     def response_value(self) -> Any:
@@ -134,7 +156,7 @@ class Entry:
             return None
         text = self.response.decode("utf-8", errors="replace")
         try:
-            return _mask_answer(json.loads(text))
+            return _mask_answer(json.loads(text), self.credentials)
         except (ValueError, RecursionError):  # an answer echoing a hostile, deeply nested body
             return text
 
@@ -157,6 +179,7 @@ class Entry:
             "path": self.path,
             "query": self.query,
             "headers": self.headers,
+            "headersTruncated": self.headers_truncated,
             "body": self.body_value(),
             "bodyTruncated": self.body_truncated,
             "status": self.status,
@@ -170,53 +193,50 @@ class Entry:
         }
 
 
-@functools.lru_cache(maxsize=1024)
+def _cut_headers(
+    headers: Sequence[tuple[bytes, bytes]],
+) -> tuple[Sequence[tuple[bytes, bytes]], bool]:
+    """The headers up to :data:`HEADERS_LIMIT` bytes, and whether some were dropped."""
+    total = 0
+    for index, (name, value) in enumerate(headers):
+        total += len(name) + len(value)
+        if total > HEADERS_LIMIT:
+            return list(headers[:index]), True
+    return headers, False
+
+
 def secret_name(name: str) -> bool:
-    """Whether a header or query parameter of this name carries a credential. Cached: every
-    request of a client sends the same few names."""
-    lowered = name.lower()
-    return lowered in _MASKED_HEADERS or any(word in lowered for word in _SECRET_WORDS)
+    """Whether a header or query parameter of this name carries a credential, whoever the
+    vendor (core/masking.py)."""
+    return masking.generic_secret(name)
 
 
-def mask_headers(headers: Iterable[tuple[str, str]]) -> dict[str, str]:
-    return {k: (MASK if secret_name(k) else v) for k, v in headers}
+def mask_headers(
+    headers: Iterable[tuple[str, str]], credentials: masking.Credentials = masking.GENERIC
+) -> dict[str, str]:
+    return {k: (MASK if credentials.header(k) else v) for k, v in headers}
 
 
-def mask_query(query: Mapping[str, str]) -> dict[str, str]:
-    return {k: (MASK if secret_name(k) else v) for k, v in query.items()}
+def mask_query(
+    query: Mapping[str, str], credentials: masking.Credentials = masking.GENERIC
+) -> dict[str, str]:
+    return {k: (MASK if credentials.request_field(k) else v) for k, v in query.items()}
 
 
-def _mask_value(value: Any) -> Any:
+def _mask_value(value: Any, secret: Callable[[str], bool]) -> Any:
     if isinstance(value, dict):
         return {
-            k: (MASK if _secret_field(k) and v is not None else _mask_value(v))
+            k: (MASK if v is not None and secret(str(k)) else _mask_value(v, secret))
             for k, v in value.items()
         }
     if isinstance(value, list):
-        return [_mask_value(v) for v in value]
+        return [_mask_value(v, secret) for v in value]
     return value
 
 
-# Body fields holding a credential: Quectel's end-user login sends its password as "pwd".
-_SECRET_FIELD_WORDS = ("password", "secret", "pwd")
-# Any of the words in any case, without a lowered copy of the body.
-_NAMES_A_SECRET = re.compile("|".join(_SECRET_FIELD_WORDS), re.IGNORECASE)
-
-
-def _secret_field(name: object) -> bool:
-    return _NAMES_A_SECRET.search(str(name)) is not None
-
-
-def _mask_answer(value: Any) -> Any:
+def _mask_answer(value: Any, credentials: masking.Credentials) -> Any:
     """Answers carry issued tokens and device secrets: masked like the requests' credentials."""
-    if isinstance(value, dict):
-        return {
-            k: (MASK if v is not None and secret_name(str(k)) else _mask_answer(v))
-            for k, v in value.items()
-        }
-    if isinstance(value, list):
-        return [_mask_answer(v) for v in value]
-    return value
+    return _mask_value(value, credentials.answer_field)
 
 
 def answer_body(content: object) -> bytes | None:
@@ -226,20 +246,36 @@ def answer_body(content: object) -> bytes | None:
     return content if len(content) < BODY_LIMIT else content[:BODY_LIMIT]
 
 
-def mask_body(raw: bytes) -> tuple[str | None, bool]:
-    """The body as text with its password and secret fields masked, and whether it was cut."""
+def mask_body(
+    raw: bytes, credentials: masking.Credentials = masking.GENERIC
+) -> tuple[str | None, bool]:
+    """The body as text with its credential fields masked (JSON or a form), and whether it
+    was cut."""
     if not raw:
         return None, False
     text = raw.decode("utf-8", errors="replace")
-    # Parsing costs: only a body that names a secret is parsed and rewritten.
-    if _NAMES_A_SECRET.search(text):
-        try:
-            text = json.dumps(_mask_value(json.loads(text)), ensure_ascii=False)
-        except (ValueError, RecursionError):
-            text = "(a body that is not JSON and names a secret: not recorded)"
+    # Parsing costs: only a body that names a credential is parsed and rewritten.
+    if credentials.names_in_text.search(text):
+        text = _masked_text(text, credentials)
     if len(text) > BODY_LIMIT:
         return text[:BODY_LIMIT], True
     return text, False
+
+
+def _masked_text(text: str, credentials: masking.Credentials) -> str:
+    try:
+        return json.dumps(
+            _mask_value(json.loads(text), credentials.request_field), ensure_ascii=False
+        )
+    except (ValueError, RecursionError):
+        pass
+    if "=" in text and not text.lstrip().startswith(("{", "[")):
+        # A form (Quectel's and MCS's logins post them): its fields masked by name.
+        pairs = parse_qsl(text, keep_blank_values=True)
+        if pairs:
+            masked = [(k, MASK if credentials.request_field(k) else v) for k, v in pairs]
+            return urlencode(masked, safe="*")
+    return "(a body that is neither JSON nor a form and names a credential: not recorded)"
 
 
 def vendor_code(payload: Any) -> int | None:
@@ -260,10 +296,13 @@ def vendor_code(payload: Any) -> int | None:
 
 
 class Journal:
-    """A bounded, thread-safe buffer of entries, oldest first."""
+    """A bounded, thread-safe buffer of entries, oldest first: at most ``size`` entries and
+    about ``max_bytes`` bytes (the oldest go first)."""
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, max_bytes: int | None = None) -> None:
         self._entries: deque[Entry] = deque(maxlen=size)
+        self.max_bytes = max_bytes
+        self._bytes = 0
         self._lock = threading.Lock()
         # itertools.count: one atomic step under the GIL, no lock.
         self._ids = itertools.count(1)
@@ -279,9 +318,23 @@ class Journal:
     def next_id(self) -> int:
         return next(self._ids)
 
+    @property
+    def bytes(self) -> int:
+        """About what the kept entries hold."""
+        return self._bytes
+
     def append(self, entry: Entry) -> None:
+        if self.size == 0:
+            return
         with self._lock:
-            self._entries.append(entry)
+            entries = self._entries
+            if entries.maxlen is not None and len(entries) == entries.maxlen and entries:
+                self._bytes -= entries.popleft().size
+            entries.append(entry)
+            self._bytes += entry.size
+            if self.max_bytes is not None:
+                while self._bytes > self.max_bytes and len(entries) > 1:
+                    self._bytes -= entries.popleft().size
 
     def query(
         self,
@@ -314,6 +367,7 @@ class Journal:
                 kept = [e for e in self._entries if e.namespace != namespace]
                 self._entries.clear()
                 self._entries.extend(kept)
+            self._bytes = sum(e.size for e in self._entries)
             return before - len(self._entries)
 
 

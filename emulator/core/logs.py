@@ -179,14 +179,14 @@ def mask_query_string(path: str) -> str:
 def _masked_query(query: str) -> str:
     from urllib.parse import unquote_plus
 
-    from emulator.core.journal import MASK, secret_name
+    from emulator.core.masking import MASK, any_vendor_field
 
     parts = []
     for part in query.split("&"):
         name, eq, _value = part.partition("=")
         key = unquote_plus(name) if "%" in name or "+" in name else name
-        # pwd: Quectel's end-user password, encrypted but replayable.
-        hidden = secret_name(key) or key.lower() == "pwd"
+        # The line names no operation: any vendor's credential field is masked.
+        hidden = any_vendor_field(key)
         parts.append(f"{name}={MASK}" if eq and hidden else part)
     return "&".join(parts)
 

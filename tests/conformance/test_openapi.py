@@ -135,6 +135,90 @@ def test_docs_page_is_served(client: Client) -> None:
     assert "openapi.json" in answer.text
 
 
+# --- the contract resolves and describes what the server answers ---------------------------
+
+
+def test_openapi_is_a_valid_openapi_document(client: Client) -> None:
+    from openapi_spec_validator import validate
+
+    validate(openapi(client))
+
+
+def control_operations(schema: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    return [
+        (method, path, spec)
+        for path, item in schema["paths"].items()
+        if path.startswith("/_emulator")
+        for method, spec in item.items()
+    ]
+
+
+def test_the_control_plane_documents_its_own_400_not_fastapis_422(client: Client) -> None:
+    schema = openapi(client)
+    for method, path, spec in control_operations(schema):
+        responses = spec["responses"]
+        assert "422" not in responses, f"{method} {path}"
+        for status in ("401", "403", "503"):
+            answer = responses[status]["content"]["application/json"]["schema"]
+            assert answer == {"$ref": "#/components/schemas/ControlError"}, f"{method} {path}"
+        if spec.get("parameters") or spec.get("requestBody"):
+            assert "400" in responses, f"{method} {path}"
+        if spec.get("requestBody"):
+            assert {"413", "415"} <= set(responses), f"{method} {path}"
+
+
+def test_a_control_error_matches_its_published_schema(client: Client) -> None:
+    import jsonschema
+
+    schema = openapi(client)
+    error_schema = schema["components"]["schemas"]["ControlError"]
+    answer = client.get("/_emulator/devices", params={"limit": 0})
+    assert answer.status_code == 400
+    jsonschema.validate(answer.json(), error_schema)
+
+
+@pytest.mark.parametrize(
+    ("operation", "status"),
+    [
+        ("control.verify_requests", "409"),
+        ("control.import_state", "409"),
+        ("control.ack_command", "409"),
+        ("control.delete_fault", "404"),
+        ("control.device_online", "404"),
+        ("control.get_command", "404"),
+    ],
+)
+def test_404_and_409_are_documented_where_they_are_answered(
+    client: Client, operation: str, status: str
+) -> None:
+    specs = {s["operationId"]: s for _, _, s in control_operations(openapi(client))}
+    assert status in specs[operation]["responses"]
+
+
+@pytest.mark.parametrize(
+    ("operation", "query", "kind"),
+    [
+        ("control.export_state", {"format": "yaml"}, "application/yaml"),
+        ("control.conformance", {"format": "text"}, "text/plain"),
+    ],
+)
+def test_other_formats_are_documented_content_types(
+    client: Client, operation: str, query: dict[str, str], kind: str
+) -> None:
+    specs = {(s["operationId"]): (p, s) for _, p, s in control_operations(openapi(client))}
+    path, spec = specs[operation]
+    assert kind in spec["responses"]["200"]["content"]
+    answer = client.get(path, params=query)
+    assert answer.headers["content-type"].startswith(kind)
+
+
+def test_fixture_documents_are_documented_bodies(client: Client) -> None:
+    specs = {s["operationId"]: s for _, _, s in control_operations(openapi(client))}
+    for operation in ("control.import_state", "control.merge_fixtures"):
+        content = specs[operation]["requestBody"]["content"]
+        assert {"application/json", "application/yaml"} <= set(content)
+
+
 def _referenced(node: Any) -> Iterator[str]:
     if isinstance(node, dict):
         if isinstance(node.get("$ref"), str):

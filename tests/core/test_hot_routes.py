@@ -236,7 +236,7 @@ def test_every_documented_operation_is_served_by_a_hot_route() -> None:
     spec = app.openapi()
     hot_paths = {
         route.path
-        for route in conformance._api_routes(app.routes)
+        for route in conformance.api_routes(app.routes)
         if isinstance(route, VendorRoute) and getattr(route.endpoint, "__emulator_hot__", False)
     }
     served: dict[str, set[str]] = {}

@@ -148,3 +148,45 @@ def test_a_long_body_recorded_as_it_came_is_masked_and_cut_at_once() -> None:
     assert raw.body is not None
     assert len(raw.body) == journal.BODY_LIMIT
     assert '"secret": "***"' in raw.body
+
+
+# --- bounded by bytes, headers cut (issue: memory bounded by bytes) -------------------------
+
+
+def _fat_entry(book: journal.Journal, body: bytes, headers: int = 0) -> journal.Entry:
+    raw_headers = [(f"x-h{i}".encode(), b"v" * 1000) for i in range(headers)]
+    return journal.Entry(
+        id=book.next_id(), at=0, namespace="n", operation="enos.connect.create_device",
+        method="POST", path="/p", status=200, vendor_code=0, duration_ms=1.0,
+        raw_query=b"", raw_headers=raw_headers, raw_body=body, response=b"{}",
+    )  # fmt: skip
+
+
+def test_the_journal_drops_its_oldest_entries_past_its_byte_bound() -> None:
+    book = journal.Journal(size=10_000, max_bytes=1_000_000)
+    for _ in range(100):
+        book.append(_fat_entry(book, b"x" * 60_000))
+
+    kept = book.query()
+    assert book.bytes <= 1_000_000
+    # About 1 MB of 60 KB bodies: the newest 16, not 100.
+    assert 10 <= len(kept) <= 16
+    assert kept[0].id == 100
+    assert book.bytes == sum(e.size for e in kept)
+
+
+def test_clearing_the_journal_gives_its_bytes_back() -> None:
+    book = journal.Journal(size=100, max_bytes=10_000_000)
+    book.append(_fat_entry(book, b"x" * 60_000))
+    book.clear()
+    assert book.bytes == 0
+
+
+def test_a_requests_headers_are_cut_past_the_limit_and_said_so() -> None:
+    book = journal.Journal(size=10)
+    entry = _fat_entry(book, b"{}", headers=100)  # 100 KB of headers
+    assert entry.headers_truncated
+    kept = sum(len(k) + len(v) for k, v in entry.headers.items())
+    assert kept <= journal.HEADERS_LIMIT
+    assert entry.to_json()["headersTruncated"] is True
+    assert not _fat_entry(book, b"{}", headers=3).headers_truncated

@@ -6,6 +6,7 @@ from typing import Any
 
 from pydantic import Field
 
+from emulator.core.limits import INT32_MAX
 from emulator.vendors.enos.connect.schemas import StringI18n
 from emulator.vendors.enos.envelope import EnosModel
 
@@ -48,7 +49,8 @@ class PvsDeviceResetRequest(EnosModel):
 
 
 class PaginationRequest(EnosModel):
-    page_no: int = Field(default=1, ge=1)
+    # A Java int on the vendor's side: a larger page number is a parameter error.
+    page_no: int = Field(default=1, ge=1, le=INT32_MAX)
     # "10 records are displayed per page by default. The maximum records per page is 1,000".
     page_size: int = Field(default=10, ge=1, le=1000)
 

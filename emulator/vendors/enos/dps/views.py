@@ -14,6 +14,7 @@ from sqlalchemy import and_, func, select
 
 from emulator.core import registry
 from emulator.core.context import Ctx
+from emulator.core.limits import INT64_MAX
 from emulator.core.routing import request_context
 from emulator.vendors.enos import tables
 from emulator.vendors.enos.dps.service import VENDOR, connect_status, current_status, pvs_device
@@ -33,7 +34,7 @@ async def list_dps_devices(
     group_id: Annotated[str | None, Query(alias="groupId")] = None,
     status: Annotated[DpsStatus | None, Query(description="currentStatus")] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=INT64_MAX)] = 0,
 ) -> dict[str, Any]:
     """The DPS inventory (oldest first) with allocation state, and the registration groups."""
     s, g, d = tables.dps_devices, tables.dps_groups, registry.devices

@@ -34,6 +34,7 @@ from emulator.core import registry
 from emulator.core.context import Ctx
 from emulator.core.errors import VendorError
 from emulator.core.faults import device_fault
+from emulator.core.limits import INT32_MAX
 from emulator.core.sql import HotSql, dumps, expanded, list_params
 from emulator.vendors.quectel.devicemgr.errors import VALIDATION, SaasError
 from emulator.vendors.quectel.devicemgr.schemas import (
@@ -46,7 +47,7 @@ from emulator.vendors.quectel.devicemgr.schemas import (
 VENDOR = "quectel"
 OP_CREATE_BATCH = "quectel.devicemgr.create_batch"
 MAX_PAGE_SIZE = 1000
-INT32_MAX = 2**31 - 1
+
 # A concurrent writer can take a deviceKey between our check and our insert; the batch is
 # then rolled back and checked again, so the duplicate is reported instead of a 50000.
 _WRITE_ATTEMPTS = 3

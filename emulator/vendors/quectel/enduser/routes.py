@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 
 from emulator.core.context import Ctx
 from emulator.core.errors import VendorError
+from emulator.core.limits import INT32_MAX
 from emulator.core.operations import Operation, register
 from emulator.core.routing import emulator_of, hot, request_context
 from emulator.vendors.quectel.enduser import service
@@ -182,9 +183,13 @@ def _int_param(request: Request, *names: str, default: int) -> int:
         value = request.query_params.get(name)
         if value is not None and value.strip():
             try:
-                return int(value)
+                number = int(value)
             except ValueError:
                 raise _param_error(f"{name} must be an integer") from None
+            # A Java int on the vendor's side (and a page past it overflows the offset).
+            if abs(number) > INT32_MAX:
+                raise _param_error(f"{name} must be at most {INT32_MAX}")
+            return number
     return default
 
 

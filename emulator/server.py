@@ -1,0 +1,95 @@
+"""How uvicorn serves the emulator: the read timeouts uvicorn lacks, and the options every
+server of ours is started with (``iot-emulator serve``, the pytest plugin's and the suite's).
+
+uvicorn closes a connection idle between requests after ``timeout_keep_alive`` (our
+``idle_timeout``) and refuses headers over ``h11_max_incomplete_event_size`` (16 KiB), but a
+client that sends its headers or its body a byte at a time holds the connection forever.
+:class:`TimedH11Protocol` adds two deadlines:
+
+- ``header_timeout``: a request's headers must be complete this long after the connection
+  opened, or after the previous answer;
+- ``body_timeout``: while a body is being read, at most this long between two of its pieces
+  (not counted while the emulator itself has paused reading).
+
+Past either, the connection is closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import h11
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from emulator.config import Settings
+
+# Headers over this are refused by h11 (uvicorn's own default, named here to be documented).
+MAX_HEADER_BYTES = 16 * 1024
+
+
+class TimedH11Protocol(H11Protocol):
+    header_timeout: float = 10.0
+    body_timeout: float = 30.0
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        self._read_timer: asyncio.TimerHandle | None = None
+        super().connection_made(transport)
+        self._arm(self.header_timeout)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        self._follow_the_request()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        self._follow_the_request()
+
+    def _follow_the_request(self) -> None:
+        state = self.conn.their_state
+        if state is h11.SEND_BODY:
+            self._arm(self.body_timeout)  # every piece restarts the wait
+        elif state is h11.IDLE:
+            if self._read_timer is None:  # a deadline, not restarted by each header byte
+                self._arm(self.header_timeout)
+        else:
+            self._disarm()
+
+    def _arm(self, delay: float) -> None:
+        self._disarm()
+        self._read_timer = self.loop.call_later(delay, self._timed_out)
+
+    def _disarm(self) -> None:
+        if self._read_timer is not None:
+            self._read_timer.cancel()
+            self._read_timer = None
+
+    def _timed_out(self) -> None:
+        self._read_timer = None
+        state = self.conn.their_state
+        if state is h11.SEND_BODY and self.flow.read_paused:
+            # The emulator stopped reading (it has not consumed what came): not the client.
+            self._arm(self.body_timeout)
+            return
+        if state in (h11.IDLE, h11.SEND_BODY) and not self.transport.is_closing():
+            self.transport.close()
+
+
+def configure(settings: Settings) -> None:
+    """The timeouts of every connection this process serves from now on."""
+    TimedH11Protocol.header_timeout = settings.header_timeout
+    TimedH11Protocol.body_timeout = settings.body_timeout
+
+
+def uvicorn_options(settings: Settings) -> dict[str, Any]:
+    """What ``uvicorn.run`` / ``uvicorn.Config`` are given besides the app, host and port."""
+    configure(settings)
+    return {
+        "http": TimedH11Protocol,
+        "timeout_keep_alive": settings.idle_timeout,
+        "h11_max_incomplete_event_size": MAX_HEADER_BYTES,
+    }
