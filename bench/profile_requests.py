@@ -124,10 +124,14 @@ def main() -> None:
     parser.add_argument(
         "--sort", default="tottime", help="pstats order of the profile: tottime, cumulative, ..."
     )
+    parser.add_argument(
+        "--db", default=None,
+        help="a database URL (PostgreSQL: give it a search_path of its own); default a SQLite file",
+    )  # fmt: skip
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(
-            db=str(Path(tmp) / "profile.db"), seed=1,
+            db=args.db or str(Path(tmp) / "profile.db"), seed=1,
             fixtures=[ROOT / "fixtures" / "default.yaml", ROOT / "bench" / "fixtures.yaml"],
         )  # fmt: skip
         asyncio.run(

@@ -35,11 +35,29 @@ def evaluate(results: dict[str, Any]) -> list[dict[str, Any]]:
         if name not in {o.name for o in OPERATIONS}:
             continue
         ratio = result["requests_per_s"] / bare
-        floor = 0.5 if name == CREATE_DEVICE.name else 0.35
-        target(f"{name}: req/s vs bare app", round(ratio, 3), f">= {floor} x", ratio >= floor)
+        floor = 0.7 if name == CREATE_DEVICE.name else 0.35
+        shipped = " (as shipped: access log on)" if name == CREATE_DEVICE.name else ""
+        target(f"{name}{shipped}: req/s vs bare app", round(ratio, 3), f">= {floor} x",
+               ratio >= floor)  # fmt: skip
     if CREATE_BATCH_500.name in ops:
         per_s = ops[CREATE_BATCH_500.name]["requests_per_s"] * BATCH_SIZE
         target("createBatch devices/s (500 a request)", round(per_s), ">= 50,000", per_s >= 50_000)
+        raw = f.get("raw_sqlite_rows_per_s")
+        if raw:
+            ratio = per_s / raw
+            target("createBatch over HTTP vs raw sqlite3 500-row batches (rows/s)",
+                   round(ratio, 3), ">= 0.4 x", ratio >= 0.4)  # fmt: skip
+    pg, sqlite = f.get("postgresql_c8"), [f[k] for k in ("sqlite_c8", "sqlite_c8_after") if k in f]
+    if pg and sqlite:
+        ratio = pg["requests_per_s"] / (sum(s["requests_per_s"] for s in sqlite) / len(sqlite))
+        target("enos.connect.create_device, one process, c8: PostgreSQL vs SQLite",
+               round(ratio, 3), ">= 0.5 x", ratio >= 0.5)  # fmt: skip
+    tests = f.get("per_test")
+    if tests:
+        over = tests["over_plain_ms"]
+        target(f"pytest plugin: a test with its own namespace and one call, over a plain test "
+               f"(ms; CPU {tests['cpu_over_plain_ms']:.1f} ms)", round(over, 2), "<= 4 ms",
+               over <= 4)  # fmt: skip
     control = ops.get(BATCH_CONTROL_100.name)
     if control is not None:
         p50 = control["p50_ms"]
@@ -79,6 +97,12 @@ def raw_table(results: dict[str, Any]) -> str:
     if "bare_after" in f:
         rows.append(("bare app, after the operations", f["bare_after"]))
     rows += [(n, r) for n, r in f.get("operations", {}).items()]
+    if "create_no_access_log" in f:
+        rows.append(("enos.connect.create_device, --no-access-log", f["create_no_access_log"]))
+    for key, label in (("sqlite_c8", "one process, SQLite"), ("postgresql_c8", "one process, PostgreSQL"),
+                       ("sqlite_c8_after", "one process, SQLite, after")):  # fmt: skip
+        if key in f:
+            rows.append((f"enos.connect.create_device, {label}", f[key]))
     filled = f.get("fill_devices", 1_000_000)
     rows += [(f"{n} ({filled:,} devices)", r) for n, r in f.get("operations_full", {}).items()]
     for name, r in rows:
@@ -141,6 +165,23 @@ the cost of a database that a power cut can corrupt; a checkpoint thread moves t
 the event loop but, on 2 CPUs shared with the load generator, gains nothing; uvicorn's
 optional httptools parser would make both apps faster and the ratios smaller.
 
+This round (issue 20), measured on a 2-CPU machine shared with five other engineers' work
+(load average 10-20), so with the same-run ratios only:
+
+- **Per test** (pytest plugin): httpx building a TLS context for each test's client cost
+  about 20 ms; the plugin's clients now share one, and one connection pool, and the plugin
+  drops its own server's namespaces in process rather than by a request. A drop's 22
+  statements run on the driver's cursor. CPU per test over a plain test went from about 8 to
+  4.3-6.5 ms (client and server share the process); the wall clock on that machine moved
+  between 6 and 30 ms with the load.
+- **PostgreSQL**: a create made eight round trips on the server's event loop (the shared
+  clock row, BEGIN, three statements, COMMIT, the journal entry), so one process served one
+  request at a time. The hot handlers now wait on worker threads (`emulator/core/offload.py`):
+  with wrk -c8, same run, PostgreSQL went from 0.12-0.13 x the SQLite figure to 0.50-0.70 x.
+- **Access log**: uvicorn copied each record and formatted it twice, masked the query string
+  each time, and flushed a line per request: about 33 us. One f-string, a cached masked
+  query and writes in batches: about 11 us for the same line.
+
 Runs differ by a few percent: on this machine the bare app went between 4,400 and 5,100
 requests a second over one session (its two runs within one `make bench`, about 1% apart),
 and three `make bench` runs of this code gave the create ratio 0.532, 0.543 and 0.532. Start-up is mostly importing FastAPI, SQLAlchemy and pydantic (about
@@ -154,10 +195,16 @@ def write_readme(results: dict[str, Any], path: Path, plot: Path) -> None:
     path.write_text(
         "# Benchmarks\n\n"
         "`make bench` starts a bare FastAPI app (validate a small JSON body, echo it) and the emulator in\n"
-        "its default configuration (file SQLite, journal on, one worker), drives both with the same load\n"
-        "generator at the same concurrency, and compares. Ratios against the bare app measured in the\n"
-        "same run are what matter: absolute numbers depend on the machine. The bare app runs before\n"
-        "and after the emulator's operations; the ratios use the mean of the two.\n\n"
+        "its default configuration (file SQLite, journal on, access log on and written to a file, one\n"
+        "worker), drives both with the same load generator at the same concurrency, and compares. Ratios\n"
+        "against a baseline measured in the same run are what matter: absolute numbers depend on the\n"
+        "machine. The bare app runs before and after the emulator's operations; the ratios use the mean\n"
+        "of the two. The same run also measures: createBatch against raw `sqlite3` inserting 500-row\n"
+        "batches into the emulator's own devices table (`bench/raw_sqlite.py`); EnOS create on one\n"
+        "process on PostgreSQL against the same on SQLite at 8 connections (PostgreSQL from\n"
+        "`EMULATOR_BENCH_DATABASE_URL`, else `EMULATOR_TEST_DATABASE_URL`, else a local server; skipped\n"
+        "and said so when there is none); and what a test using the pytest plugin costs over a plain\n"
+        "test (`bench/per_test.py`: 300 generated tests of each kind, three runs each).\n\n"
         f"Last run: {m['cpus']} CPUs, {m['platform']}, Python {m['python']}, load by {m['generator']} "
         f"with {m['connections']} connections for {m['seconds']} s per figure.\n\n"
         "## Targets\n\n" + table(results) + "\n\n"

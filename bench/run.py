@@ -27,6 +27,8 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import load
+import per_test
+import raw_sqlite
 import scenarios
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,15 +47,18 @@ class Server:
     """A server process; ``startup_s`` is the time from spawn to the first healthy answer."""
 
     def __init__(
-        self, argv: list[str], health_path: str, env: dict[str, str] | None = None
-    ) -> None:
+        self, argv: list[str], health_path: str, env: dict[str, str] | None = None,
+        log: Path | None = None,
+    ) -> None:  # fmt: skip
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         started = time.perf_counter()
+        # Output to a file, as a server run in the background or in a container writes it.
+        self._log = open(log, "ab") if log is not None else None
         self.process = subprocess.Popen(
             [a.replace("{port}", str(self.port)) for a in argv],
             cwd=ROOT, env={**os.environ, **(env or {})},
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            stdout=self._log or subprocess.DEVNULL, stderr=self._log or subprocess.DEVNULL,
         )  # fmt: skip
         deadline = started + 30
         while True:
@@ -76,19 +81,58 @@ class Server:
     def stop(self) -> None:
         self.process.terminate()
         self.process.wait(timeout=30)
+        if self._log is not None:
+            self._log.close()
 
 
 WARM_UP_S = 2
 FIXTURES = [ROOT / "fixtures" / "default.yaml", BENCH / "fixtures.yaml"]
 
 
-def emulator_server(db: Path) -> Server:
+def emulator_server(db: Path | str, log: Path | None = None, *options: str) -> Server:
+    """The emulator as shipped (access log on, info level), its output to ``log``."""
     return Server(
         [sys.executable, "-m", "emulator", "serve", "--port", "{port}", "--db", str(db), "--seed", "1",
-         "--fixtures", str(FIXTURES[0]), "--fixtures", str(FIXTURES[1])],
+         "--fixtures", str(FIXTURES[0]), "--fixtures", str(FIXTURES[1]), *options],
         # The HTTP APIs are measured: the MQTT listener (bench/mqtt.py measures it) stays off.
-        "/_emulator/health", {"EMULATOR_LOG_LEVEL": "warning", "EMULATOR_MQTT": "false"},
+        "/_emulator/health", {"EMULATOR_MQTT": "false"}, log=log,
     )  # fmt: skip
+
+
+# The PostgreSQL of the one-process comparison: EMULATOR_BENCH_DATABASE_URL, else the test
+# suite's EMULATOR_TEST_DATABASE_URL, else a local server with the development defaults.
+LOCAL_POSTGRESQL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+PG_SCHEMA = "emulator_bench"
+
+
+def postgresql_url() -> str | None:
+    """A URL whose connections use a fresh schema of their own, or None (no server)."""
+    url = (os.environ.get("EMULATOR_BENCH_DATABASE_URL")
+           or os.environ.get("EMULATOR_TEST_DATABASE_URL") or LOCAL_POSTGRESQL)  # fmt: skip
+    try:
+        from sqlalchemy import create_engine
+
+        engine = create_engine(url, connect_args={"connect_timeout": 3})
+        with engine.begin() as conn:
+            conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE")
+            conn.exec_driver_sql(f"CREATE SCHEMA {PG_SCHEMA}")
+        engine.dispose()
+    except Exception as exc:  # no driver, no server
+        print(f"  PostgreSQL comparison skipped: {exc}".splitlines()[0], flush=True)
+        return None
+    return f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{PG_SCHEMA}"
+
+
+def drop_postgresql_schema(url: str) -> None:
+    from sqlalchemy import create_engine
+
+    engine = create_engine(url.split("?")[0])
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE")
+    engine.dispose()
+
+
+PG_CONNECTIONS = 8
 
 
 def measure_reset(url: str, rounds: int = 200) -> dict[str, float]:
@@ -139,7 +183,8 @@ def run_all(args: argparse.Namespace) -> dict[str, Any]:
 
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "emulator.db"
-        emulator = emulator_server(db)
+        log = Path(tmp) / "emulator.log"
+        emulator = emulator_server(db, log)
         try:
             figures["startup_s"] = emulator.startup_s
             time.sleep(1)
@@ -149,7 +194,23 @@ def run_all(args: argparse.Namespace) -> dict[str, Any]:
             figures["operations"] = empty
         finally:
             emulator.stop()
+        figures["access_log_bytes"] = log.stat().st_size
+        # What the access log costs: the same create with it off.
+        emulator = emulator_server(Path(tmp) / "quiet.db", None, "--no-access-log")
+        try:
+            figures["create_no_access_log"] = drive(emulator.url, scenarios.CREATE_DEVICE)
+        finally:
+            emulator.stop()
         figures["bare_after"] = drive_bare()
+        print("raw sqlite3, 500-row batches ...", flush=True)
+        figures["raw_sqlite_rows_per_s"] = raw_sqlite.rows_per_second(args.seconds)
+        print(f"  {figures['raw_sqlite_rows_per_s']:.0f} rows/s", flush=True)
+        if not args.skip_postgresql:
+            figures.update(postgresql_vs_sqlite(Path(tmp), drive))
+        if not args.skip_per_test:
+            print("pytest plugin: a test with its own namespace vs a plain test ...", flush=True)
+            figures["per_test"] = per_test.measure()
+            print(f"  {figures['per_test']}", flush=True)
         if not args.skip_million:
             print(f"filling the registry with {args.million:,} devices ...", flush=True)
             started = time.perf_counter()
@@ -164,6 +225,28 @@ def run_all(args: argparse.Namespace) -> dict[str, Any]:
             finally:
                 emulator.stop()
     return results
+
+
+def postgresql_vs_sqlite(tmp: Path, drive: Callable[..., dict[str, Any]]) -> dict[str, Any]:
+    """EnOS create on one process on PostgreSQL and on a SQLite file, as shipped, at
+    PG_CONNECTIONS connections: the SQLite run first, then PostgreSQL, then SQLite again."""
+    url = postgresql_url()
+    if url is None:
+        return {}
+    out: dict[str, Any] = {}
+    try:
+        for key, db in (("sqlite_c8", tmp / "c8.db"), ("postgresql_c8", url),
+                        ("sqlite_c8_after", tmp / "c8-after.db")):  # fmt: skip
+            print(f"one process on {'PostgreSQL' if key.startswith('postgresql') else 'SQLite'}:",
+                  flush=True)  # fmt: skip
+            server = emulator_server(db, tmp / f"{key}.log")
+            try:
+                out[key] = drive(server.url, scenarios.CREATE_DEVICE, PG_CONNECTIONS)
+            finally:
+                server.stop()
+    finally:
+        drop_postgresql_schema(url)
+    return out
 
 
 def run_operations(url: str, drive: Callable[..., dict[str, Any]],
@@ -189,6 +272,8 @@ def main() -> None:
         "--million", type=int, default=1_000_000, help="devices for the full-registry run"
     )
     parser.add_argument("--skip-million", action="store_true")
+    parser.add_argument("--skip-postgresql", action="store_true")
+    parser.add_argument("--skip-per-test", action="store_true")
     parser.add_argument("--output", type=Path, default=BENCH / "results.json")
     args = parser.parse_args()
     results = run_all(args)

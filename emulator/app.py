@@ -35,6 +35,7 @@ from emulator.core.errors import VendorError
 from emulator.core.fixtures import FixtureError, build_baseline, merge, read_fixture_file
 from emulator.core.ids import Ids
 from emulator.core.namespaces import Namespaces
+from emulator.core.offload import Offload
 from emulator.core.routing import VendorRoute
 from emulator.core.vendor import vendors
 
@@ -65,6 +66,8 @@ def build_emulator(settings: Settings) -> Emulator:
         seed=settings.seed,
         id_salt=f":{os.getpid()}" if settings.workers > 1 else "",
         side_engine=side,
+        # PostgreSQL answers over the network: the hot handlers wait for it on worker threads.
+        offload=Offload() if is_postgresql(settings.db) else None,
     )
     try:
         emulator.namespaces.ensure(namespaces.DEFAULT)

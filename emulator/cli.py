@@ -26,7 +26,7 @@ from pydantic_settings import SettingsError
 from emulator import __version__
 from emulator.config import Settings
 from emulator.core.fixtures import FixtureError
-from emulator.core.logs import LogFormat, LogSettings, log_config
+from emulator.core.logs import LogFormat, LogSettings, flush_logs, log_config
 from emulator.core.vendor import names as vendor_names
 from emulator.core.vendor import vendors
 
@@ -253,6 +253,9 @@ def serving_app(settings: Settings | None = None) -> FastAPI:
         async with inner(target) as state:
             yield state
         app.state.emulator.dispose()
+        # Now: uvicorn ends the process by raising the signal again, which skips the flush
+        # logging does at exit, and access lines are written in batches (core/logs.py).
+        flush_logs()
 
     app.router.lifespan_context = lifespan
     return app

@@ -19,8 +19,11 @@ whose message lists the nearest misses, so pytest reports what did arrive.
 
 from __future__ import annotations
 
+import functools
 import json
-from collections.abc import Mapping
+import ssl
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +32,36 @@ import httpx
 __all__ = ["DeviceHandle", "EmulatorClient", "EmulatorClock", "EmulatorError", "VerificationError"]
 
 ADMIN_TOKEN_HEADER = "X-Emulator-Admin-Token"
+
+
+@functools.cache
+def _default_ssl_context() -> ssl.SSLContext:
+    """httpx's default TLS settings, built once per process: an ``httpx.Client`` builds them
+    anew, loading the whole CA bundle (about 20 ms), and a suite makes one client per test.
+    The emulator speaks plain HTTP; this only matters behind a TLS proxy."""
+    return httpx.create_ssl_context()
+
+
+class _SharedTransport(httpx.HTTPTransport):
+    """A transport that outlives the clients using it: closing a client leaves it open."""
+
+    def close(self) -> None:
+        pass
+
+    def close_pool(self) -> None:
+        super().close()
+
+
+@contextmanager
+def shared_transport() -> Iterator[httpx.HTTPTransport]:
+    """A connection pool to share between :class:`EmulatorClient` instances (``transport=``):
+    each client then reuses the open connections of the ones before it. Closed when the
+    block ends."""
+    transport = _SharedTransport(verify=_default_ssl_context())
+    try:
+        yield transport
+    finally:
+        transport.close_pool()
 
 
 class EmulatorError(RuntimeError):
@@ -60,6 +93,8 @@ class EmulatorClient(httpx.Client):
     def __init__(
         self, url: str, *, admin_token: str | None = None, timeout: float = 30.0, **kwargs: Any
     ) -> None:
+        if not {"verify", "cert", "transport"} & kwargs.keys():
+            kwargs["verify"] = _default_ssl_context()
         super().__init__(base_url=url.rstrip("/"), timeout=timeout, **kwargs)
         self.url = url.rstrip("/")
         self.admin_headers = {ADMIN_TOKEN_HEADER: admin_token} if admin_token else {}

@@ -36,8 +36,11 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
+    import httpx
+
     from emulator.client import EmulatorClient
     from emulator.config import Settings
+    from emulator.core.context import Emulator
 
 MARKER = "iot_emulator_fixtures"
 URL_ENV = "IOT_EMULATOR_URL"
@@ -75,6 +78,17 @@ class _Servers:
     def __init__(self) -> None:
         self._stack = ExitStack()
         self._urls: dict[str, str] = {}
+        self._emulators: dict[str, Emulator] = {}  # by URL: the servers started here
+        self._transport: httpx.HTTPTransport | None = None
+
+    def transport(self) -> httpx.HTTPTransport:
+        """One connection pool for every test's client: a test then reuses an open
+        connection rather than connecting anew (closed at the end of the session)."""
+        if self._transport is None:
+            from emulator.client import shared_transport
+
+            self._transport = self._stack.enter_context(shared_transport())
+        return self._transport
 
     def url(self, settings: Settings) -> str:
         key = settings.model_dump_json()
@@ -82,8 +96,20 @@ class _Servers:
             from emulator.app import create_app
             from emulator.testing import serve_in_thread
 
-            self._urls[key] = self._stack.enter_context(serve_in_thread(create_app(settings)))
+            app = create_app(settings)
+            self._urls[key] = url = self._stack.enter_context(serve_in_thread(app))
+            self._emulators[url] = app.state.emulator
         return self._urls[key]
+
+    def drop_namespace(self, url: str, name: str) -> bool:
+        """Drop a namespace of a server started here, in process (no request: a suite drops
+        one after every test); False for any other server."""
+        emulator = self._emulators.get(url)
+        if emulator is None:
+            return False
+        emulator.namespaces.drop(name)
+        emulator.forget(name)
+        return True
 
     def close(self) -> None:
         self._stack.close()
@@ -133,6 +159,7 @@ def iot_emulator(
     iot_emulator_base_url: str,
     iot_emulator_namespace: str,
     iot_emulator_settings: Settings,
+    _iot_emulator_servers: _Servers,
 ) -> Iterator[EmulatorClient]:
     """A client bound to this test's own namespace, with the control plane as methods."""
     from emulator.client import EmulatorClient
@@ -143,7 +170,11 @@ def iot_emulator(
         or iot_emulator_settings.admin_token
     )
     base = iot_emulator_base_url
-    client = EmulatorClient(f"{base}/ns/{iot_emulator_namespace}", admin_token=token)
+    client = EmulatorClient(
+        f"{base}/ns/{iot_emulator_namespace}",
+        admin_token=token,
+        transport=_iot_emulator_servers.transport(),
+    )
     try:
         # The farthest marker first (module, class, function), so closer files win.
         for marker in reversed(list(request.node.iter_markers(MARKER))):
@@ -155,12 +186,13 @@ def iot_emulator(
             if client.clock.touched:
                 # The clock is the one state every namespace of an emulator shares.
                 client.clock.release()
-            # 404: the test never used its namespace, so it was never created.
-            client.request(
-                "DELETE",
-                f"{base}/_emulator/namespaces/{iot_emulator_namespace}",
-                headers=client.admin_headers,
-            )
+            if not _iot_emulator_servers.drop_namespace(base, iot_emulator_namespace):
+                # 404: the test never used its namespace, so it was never created.
+                client.request(
+                    "DELETE",
+                    f"{base}/_emulator/namespaces/{iot_emulator_namespace}",
+                    headers=client.admin_headers,
+                )
         finally:
             client.close()
 

@@ -6,12 +6,22 @@ import json
 import logging
 import signal
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
+from uvicorn.logging import AccessFormatter as UvicornAccessFormatter
 
-from emulator.core.logs import JsonFormatter, LogSettings, log_config
+from emulator.core.logs import (
+    AccessFormatter,
+    BufferedStreamHandler,
+    JsonFormatter,
+    LogSettings,
+    log_config,
+)
 from emulator.testing import free_port
 from tests.processes import start, wait_healthy
 
@@ -84,3 +94,69 @@ def test_log_settings_read_emulator_variables(monkeypatch: pytest.MonkeyPatch) -
 
     assert (settings.log_format, settings.access_log) == ("json", False)
     assert log_config("debug", "json")["loggers"]["emulator"]["level"] == "DEBUG"
+
+
+def access_record(status: int, path: str = "/x?y=1") -> logging.LogRecord:
+    # What uvicorn's access logger receives for each request.
+    return logging.LogRecord(
+        "uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:50000", "POST", path, "1.1", status), None,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("status", [200, 404, 500, 599])
+def test_access_lines_read_as_uvicorns_own(status: int) -> None:
+    fmt = log_config()["formatters"]["access"]["fmt"]
+    theirs = UvicornAccessFormatter(fmt, use_colors=False)
+    ours = AccessFormatter(fmt, use_colors=False)
+
+    assert ours.format(access_record(status)) == theirs.format(access_record(status))
+
+
+class RecordingStream:
+    """A stream that keeps each write and says when one came."""
+
+    def __init__(self) -> None:
+        self.writes: list[str] = []
+        self.written = threading.Event()
+
+    def write(self, text: str) -> None:
+        self.writes.append(text)
+        self.written.set()
+
+    def flush(self) -> None:
+        pass
+
+
+@contextmanager
+def held(handler: logging.Handler) -> Iterator[None]:
+    lock = handler.lock
+    assert lock is not None
+    with lock:
+        yield
+
+
+def test_access_lines_are_written_together_without_a_flush() -> None:
+    stream = RecordingStream()
+    handler = BufferedStreamHandler(stream)  # type: ignore[arg-type]
+    handler.setFormatter(AccessFormatter(log_config()["formatters"]["access"]["fmt"]))
+    with held(handler):  # the handler's writer thread waits until all three are pending
+        for status in (200, 201, 404):
+            handler.handle(access_record(status))
+        assert stream.writes == []
+
+    assert stream.written.wait(timeout=30)
+    assert len(stream.writes) == 1
+    assert [line.split('" ')[-1] for line in stream.writes[0].splitlines()] == [
+        "200 OK", "201 Created", "404 Not Found",
+    ]  # fmt: skip
+
+
+def test_flush_writes_what_is_pending_at_once() -> None:
+    stream = RecordingStream()
+    handler = BufferedStreamHandler(stream)  # type: ignore[arg-type]
+    with held(handler):
+        handler.handle(access_record(200))
+        handler.flush()
+
+    assert stream.writes == ['127.0.0.1:50000 - "POST /x?y=1 HTTP/1.1" 200\n']

@@ -97,6 +97,28 @@ def test_iot_emulator_gives_each_test_a_fresh_namespace(pytester: pytest.Pyteste
     run(pytester).assert_outcomes(passed=3)
 
 
+def test_tests_reuse_one_connection_to_the_emulator(pytester: pytest.Pytester) -> None:
+    # Each test's client shares the session's connection pool: no new connection per test.
+    write_tests(
+        pytester,
+        """
+        ports = []
+
+        def local_port(response):
+            return response.extensions["network_stream"].get_extra_info("client_addr")[1]
+
+        def test_first(iot_emulator):
+            ports.append(local_port(iot_emulator.get("/_emulator/health")))
+
+        def test_second(iot_emulator):
+            ports.append(local_port(iot_emulator.get("/_emulator/health")))
+            assert ports[0] == ports[1]
+        """,
+    )
+
+    run(pytester).assert_outcomes(passed=2)
+
+
 def test_iot_emulator_url_is_the_namespace_of_a_real_server(pytester: pytest.Pytester) -> None:
     write_tests(
         pytester,

@@ -24,6 +24,7 @@ from emulator.core.fixtures import Baseline
 from emulator.core.ids import Ids
 from emulator.core.journal import Journal, SharedJournal
 from emulator.core.namespaces import Namespaces
+from emulator.core.offload import Offload
 from emulator.core.vendor import Hooks
 
 
@@ -59,6 +60,8 @@ class Emulator:
     id_salt: str = ""
     # The shared clock's and journal's engine (core/db.py make_side_engine); None: ``engine``.
     side_engine: Engine | None = None
+    # Worker threads for the hot handlers on PostgreSQL (core/offload.py); None: on the loop.
+    offload: Offload | None = None
     # Registered at app creation by the command engine and the vendors (core/vendor.py).
     hooks: Hooks = field(default_factory=Hooks)
     # Device-protocol listeners running now (the vendors' ``listeners``), by name: health
@@ -71,6 +74,7 @@ class Emulator:
         default_factory=weakref.WeakSet, init=False, repr=False
     )
     _held_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    _ids_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     def __post_init__(self) -> None:
         # A pool checkout and return cost more than the statements of a small request; on a
@@ -94,6 +98,8 @@ class Emulator:
 
     def dispose(self) -> None:
         """Close every database connection: the pools of both engines and the held ones."""
+        if self.offload is not None:
+            self.offload.close()
         with self._held_lock:
             held = list(self._all_held)
         for conn in held:
@@ -103,6 +109,13 @@ class Emulator:
             self.side_engine.dispose()
 
     def ids(self, namespace: str) -> Ids:
+        ids = self._ids.get(namespace)
+        if ids is None:
+            with self._ids_lock:  # handlers on worker threads (core/offload.py): one Ids
+                return self._new_ids(namespace)
+        return ids
+
+    def _new_ids(self, namespace: str) -> Ids:
         ids = self._ids.get(namespace)
         if ids is None:
             if namespace in self._seeds:

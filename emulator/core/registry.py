@@ -25,6 +25,8 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    Update,
+    bindparam,
     func,
     select,
     update,
@@ -231,8 +233,7 @@ def derived_columns(table: Table) -> set[str]:
     return {c.name for c in table.c if c.info.get("derived")}
 
 
-def recount_quota(conn: Connection, namespace: str) -> None:
-    """Recompute ``products.quota_used`` of a namespace after a bulk load."""
+def _recount_quota_statement() -> Update:
     d = devices
     held = (
         select(func.count())
@@ -243,7 +244,16 @@ def recount_quota(conn: Connection, namespace: str) -> None:
         )
         .scalar_subquery()
     )
-    conn.execute(update(products).where(products.c.namespace == namespace).values(quota_used=held))
+    return update(products).where(products.c.namespace == bindparam("ns")).values(quota_used=held)
+
+
+# Built once: every new namespace runs it.
+_RECOUNT_QUOTA = _recount_quota_statement()
+
+
+def recount_quota(conn: Connection, namespace: str) -> None:
+    """Recompute ``products.quota_used`` of a namespace after a bulk load."""
+    conn.execute(_RECOUNT_QUOTA, {"ns": namespace})
 
 
 def namespaced_tables() -> list[Table]:

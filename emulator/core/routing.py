@@ -236,6 +236,15 @@ class VendorRoute(APIRoute):
                 # Later requests for this method and path may skip the router (asgi.py).
                 asgi.offer(request.scope, vendor_route_handler)
             emulator = emulator_of(request)
+            offload = emulator.offload
+            if direct and offload is not None and _body_within_limit(request, emulator):
+                # PostgreSQL (core/offload.py): the body is read here, on the server's loop;
+                # the rest, which waits for the database, on a worker thread.
+                await request.body()
+                return await offload.run(lambda: handle(request, emulator, started))
+            return await handle(request, emulator, started)
+
+        async def handle(request: Request, emulator: Emulator, started: float) -> Response:
             namespace = namespace_of(request)
             operation = route.operation_of(request) or route_operation
             marks = faults.RequestFaults()
@@ -279,6 +288,14 @@ class VendorRoute(APIRoute):
             return response
 
         return vendor_route_handler
+
+
+def _body_within_limit(request: Request, emulator: Emulator) -> bool:
+    """The body's length is declared and within the limit, or there is no body."""
+    length = request.headers.get("content-length", "")
+    if length.isdigit():
+        return int(length) <= emulator.settings.max_body_bytes
+    return not length and "transfer-encoding" not in request.headers
 
 
 async def _read_within(request: Request, limit: int) -> bool:

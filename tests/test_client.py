@@ -1,0 +1,31 @@
+"""``emulator.client.EmulatorClient``: what making one costs (a suite makes one per test)."""
+
+from __future__ import annotations
+
+import ssl
+
+import httpx
+
+from emulator.client import EmulatorClient
+
+
+def tls_context_of(client: httpx.Client) -> ssl.SSLContext:
+    # httpx keeps the context on its connection pool; no public accessor exists.
+    context: ssl.SSLContext = client._transport._pool._ssl_context  # type: ignore[attr-defined]
+    return context
+
+
+def test_clients_share_one_tls_setup_built_once() -> None:
+    # httpx builds its TLS settings (loading the whole CA bundle) for every new client.
+    with EmulatorClient("http://127.0.0.1:1") as one, EmulatorClient("http://127.0.0.1:2") as two:
+        assert tls_context_of(one) is tls_context_of(two)
+        assert tls_context_of(one).verify_mode == ssl.CERT_REQUIRED
+
+
+def test_a_client_given_its_own_tls_settings_keeps_them() -> None:
+    with (
+        EmulatorClient("http://127.0.0.1:1") as default,
+        EmulatorClient("http://127.0.0.1:1", verify=False) as unverified,
+    ):
+        assert tls_context_of(unverified) is not tls_context_of(default)
+        assert tls_context_of(unverified).verify_mode == ssl.CERT_NONE
