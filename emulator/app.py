@@ -32,8 +32,9 @@ from emulator.core.context import Emulator
 from emulator.core.db import is_postgresql, make_side_engine
 from emulator.core.db_open import open_database
 from emulator.core.errors import VendorError
-from emulator.core.fixtures import FixtureError, build_baseline, merge, read_fixture_file
+from emulator.core.fixtures import FixtureError, build_baseline
 from emulator.core.ids import Ids
+from emulator.core.layering import load_fixture_files
 from emulator.core.namespaces import Namespaces
 from emulator.core.offload import Offload
 from emulator.core.routing import VendorRoute
@@ -48,7 +49,7 @@ def build_emulator(settings: Settings) -> Emulator:
     Raises :class:`emulator.core.fixtures.FixtureError` when a fixture file is invalid, and
     :class:`emulator.core.db_open.DatabaseOpenError` when the database cannot be used.
     """
-    document = merge(read_fixture_file(path) for path in settings.fixtures)
+    document = load_fixture_files(settings.fixtures)
     timeouts = (settings.db_connect_timeout, settings.db_statement_timeout)
     engine = open_database(settings.db, settings.db_wait, *timeouts)
     # One process on SQLite keeps the clock, faults and journal in memory; on PostgreSQL or

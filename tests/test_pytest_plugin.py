@@ -168,6 +168,36 @@ def test_settings_fixture_override_configures_the_server(pytester: pytest.Pytest
     run(pytester).assert_outcomes(passed=1)
 
 
+def test_settings_can_add_a_file_to_the_default_fixtures(pytester: pytest.Pytester) -> None:
+    # README: "the defaults plus mine" in the settings fixture; the file adds a device to a
+    # product of the defaults, which it does not repeat.
+    pytester.makefile(
+        ".yaml", mine="quectel:\n  devices: [{productKey: PK0001, deviceKey: MINE1}]\n"
+    )
+    pytester.makeconftest(
+        """
+        import pytest
+        from emulator.config import DEFAULTS, Settings
+
+        @pytest.fixture(scope="session")
+        def iot_emulator_settings():
+            return Settings(db=":memory:", fixtures=[DEFAULTS, "mine.yaml"])
+        """
+    )
+    write_tests(
+        pytester,
+        """
+        def test_the_defaults_and_mine(iot_emulator):
+            keys = [d["deviceKey"] for d in iot_emulator.devices("quectel", productKey="PK0001")]
+            assert "MINE1" in keys
+            created = iot_emulator.post(CREATE_URL, json=CREATE_BODY, headers=ENOS_HEADERS)
+            assert created.json()["code"] == 0
+        """,
+    )
+
+    run(pytester).assert_outcomes(passed=1)
+
+
 def test_marker_loads_fixture_files_module_first_then_the_test(
     pytester: pytest.Pytester,
 ) -> None:

@@ -377,10 +377,9 @@ def merge_fixtures(ctx: Ctx, data: Any) -> dict[str, Any]:
     ctx.emulator.namespaces.ensure(ctx.namespace)
     source = "POST /fixtures"
     try:
-        doc = fixtures.parse_document(data, source, check=False)
         with ctx.read() as conn:
             current = snapshot.export_document(conn, ctx.namespace)
-        merged = snapshot.merge_state(current, doc, source)
+        merged = snapshot.merge_state(current, data, source)
         state = fixtures.build_baseline(merged, ctx.ids, ctx.now_ms())
     except fixtures.FixtureError as exc:
         raise ControlError(400, str(exc)) from None

@@ -11,12 +11,10 @@ The state export (the reverse: rows back into a document) is in ``core/snapshot.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, NoReturn, TypeVar
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 from pydantic.alias_generators import to_camel
 from sqlalchemy import Connection, Table, UniqueConstraint, insert
@@ -27,7 +25,21 @@ from emulator.core.vendor import vendors
 
 
 class FixtureError(ValueError):
-    """A fixture file that cannot be loaded; the message names the file, entry and field."""
+    """A fixture file that cannot be loaded; the message names the file, entry and field.
+
+    ``where`` (``<vendor>.devices[0].productKey``) and ``reason`` are the parts after the
+    source, when the error is about one entry: several files merged name the file that holds
+    the entry (``core/layering.py``).
+    """
+
+    def __init__(self, message: str, *, where: str | None = None, reason: str = "") -> None:
+        super().__init__(message)
+        self.where = where
+        self.reason = reason
+
+    @classmethod
+    def at(cls, source: str, where: str, reason: str) -> FixtureError:
+        return cls(f"{source}: {where}: {reason}", where=where, reason=reason)
 
 
 class FixtureModel(BaseModel):
@@ -230,45 +242,17 @@ def parse_document(data: Any, source: str, *, check: bool = True) -> FixtureDocu
         doc = document_model().model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
-        raise FixtureError(f"{source}: {_location(first['loc'])}: {first['msg']}") from None
+        raise FixtureError.at(source, _location(first["loc"]), first["msg"]) from None
     if check:
         check_references(doc, source)
     return doc
-
-
-def read_fixture_file(path: Path) -> FixtureDocument:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise FixtureError(f"{path}: cannot read fixture file: {exc.strerror}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise FixtureError(f"{path}: not valid YAML: {exc}") from None
-    return parse_document(data, str(path))
-
-
-def merge(docs: Iterable[FixtureDocument]) -> FixtureDocument:
-    """Concatenate the lists of several documents, section by section."""
-    model = document_model()
-    merged: dict[str, Any] = {
-        name: [] if name == "overrides" else {} for name in model.model_fields
-    }  # fmt: skip
-    for doc in docs:
-        for section, lists in doc.model_dump(by_alias=True, exclude_defaults=False).items():
-            if isinstance(lists, list):
-                merged[section].extend(lists)
-                continue
-            for name, items in lists.items():
-                merged[section].setdefault(name, []).extend(items)
-    return model.model_validate(merged)
 
 
 def check_references(doc: FixtureDocument, source: str) -> None:
     for name, section in _sections():
 
         def fail(where: str, message: str, name: str = name) -> NoReturn:
-            raise FixtureError(f"{source}: {name}.{where}: {message}")
+            raise FixtureError.at(source, f"{name}.{where}", message)
 
         section.check(doc.section(name), fail)
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, select
 
-from emulator.core import registry
+from emulator.core import layering, registry
 from emulator.core.fixtures import (
     NOT_EXPORTED,
     Export,
@@ -29,6 +29,12 @@ from emulator.core.fixtures import (
     row_identities,
 )
 from emulator.core.ids import Ids
+from emulator.core.layering import (
+    check_unique_entries,
+    complete_document,
+    merge_documents,
+    merge_into,
+)
 from emulator.core.vendor import vendors
 
 
@@ -98,52 +104,21 @@ def dump_document(doc: FixtureDocument) -> dict[str, Any]:
     return data
 
 
-Identities = tuple[tuple[str, ...], ...]
+def merge_state(current: FixtureDocument, data: Any, source: str) -> FixtureDocument:
+    """The state a namespace holds after merging the document ``data`` (not validated yet)
+    into ``current`` (its export).
 
-
-def _entry_identity(item: Any, identities: Identities) -> tuple[Any, ...] | None:
-    if not isinstance(item, dict):
-        return None
-    for fields in identities:
-        if all(f in item for f in fields):
-            return (fields, *(item[f] for f in fields))
-    return None
-
-
-def merge_into(base: Any, extra: Any, identities: Identities = ()) -> Any:
-    """``extra`` merged into ``base`` (JSON values): objects key by key, lists entry by entry
-    (an entry with the identity of an existing one updates it; others are appended), and
-    anything else replaced."""
-    if isinstance(base, dict) and isinstance(extra, dict):
-        out = dict(base)
-        for key, value in extra.items():
-            out[key] = merge_into(base[key], value, identities) if key in base else value
-        return out
-    if isinstance(base, list) and isinstance(extra, list):
-        merged = list(base)
-        where = {}
-        for i, item in enumerate(merged):
-            ident = _entry_identity(item, identities)
-            if ident is not None:
-                where[ident] = i
-        for item in extra:
-            ident = _entry_identity(item, identities)
-            if ident is not None and ident in where:
-                merged[where[ident]] = merge_into(merged[where[ident]], item, identities)
-            else:
-                merged.append(item)
-        return merged
-    return extra
-
-
-def merge_state(current: FixtureDocument, doc: FixtureDocument, source: str) -> FixtureDocument:
-    """The state a namespace holds after merging ``doc`` into ``current`` (its export).
-
-    Only the fields ``doc`` sets change, so an org listed to add a device keeps its name; the
-    export's overrides of the rows ``doc`` declares again are dropped (``doc`` says what they
-    are now). Raises :class:`FixtureError`, with references checked against the result.
+    Only the fields ``data`` sets change: an entry that updates an existing one needs its
+    identity fields and nothing else, so an org listed to add a device keeps its name. The
+    export's overrides of the rows ``data`` declares again are dropped (``data`` says what
+    they are now). Raises :class:`FixtureError`, with references checked against the result.
     """
-    touched = row_identities(build_baseline(doc, Ids(0, "merge"), 0))
+    extra = layering.by_alias(document_model(), data)
+    check_unique_entries(extra, source)
+    base = current.model_dump(mode="json", by_alias=True)
+    # The entries of ``data`` as the merge leaves them, validated alone so errors locate them.
+    entries = parse_document(complete_document(base, extra), source, check=False)
+    touched = row_identities(build_baseline(entries, Ids(0, "merge"), 0))
     tables = {t.name: t for t in registry.namespaced_tables()}
     current = current.model_copy()
     current.overrides = [
@@ -152,15 +127,7 @@ def merge_state(current: FixtureDocument, doc: FixtureDocument, source: str) -> 
         if (o.table, tuple(o.key.get(k) for k in identity(tables[o.table]))) not in touched
     ]
     base = current.model_dump(mode="json", by_alias=True)
-    extra = doc.model_dump(mode="json", by_alias=True, exclude_unset=True)
-    # Each vendor's section merges by its own entry identities; ``tables`` rows by all of them.
-    by_section = {v.name: v.fixtures.identities for v in vendors() if v.fixtures is not None}
-    every = tuple(dict.fromkeys(i for ids in by_section.values() for i in ids))
-    merged = {
-        key: merge_into(base[key], value, by_section.get(key, every)) if key in base else value
-        for key, value in extra.items()
-    }
-    return parse_document({**base, **merged}, source)
+    return parse_document(merge_documents(base, extra), source)
 
 
 __all__ = ["FixtureError", "dump_document", "export_document", "merge_into", "merge_state"]

@@ -200,6 +200,62 @@ def test_merge_fixtures_updates_an_entry_with_the_same_identity(client: Client) 
     assert enos_device_keys(client).count("renamed") == 1
 
 
+def test_merge_fixtures_updates_only_the_fields_it_sets(client: Client) -> None:
+    # The README: an entry with the identity of an existing one updates "only the fields it
+    # sets": its required fields (a product's owner, a user's password) are not asked again.
+    update = {
+        "mcs": {"products": [{"prodId": "a1234567890", "requiresSerial": True}]},
+        "quectel": {
+            "users": [
+                {
+                    "email": "demo.user@example.com",
+                    "devices": [{"productKey": "PK0001", "deviceKey": "DK00003"}],
+                }
+            ]
+        },
+    }
+    before = state(client)
+
+    response = client.post("/_emulator/fixtures", json=update)
+
+    assert response.status_code == 200, response.text
+    after = state(client)
+    (product,) = [p for p in after["mcs"]["products"] if p["prodId"] == "a1234567890"]
+    (old_product,) = [p for p in before["mcs"]["products"] if p["prodId"] == "a1234567890"]
+    assert product == {**old_product, "requiresSerial": True}
+    (user,) = [u for u in after["quectel"]["users"] if u["email"] == "demo.user@example.com"]
+    (old_user,) = [u for u in before["quectel"]["users"] if u["email"] == "demo.user@example.com"]
+    assert user["password"] == old_user["password"]
+    assert user["userDomain"] == old_user["userDomain"]
+    assert user["devices"] == [
+        *old_user["devices"], {"productKey": "PK0001", "deviceKey": "DK00003"}
+    ]  # fmt: skip
+
+
+def test_merge_fixtures_still_needs_every_field_of_a_new_entry(client: Client) -> None:
+    body = {"mcs": {"products": [{"prodId": "brand-new", "name": "no owner"}]}}
+
+    response = client.post("/_emulator/fixtures", json=body)
+
+    assert response.status_code == 400
+    assert response.json()["error"]["message"].startswith(
+        "POST /fixtures: mcs.products[0].owner: Field required"
+    )
+
+
+def test_merge_fixtures_refuses_an_entry_listed_twice(client: Client) -> None:
+    product = {"productKey": "PKTWICE"}
+    body = {"quectel": {"products": [product, {**product, "name": "again"}]}}
+
+    response = client.post("/_emulator/fixtures", json=body)
+
+    assert response.status_code == 400
+    assert response.json()["error"]["message"] == (
+        "POST /fixtures: quectel.products[1]: productKey 'PKTWICE' is defined twice"
+        " (also quectel.products[0])"
+    )
+
+
 def test_merge_fixtures_accepts_json(client: Client) -> None:
     body = {"mcs": {"apps": [{"appKey": "mergedApp", "appSecret": "merged-secret"}]}}
 

@@ -7,14 +7,9 @@ from pathlib import Path
 import pytest
 
 from emulator.config import DEFAULT_FIXTURES
-from emulator.core.fixtures import (
-    FixtureError,
-    build_baseline,
-    merge,
-    parse_document,
-    read_fixture_file,
-)
+from emulator.core.fixtures import FixtureError, build_baseline, parse_document
 from emulator.core.ids import Ids
+from emulator.core.layering import load_fixture_files, read_fixture_file
 
 
 def test_default_fixtures_load() -> None:
@@ -78,11 +73,12 @@ def test_missing_file_names_the_file(tmp_path: Path) -> None:
         read_fixture_file(tmp_path / "nowhere.yaml")
 
 
-def test_merge_concatenates_sections() -> None:
-    a = parse_document({"quectel": {"products": [{"productKey": "A"}]}}, "a")
-    b = parse_document({"quectel": {"products": [{"productKey": "B"}]}}, "b")
+def test_files_merge_section_by_section_in_order(tmp_path: Path) -> None:
+    a, b = tmp_path / "a.yaml", tmp_path / "b.yaml"
+    a.write_text("quectel:\n  products: [{productKey: A}]\n")
+    b.write_text("quectel:\n  products: [{productKey: B}]\n")
 
-    merged = merge([a, b])
+    merged = load_fixture_files([a, b])
 
     assert [p.product_key for p in merged.quectel.products] == ["A", "B"]
 

@@ -179,7 +179,8 @@ SECTION = FixtureSection(
     rows=rows,
     export=export,
     check=check,
+    # A user names its user domain too: ``email`` comes first, so users of one domain differ.
     identities=(
-        ("productKey", "deviceKey"), ("accessKey",), ("userDomain",), ("email",), ("productKey",),
+        ("productKey", "deviceKey"), ("accessKey",), ("email",), ("userDomain",), ("productKey",),
     ),
 )  # fmt: skip
