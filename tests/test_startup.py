@@ -96,7 +96,8 @@ def failed_start(args: list[str], cwd: Path, env: dict[str, str] | None = None) 
         pytest.param(
             ["--db", ":memory:", "--fixtures", "twice.yaml"],
             {},
-            "invalid fixtures: twice.yaml: two entries make the same database row",
+            "invalid fixtures: twice.yaml: quectel.products[1]: productKey 'PK1' is defined twice"
+            " (also quectel.products[0])",
             id="product-key-twice",
         ),
         pytest.param(
