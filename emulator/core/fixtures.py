@@ -11,7 +11,7 @@ The state export (the reverse: rows back into a document) is in ``core/snapshot.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, NoReturn, TypeVar
 
@@ -167,6 +167,20 @@ class Export:
             return False
         self.typed.add(id(row))
         return True
+
+    def devices(
+        self, of_product: Callable[[dict[str, Any]], bool]
+    ) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
+        """The device entries of a section: a device row whose product the section exported
+        (``of_product``) and that makes a valid entry is kept, with its entry; any other
+        stays a raw row."""
+        for row in self.rows(registry.devices):
+            if not of_product(row):
+                continue
+            item = entry(DeviceFixture, same_named(DeviceFixture, row))
+            if self.keep(row, item):
+                assert item is not None  # keep() is True only for an entry
+                yield row, item
 
 
 def entry(model: type[FixtureModel], data: dict[str, Any]) -> dict[str, Any] | None:

@@ -16,7 +16,6 @@ from emulator.core.fixtures import (
     Rows,
     attrs_of,
     entry,
-    same_named,
 )
 
 NAME = "acme"
@@ -60,12 +59,8 @@ def export(rows: Export) -> dict[str, Any]:
         if rows.keep(row, item):
             section["products"].append(item)
             known.add(row["product_key"])
-    for row in rows.rows(registry.devices):
-        item = None
-        if row["product_key"] in known:
-            item = entry(DeviceFixture, same_named(DeviceFixture, row))
-        if rows.keep(row, item):
-            section["devices"].append(item)
+    for _row, item in rows.devices(lambda row: row["product_key"] in known):
+        section["devices"].append(item)
     return section
 
 

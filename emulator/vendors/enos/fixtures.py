@@ -191,12 +191,8 @@ def export(rows: Export) -> dict[str, Any]:
         if rows.keep(row, item):
             orgs[row["org_id"]]["products"].append(item)
             products.add((row["product_key"], row["org_id"]))
-    for row in rows.rows(r.devices):
-        item = None
-        if (row["product_key"], row["org_id"]) in products:
-            item = entry(DeviceFixture, same_named(DeviceFixture, row))
-        if rows.keep(row, item):
-            orgs[row["org_id"]]["devices"].append(item)
+    for row, item in rows.devices(lambda row: (row["product_key"], row["org_id"]) in products):
+        orgs[row["org_id"]]["devices"].append(item)
     groups: set[tuple[str, str]] = set()
     for row in rows.rows(tables.dps_groups):
         item = None

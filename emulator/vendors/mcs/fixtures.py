@@ -17,7 +17,6 @@ from emulator.core.fixtures import (
     Rows,
     attrs_of,
     entry,
-    same_named,
 )
 
 NAME = "mcs"
@@ -120,12 +119,8 @@ def export(rows: Export) -> dict[str, Any]:
         if rows.keep(row, item):
             section["products"].append(item)
             products.add(row["product_key"])
-    for row in rows.rows(r.devices):
-        item = None
-        if row["product_key"] in products:
-            item = entry(DeviceFixture, same_named(DeviceFixture, row))
-        if rows.keep(row, item):
-            section["devices"].append(item)
+    for _row, item in rows.devices(lambda row: row["product_key"] in products):
+        section["devices"].append(item)
     return section
 
 
