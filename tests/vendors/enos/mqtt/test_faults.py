@@ -13,10 +13,16 @@ import paho.mqtt.client as paho
 import pytest
 from enos.core.MqttClient import MqttClient
 from enos.message.upstream.tsl.MeasurepointPostRequest import MeasurepointPostRequest
-from paho.mqtt.enums import CallbackAPIVersion
 
 from tests.vendors.enos.mqtt.conftest import SDK_WARNINGS, Live, LogEvent
-from tests.vendors.enos.mqtt.test_login import WAIT_S, _Callbacks, _connack, connect, wait_for
+from tests.vendors.enos.mqtt.test_login import (
+    WAIT_S,
+    _Callbacks,
+    _connack,
+    connect,
+    paho_client,
+    wait_for,
+)
 
 pytestmark = SDK_WARNINGS
 POST = "enos.mqtt.measurepoint_post"
@@ -117,7 +123,6 @@ def test_a_login_fault_dropping_the_connection_sends_no_connack(live: Live) -> N
     device = live.create_device()
     pk, dk = device["productKey"], device["deviceKey"]
     arm(live, operation="enos.mqtt.login", action="dropConnection", times=1)
-    profile = MqttClient(live.mqtt_url, pk, dk, device["deviceSecret"]).get_profile()
     events: list[str] = []
     closed = threading.Event()
 
@@ -125,8 +130,7 @@ def test_a_login_fault_dropping_the_connection_sends_no_connack(live: Live) -> N
         events.append("closed")
         closed.set()
 
-    client = paho.Client(CallbackAPIVersion.VERSION1, client_id=profile.get_client_id())
-    client.username_pw_set(profile.get_mqtt_username(), profile.get_mqtt_password())
+    client = paho_client(live, pk, dk, device["deviceSecret"])
     client.on_connect = lambda _c, _u, _f, rc: events.append(f"CONNACK {rc}")
     client.on_disconnect = on_disconnect
     client.connect("127.0.0.1", live.mqtt_port)
