@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt
 from pydantic.alias_generators import to_camel
 
 from emulator.core.limits import INT32_MAX, INT64_MAX, MAX_TTL_SECONDS
@@ -107,8 +107,9 @@ class ClockUpdate(StrictControlModel):
     ``advance`` by seconds (both: freeze, then advance)."""
 
     freeze: int | str | bool | None = None
-    advance: float | None = None
+    # Strict: ``false`` is not a number of seconds (nor, for the seed, a seed).
+    advance: StrictFloat | None = None
 
 
 class SeedRequest(StrictControlModel):
-    seed: int | None = Field(ge=-INT64_MAX, le=INT64_MAX, description="null: random again")
+    seed: StrictInt | None = Field(ge=-INT64_MAX, le=INT64_MAX, description="null: random again")
