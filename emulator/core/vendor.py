@@ -63,6 +63,22 @@ class FleetCommands:
 
 
 @dataclass(frozen=True)
+class DeviceTable:
+    """A table on a device's dashboard page that only this vendor's devices have (what a
+    real device reported, say), derived from the device's ``attrs``. ``columns`` are
+    (heading, kind) pairs; the page shows a cell by its column's kind: ``text``, ``mono``
+    (an identifier), ``value`` (any JSON value, compact) or ``time`` (epoch milliseconds).
+    ``keys`` names each row (the page's ``data-row``, for tests and links)."""
+
+    id: str
+    title: str
+    columns: tuple[tuple[str, str], ...]
+    rows: Sequence[Sequence[Any]]
+    keys: Sequence[str] = ()
+    note: str = ""
+
+
+@dataclass(frozen=True)
 class Vendor:
     """One vendor, as the rest of the emulator sees it."""
 
@@ -95,6 +111,8 @@ class Vendor:
     setup: Sequence[Callable[[Emulator], None]] = ()
     # Started with the app (its lifespan), stopped with it.
     listeners: Sequence[Listener] = ()
+    # The tables a device's dashboard page adds for this vendor, from the device's ``attrs``.
+    device_tables: Callable[[Mapping[str, Any]], Sequence[DeviceTable]] | None = None
 
 
 _REGISTERED: list[Vendor] = []

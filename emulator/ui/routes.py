@@ -6,6 +6,9 @@
 - ``GET /_emulator/ui/static/{file}``: its assets.
 - ``GET /_emulator/devices/{vendor}/{productKey}/{deviceKey}``: one device, as the device list
   shows it (404 when absent).
+- ``GET /_emulator/devices/{vendor}/{productKey}/{deviceKey}/tables``: the tables the device's
+  vendor adds to its page (``Vendor.device_tables``: what a real device reported), as
+  ``{"tables": [{id, title, columns: [{name, kind}], rows: [{key, cells}], note}]}``.
 - ``GET /_emulator/products[?vendor=]``: every product of the namespace with its device and
   online counts (the device filters' choices).
 
@@ -24,6 +27,7 @@ from sqlalchemy import case, func, select
 from emulator.control.errors import ControlError
 from emulator.control.schemas import DeviceView
 from emulator.core import registry
+from emulator.core import vendor as vendors
 from emulator.core.context import Ctx
 from emulator.core.routing import LockWaitingRoute, request_context
 from emulator.core.vendor import VendorName
@@ -67,9 +71,7 @@ async def asset(name: str) -> FileResponse:
 Vendor = VendorName
 
 
-@router.get("/devices/{vendor}/{product_key}/{device_key}", operation_id="control.get_device")
-async def get_device(ctx: CtxDep, vendor: Vendor, product_key: str, device_key: str) -> DeviceView:
-    """One device of the namespace and the state of its simulated twin."""
+def _device(ctx: Ctx, vendor: str, product_key: str, device_key: str) -> DeviceView:
     t = registry.devices
     with ctx.read() as conn:
         row = (
@@ -87,6 +89,39 @@ async def get_device(ctx: CtxDep, vendor: Vendor, product_key: str, device_key: 
     if row is None:
         raise ControlError(404, f"no {vendor} device {product_key}/{device_key}")
     return DeviceView.model_validate(dict(row))
+
+
+@router.get("/devices/{vendor}/{product_key}/{device_key}", operation_id="control.get_device")
+async def get_device(ctx: CtxDep, vendor: Vendor, product_key: str, device_key: str) -> DeviceView:
+    """One device of the namespace and the state of its simulated twin."""
+    return _device(ctx, vendor, product_key, device_key)
+
+
+@router.get(
+    "/devices/{vendor}/{product_key}/{device_key}/tables", operation_id="control.get_device_tables"
+)
+async def get_device_tables(
+    ctx: CtxDep, vendor: Vendor, product_key: str, device_key: str
+) -> dict[str, Any]:
+    """The tables the device's vendor adds to its dashboard page (none for most vendors)."""
+    device = _device(ctx, vendor, product_key, device_key)
+    derive = vendors.get(vendor).device_tables
+    tables = derive(device.attrs or {}) if derive is not None else ()
+    return {
+        "tables": [
+            {
+                "id": t.id,
+                "title": t.title,
+                "note": t.note,
+                "columns": [{"name": name, "kind": kind} for name, kind in t.columns],
+                "rows": [
+                    {"key": t.keys[i] if i < len(t.keys) else str(i), "cells": list(cells)}
+                    for i, cells in enumerate(t.rows)
+                ],
+            }
+            for t in tables
+        ]
+    }
 
 
 @router.get("/products", operation_id="control.list_products")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -17,6 +18,9 @@ import pytest
 from tests.ui import scenario
 from tests.ui.browser import see, see_page
 from tests.ui.conftest import ADMIN_TOKEN, POLL_MS, Dashboard
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 
 def test_devices_created_through_a_vendor_api_appear_on_the_devices_page(
@@ -327,30 +331,68 @@ def test_admin_token_is_asked_for_and_sent_on_every_call(
     see(row.locator("[data-state]")).to_have_text("online")
 
 
-@pytest.mark.filterwarnings("ignore:Callback API version 1 is deprecated:DeprecationWarning")
-def test_device_drawer_shows_the_measure_points_a_real_device_posted(
-    dashboard: Dashboard,
-) -> None:
+def _post_measure_points(dashboard: Dashboard, device_key: str, *posts: dict[str, Any]) -> None:
+    """A real device (the official EnOS SDK) logs in and posts each set of measure points."""
     sdk = pytest.importorskip("enos.core.MqttClient", reason="the EnOS device SDK is absent")
     from enos.message.upstream.tsl.MeasurepointPostRequest import MeasurepointPostRequest
 
-    device = scenario.create_enos_device(dashboard.api, "UI-MP-1")["data"]
+    device = scenario.create_enos_device(dashboard.api, device_key)["data"]
     listener = dashboard.api.post("/_emulator/mqtt").json()
     client = sdk.MqttClient(listener["url"], device["productKey"], device["deviceKey"],
                             device["deviceSecret"])  # fmt: skip
     try:
         client.connect()
-        post = MeasurepointPostRequest.builder().add_measurepoint("temp", 21.5).build()
-        assert client.publish(post).is_success()
+        for points in posts:
+            builder = MeasurepointPostRequest.builder()
+            for name, value in points.items():
+                builder.add_measurepoint(name, value)
+            assert client.publish(builder.build()).is_success()
     finally:
         client.close()
         dashboard.api.delete("/_emulator/mqtt")
+
+
+def _open_device(dashboard: Dashboard, device_key: str) -> Page:
     page = dashboard.open("devices")
-    page.locator('tr[data-key="enos/Vu82Agp3/UI-MP-1"]').get_by_role(
+    page.locator(f'tr[data-key="enos/Vu82Agp3/{device_key}"]').get_by_role(
         "button", name="Commands"
     ).click()
-    points = page.get_by_test_id("device-measurepoints")
-    see(points.locator('tr[data-point="temp"]')).to_contain_text("21.5")
+    return page
+
+
+@pytest.mark.filterwarnings("ignore:Callback API version 1 is deprecated:DeprecationWarning")
+def test_device_drawer_shows_the_measure_points_a_real_device_posted(
+    dashboard: Dashboard,
+) -> None:
+    _post_measure_points(dashboard, "UI-MP-1", {"temp": 21.5}, {"temp": 22.0, "hum": 40})
+    page = _open_device(dashboard, "UI-MP-1")
+    latest = page.get_by_test_id("device-table-measurepoints")
+    see(latest.locator('tr[data-row="temp"]')).to_contain_text("22")
+    see(latest.locator('tr[data-row="hum"]')).to_contain_text("40")
+    see(latest.locator("tbody tr")).to_have_count(2)
+    # The history: each post, newest first.
+    history = page.get_by_test_id("device-table-measurepoint-history")
+    see(history.locator("tbody tr")).to_have_count(2)
+    see(history.locator("tbody tr").first).to_contain_text('"hum":40')
+    see(history.locator("tbody tr").last).to_contain_text('{"temp":21.5}')
+    see(history).to_contain_text("newest 2 of 2 kept")
+
+
+@pytest.mark.filterwarnings("ignore:Callback API version 1 is deprecated:DeprecationWarning")
+def test_hostile_measure_point_names_and_values_show_as_text(dashboard: Dashboard) -> None:
+    name = '<img src=x onerror="window.pwned=1">'
+    value = "<script>window.pwned=2</script><b>bold</b>"
+    _post_measure_points(dashboard, "UI-MP-X", {name: value})
+    page = _open_device(dashboard, "UI-MP-X")
+    latest = page.get_by_test_id("device-table-measurepoints")
+    see(latest.locator("tbody tr")).to_have_count(1)
+    see(latest.locator("tbody tr td").first).to_have_text(name)
+    see(latest.locator("tbody tr td").nth(1)).to_have_text(value)
+    history = page.get_by_test_id("device-table-measurepoint-history")
+    see(history.locator("tbody tr")).to_contain_text("<script>window.pwned=2</script>")
+    drawer = page.get_by_test_id("device-detail")
+    assert drawer.locator("img, script, b").count() == 0
+    assert page.evaluate("window.pwned") is None
 
 
 def test_fault_dropping_a_device_message_armed_from_the_page(dashboard: Dashboard) -> None:

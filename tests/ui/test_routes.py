@@ -106,6 +106,16 @@ def test_get_device_of_unknown_vendor_answers_400(client: Client) -> None:
     assert client.get("/_emulator/devices/acme/PK0001/DK1").status_code == 400
 
 
+def test_device_tables_are_the_vendors_and_none_for_a_vendor_without(client: Client) -> None:
+    scenario.create_quectel_devices(client, "RD-2")
+    assert client.get("/_emulator/devices/quectel/PK0001/RD-2/tables").json() == {"tables": []}
+    scenario.create_enos_device(client, "RD-3")
+    # Nothing posted yet: no measure-point tables.
+    assert client.get("/_emulator/devices/enos/Vu82Agp3/RD-3/tables").json() == {"tables": []}
+    absent = client.get("/_emulator/devices/quectel/PK0001/absent/tables")
+    assert absent.status_code == 404
+
+
 # --- products -----------------------------------------------------------------------------
 
 

@@ -197,17 +197,20 @@ export function create(app) {
   async function loadDetail() {
     const [v, pk, dk] = selected;
     const path = `/devices/${encodeURIComponent(v)}/${encodeURIComponent(pk)}/${encodeURIComponent(dk)}`;
-    const [device, tickets] = await Promise.all([
-      app.api.get(path).catch((error) => {
-        if (error.status === 404) return null;
-        throw error;
-      }),
+    const absent = (error) => {
+      if (error.status === 404) return null;
+      throw error;
+    };
+    const [device, tickets, extra] = await Promise.all([
+      app.api.get(path).catch(absent),
       app.api.get("/commands", { vendor: v, productKey: pk, deviceKey: dk }),
+      app.api.get(`${path}/tables`).catch(absent),
     ]);
-    if (detailMemo.changed({ device, tickets })) renderDetail(device, tickets);
+    const tables = extra ? extra.tables : [];
+    if (detailMemo.changed({ device, tickets, tables })) renderDetail(device, tickets, tables);
   }
 
-  function renderDetail(device, tickets) {
+  function renderDetail(device, tickets, tables) {
     const [v, pk, dk] = selected;
     drawer.hidden = false;
     const close = h("button", { type: "button", class: "close", title: "Close", onclick: () => app.navigate("devices") }, "✕");
@@ -232,7 +235,7 @@ export function create(app) {
         ["Last online", timeCell(device.lastOnlineAt)],
         ["Last offline", timeCell(device.lastOfflineAt)],
       ]),
-      measurePoints(device),
+      tables.map(vendorTable),
       Object.keys(device.attrs || {}).length ? h("details", {}, h("summary", {}, "Vendor fields"), json(device.attrs)) : null,
       h("h3", {}, `Commands (${tickets.total})`, " ", badge("newest first", "neutral")),
       items.length
@@ -241,19 +244,24 @@ export function create(app) {
     );
   }
 
-  // What a real device last reported over MQTT (EnOS measure-point posts): name, value, time.
-  function measurePoints(device) {
-    const points = Object.entries((device.attrs || {}).measurepoints || {});
-    if (!points.length) return null;
+  // A table the device's vendor adds to its page (what a real device reported), each cell
+  // shown by its column's kind; text only (textContent), whatever the device sent.
+  function vendorTable(table) {
+    const cell = (kind, value) => {
+      if (kind === "time") return timeCell(value);
+      if (kind === "mono") return mono(String(value ?? ""));
+      if (kind === "value") return compact(value);
+      return String(value ?? "");
+    };
     return h(
-      "div", {},
-      h("h3", {}, `Measure points (${points.length})`, " ", badge("latest", "neutral")),
+      "div", { "data-testid": `device-table-${table.id}` },
+      h("h3", {}, table.title, " ", table.note ? badge(table.note, "neutral") : null),
       h(
-        "table", { class: "grid", "data-testid": "device-measurepoints" },
-        h("thead", {}, h("tr", {}, h("th", {}, "Point"), h("th", {}, "Value"), h("th", {}, "Time"))),
-        h("tbody", {}, points.map(([name, point]) => h(
-          "tr", { "data-point": name },
-          h("td", {}, mono(name)), h("td", {}, compact(point.value)), h("td", {}, timeCell(point.time)),
+        "table", { class: "grid" },
+        h("thead", {}, h("tr", {}, table.columns.map((c) => h("th", {}, c.name)))),
+        h("tbody", {}, table.rows.map((row) => h(
+          "tr", { "data-row": row.key },
+          table.columns.map((c, i) => h("td", {}, cell(c.kind, row.cells[i]))),
         ))),
       ),
     );

@@ -22,6 +22,7 @@ from emulator.vendors.enos.dps.views import router as dps_views
 from emulator.vendors.enos.mqtt.listener import serve_default as mqtt_listener
 from emulator.vendors.enos.mqtt.operations import OPERATIONS as MQTT_OPERATIONS
 from emulator.vendors.enos.mqtt.routes import router as mqtt_control
+from emulator.vendors.enos.mqtt.views import device_tables
 from emulator.vendors.enos.token.routes import TokenRoute
 from emulator.vendors.enos.token.routes import router as token_router
 
@@ -103,4 +104,6 @@ VENDOR = Vendor(
     # EnOS devices log in over MQTT (vendors/enos/mqtt): the default namespace's listener on
     # --host:--mqtt-port, unless --no-mqtt.
     listeners=(mqtt_listener,),
+    # A device's page shows the measure points it posted over MQTT.
+    device_tables=device_tables,
 )
