@@ -280,7 +280,18 @@ def test_operations_lists_the_mqtt_messages_with_what_a_fault_may_do(client: Cli
         [3],
         ["dropConnection"],
     )
-    assert listed[MQTT_POST]["codes"] == [1008, 1009, 1220, 1251, 1260]
+    # 99500: a request the emulator failed to handle (only a bug of ours, or a fault).
+    assert listed[MQTT_POST]["codes"] == [1008, 1009, 1220, 1251, 1260, 99500]
+    assert listed[MQTT_POST]["faultOnly"] == [99500]
     assert listed[MQTT_POST]["actions"] == ["dropConnection", "dropReply"]
-    assert listed["enos.mqtt.combine_login"]["codes"] == [1008, 1009, 1220, 1246, 1248, 1251, 1260]
+    assert listed["enos.mqtt.combine_login"]["codes"] == [
+        1008,
+        1009,
+        1220,
+        1246,
+        1248,
+        1251,
+        1260,
+        99500,
+    ]
     assert listed[CREATE]["actions"] == []

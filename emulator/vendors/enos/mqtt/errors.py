@@ -24,6 +24,16 @@ class MqttCode(ErrorCode):
 
 
 @enum.unique
+class EmulatorCode(ErrorCode):
+    """A request the emulator failed to handle (a bug of ours): EnOS's MQTT pages list no code
+    for an internal error, so its reply carries the code the EnOS HTTP APIs answer one with
+    (99500, as the emulator's own EnOS routes do), not 200: the device must not take it for
+    success."""
+
+    INTERNAL_ERROR = 99500, "Internal Server Error"
+
+
+@enum.unique
 class SubDeviceCode(ErrorCode):
     """A gateway's sub-device refused: the emulator's own codes (EnOS's public pages name
     none for these cases; the README says so)."""

@@ -30,7 +30,7 @@ from emulator.core.operations import DROP_CONNECTION, DROP_REPLY
 from emulator.vendors.enos.mqtt import broker as mqtt_broker
 from emulator.vendors.enos.mqtt import login, protocol, store, uplink
 from emulator.vendors.enos.mqtt.broker import EmulatorBroker
-from emulator.vendors.enos.mqtt.errors import ConnackCode
+from emulator.vendors.enos.mqtt.errors import ConnackCode, EmulatorCode
 from emulator.vendors.enos.mqtt.operations import LOGIN
 from emulator.vendors.enos.mqtt.protocol import Refused
 
@@ -284,6 +284,14 @@ class MqttListener:
             return protocol.OK, protocol.reply(request_id, protocol.OK, result)
         except Refused as exc:
             return exc.code, protocol.reply(request_id, exc.code, None, exc.message)
+        except Exception as exc:
+            # A bug of ours: the device still gets its answer in EnOS's reply format (the SDK's
+            # publish() would wait 30 s for one), the journal records it with the error, and
+            # the connection stays as it was.
+            logger.exception("EnOS MQTT: unhandled error on %s from %s", topic.raw, link.client_id)
+            error = EmulatorCode.INTERNAL_ERROR
+            message = f"{error.message}: {type(exc).__name__}: {exc}"
+            return error.code, protocol.reply(request_id, error.code, None, message)
 
     async def _reply_later(
         self, link: Link, topic: str, answer: bytes, record: Any, latency_ms: int

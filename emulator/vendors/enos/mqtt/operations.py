@@ -7,7 +7,7 @@ from __future__ import annotations
 from emulator.core.errors import ErrorCode
 from emulator.core.operations import DROP_CONNECTION, DeviceMessage, Operation
 from emulator.vendors.enos.mqtt import uplink
-from emulator.vendors.enos.mqtt.errors import ConnackCode, MqttCode, SubDeviceCode
+from emulator.vendors.enos.mqtt.errors import ConnackCode, EmulatorCode, MqttCode, SubDeviceCode
 from emulator.vendors.enos.mqtt.protocol import OK
 
 DOC = "ENOS-DEVICES.md"
@@ -23,12 +23,13 @@ def _topic(path: str) -> str:
 
 
 def _publish(path: str) -> Operation:
-    errors: tuple[type[ErrorCode], ...] = (MqttCode,)
-    fault_only: frozenset[int] = frozenset()
+    errors: tuple[type[ErrorCode], ...] = (MqttCode, EmulatorCode)
+    # An internal error answers only a bug of ours, or a fault.
+    fault_only = frozenset({EmulatorCode.INTERNAL_ERROR.code})
     if path in uplink.SIGNED:
-        errors = (MqttCode, SubDeviceCode)
+        errors = (MqttCode, SubDeviceCode, EmulatorCode)
         if path not in uplink.LOGINS:  # only a sub-device's login checks the topology
-            fault_only = frozenset({SubDeviceCode.NOT_IN_TOPOLOGY.code})
+            fault_only |= {SubDeviceCode.NOT_IN_TOPOLOGY.code}
     message = DeviceMessage("PUBLISH", _topic(path), DOC, success=frozenset({OK}))
     return Operation(uplink.operation_id(path), VENDOR, errors, fault_only, message)
 
