@@ -59,7 +59,9 @@ def scope(method: str, path: str, query: str, headers: dict[str, str]) -> dict[s
     return {
         "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method,
         "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": query.encode(),
-        "root_path": "", "headers": [(k.encode(), v.encode()) for k, v in headers.items()],
+        "root_path": "",
+        # A Host header as every HTTP/1.1 client sends (the control plane refuses a foreign one).
+        "headers": [(b"host", b"127.0.0.1"), *((k.encode(), v.encode()) for k, v in headers.items())],
         "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80), "state": {},
     }  # fmt: skip
 

@@ -5,6 +5,7 @@ Used by the emulator's own suite (server mode) and by the pytest plugin.
 
 from __future__ import annotations
 
+import random
 import socket
 import threading
 import time
@@ -14,12 +15,32 @@ from contextlib import contextmanager
 import uvicorn
 from fastapi import FastAPI
 
+# Where free_port looks: below Linux's ephemeral range (32768-60999), so a port picked here is
+# never handed to some client's outgoing connection between the pick and the server's bind;
+# picked at random, so tests running in parallel rarely try the same one.
+_PICK_FROM = range(20_000, 32_768)
+# Not the module's generator: a test or the emulator may have seeded it, and every process
+# would then pick the same ports.
+_RANDOM = random.SystemRandom()
+
 
 def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as sock:
+    """A TCP port on ``host`` that nothing listens on now, for a server started next.
+
+    The port is free when picked, not reserved: prefer binding port 0 yourself where the
+    server can take a socket (``serve_in_thread``)."""
+    for _ in range(100):
+        port = _RANDOM.choice(_PICK_FROM)
+        with socket.socket() as sock:
+            try:
+                sock.bind((host, port))
+            except OSError:
+                continue
+            return port
+    with socket.socket() as sock:  # the whole range busy: whatever the kernel gives
         sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port
+        chosen: int = sock.getsockname()[1]
+        return chosen
 
 
 @contextmanager

@@ -7,12 +7,12 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from emulator import __version__
 from emulator.config import DEFAULT_FIXTURES, DEFAULTS, Settings
 from emulator.testing import free_port
+from tests import calls
 from tests.processes import start, stop, wait_healthy
 from tests.shapes import load_sample
 
@@ -36,7 +36,7 @@ def served(tmp_path: Path) -> Iterator[str]:
 def test_serve_answers_the_create_device_doc_sample(served: str) -> None:
     sample = load_sample(SAMPLES / "create_device.request.json")
 
-    response = httpx.post(
+    response = calls.post(
         f"{served}/connect-service/v2.1/devices?action=create&orgId=o15475450989191",
         json=sample,
         headers={"apim-accesstoken": "any-well-formed-token"},
@@ -55,7 +55,7 @@ def test_state_survives_a_restart(tmp_path: Path) -> None:
         try:
             wait_healthy(url, process)
             if created is None:
-                created = httpx.post(
+                created = calls.post(
                     f"{url}/connect-service/v2.1/devices?action=create&orgId=o15475450989191",
                     json={
                         "productKey": "Vu82Agp3",
@@ -64,7 +64,7 @@ def test_state_survives_a_restart(tmp_path: Path) -> None:
                     },
                     headers={"apim-accesstoken": "any-well-formed-token"},
                 ).json()["data"]
-            listed = httpx.get(f"{url}/_emulator/devices", params={"vendor": "enos"}).json()
+            listed = calls.get(f"{url}/_emulator/devices", params={"vendor": "enos"}).json()
         finally:
             stop(process)
     assert created is not None

@@ -17,13 +17,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-import httpx
 import pytest
 import yaml
 
 from emulator.config import Settings
 from emulator.core.logs import LogSettings
 from emulator.testing import free_port
+from tests import calls
 from tests.processes import wait_healthy
 from tests.shapes import load_sample
 
@@ -138,7 +138,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
 
 def image_environment(built: Built, port: int) -> dict[str, str]:
     """The Dockerfile's ENV with the image's paths under the temporary root, the loopback
-    address for 0.0.0.0 (nothing here listens beyond this machine) and a free port."""
+    address for 0.0.0.0 (nothing here listens beyond this machine) and free ports."""
     env = {**os.environ, "PYTHONPATH": str(built.site)}
     for key, value in IMAGE.env.items():
         if value.startswith("/"):
@@ -146,6 +146,9 @@ def image_environment(built: Built, port: int) -> dict[str, str]:
         env[key] = value
     env["EMULATOR_HOST"] = "127.0.0.1"
     env["EMULATOR_PORT"] = str(port)
+    # The MQTT listener on a port of its own too: the default (11883) is one per machine, and
+    # tests running beside this one would fight over it.
+    env["EMULATOR_MQTT_PORT"] = str(free_port())
     return env
 
 
@@ -190,7 +193,7 @@ def test_the_image_command_serves_the_doc_sample_from_the_installed_package(
         check=True,
     ).stdout.strip()  # fmt: skip
 
-    answer = httpx.post(
+    answer = calls.post(
         f"{url}/connect-service/v2.1/devices?action=create&orgId=o15475450989191",
         json=load_sample(SAMPLES / "create_device.request.json"),
         headers={"apim-accesstoken": "any-well-formed-token"},

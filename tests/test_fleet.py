@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import httpx
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
@@ -15,6 +14,7 @@ from emulator.config import Settings
 from emulator.core import registry
 from emulator.fleet import FleetError, FleetSpec, generate
 from emulator.testing import serve_in_thread
+from tests import calls
 
 ORG = "o15475450989191"
 HEADERS = {"apim-accesstoken": "any-well-formed-token"}
@@ -48,13 +48,13 @@ def test_a_fleet_of_100000_devices_is_served_by_the_vendor_api(tmp_path: Path) -
     assert count(db, "enos") == 100_000
     assert count(db, "enos", online=True) == 25_000
     with serve_in_thread(create_app(Settings(db=str(db)))) as url:
-        got = httpx.get(
+        got = calls.get(
             f"{url}/connect-service/v2.1/devices",
             params={"action": "get", "orgId": ORG, "productKey": "Vu82Agp3",
                     "deviceKey": "fleet0100000"},
             headers=HEADERS,
         ).json()  # fmt: skip
-        listed = httpx.get(
+        listed = calls.get(
             f"{url}/_emulator/devices", params={"vendor": "enos", "online": "true", "limit": 10}
         ).json()
     assert got["code"] == 0, got
@@ -72,7 +72,7 @@ def test_the_enos_quota_is_raised_so_the_api_still_creates_devices(tmp_path: Pat
     assert "device quota is now 10000" not in output  # exactly the default quota: unchanged
     fleet(db, "--vendor", "enos", "--product", "Vu82Agp3", "--count", "5", "-q")
     with serve_in_thread(create_app(Settings(db=str(db)))) as url:
-        created = httpx.post(
+        created = calls.post(
             f"{url}/connect-service/v2.1/devices",
             params={"action": "create", "orgId": ORG},
             json={"productKey": "Vu82Agp3", "timezone": "+08:00",
@@ -122,11 +122,11 @@ def test_the_same_seed_gives_the_same_secrets(tmp_path: Path) -> None:
 def test_a_fleet_goes_into_a_running_emulator(tmp_path: Path) -> None:
     db = tmp_path / "running.db"
     with serve_in_thread(create_app(Settings(db=str(db)))) as url:
-        before = httpx.get(f"{url}/_emulator/devices", params={"vendor": "quectel"}).json()
+        before = calls.get(f"{url}/_emulator/devices", params={"vendor": "quectel"}).json()
 
         fleet(db, "--vendor", "quectel", "--product", "PK0001", "--count", "300",
               "--online", "1", "--batch-size", "100", "-q")  # fmt: skip
-        after = httpx.get(
+        after = calls.get(
             f"{url}/_emulator/devices", params={"vendor": "quectel", "online": "true"}
         ).json()
 
@@ -184,12 +184,12 @@ def test_command_traffic_reaches_online_devices_and_waits_for_offline_ones(tmp_p
     # Every second device is online; the first 500 devices get two commands each.
     assert "sent 1500 commands: 750 cached, 750 sent in " in output
     with serve_in_thread(create_app(Settings(db=str(db)))) as url:
-        online = httpx.get(f"{url}/_emulator/devices/quectel/PK0001/fleet0000002/commands").json()
+        online = calls.get(f"{url}/_emulator/devices/quectel/PK0001/fleet0000002/commands").json()
         offline = f"{url}/_emulator/devices/quectel/PK0001/fleet0000001"
-        before = httpx.get(f"{offline}/commands").json()
-        httpx.post(f"{offline}/online")
-        after = httpx.get(f"{offline}/commands").json()
-        listed = httpx.get(f"{url}/_emulator/commands", params={"state": "sent"}).json()
+        before = calls.get(f"{offline}/commands").json()
+        calls.post(f"{offline}/online")
+        after = calls.get(f"{offline}/commands").json()
+        listed = calls.get(f"{url}/_emulator/commands", params={"state": "sent"}).json()
 
     assert [c["payload"]["data"] for c in online["commands"]] == ['[{"switch":true}]'] * 2
     assert before["commands"] == []

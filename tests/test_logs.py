@@ -11,7 +11,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
 import pytest
 from uvicorn.logging import AccessFormatter as UvicornAccessFormatter
 
@@ -23,6 +22,7 @@ from emulator.core.logs import (
     log_config,
 )
 from emulator.testing import free_port
+from tests import calls
 from tests.processes import start, wait_healthy
 
 
@@ -36,7 +36,7 @@ def serve_and_read_output(tmp_path: Path, *args: str, env: dict[str, str] | None
     )
     try:
         wait_healthy(url, process)
-        httpx.get(f"{url}/_emulator/devices", params={"vendor": "enos"})
+        calls.get(f"{url}/_emulator/devices", params={"vendor": "enos"})
     finally:
         process.send_signal(signal.SIGTERM)
         output = process.communicate(timeout=30)[0].decode()

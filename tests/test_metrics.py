@@ -22,6 +22,7 @@ from emulator.app import create_app
 from emulator.config import Settings
 from emulator.core import registry
 from emulator.testing import free_port
+from tests import calls
 from tests.conftest import Client, Emulators
 from tests.processes import wait_healthy
 
@@ -202,7 +203,7 @@ def test_with_workers_every_scrape_adds_up_all_workers(two_workers: str) -> None
     sent = 12
     # A new connection per request, so the kernel spreads them over both workers.
     for _ in range(sent):
-        httpx.post(f"{two_workers}{CREATE}", json=DEVICE, headers=HEADERS)
+        calls.post(f"{two_workers}{CREATE}", json=DEVICE, headers=HEADERS)
 
     ok = {"operation": OPERATION, "status": "200", "code": "0"}
     with httpx.Client(base_url=two_workers) as http:

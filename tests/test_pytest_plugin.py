@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import textwrap
 
-import httpx
 import pytest
 
 from emulator.app import create_app
 from emulator.config import Settings
 from emulator.testing import serve_in_thread
+from tests import calls
 from tests.conftest import MODE
 
 pytest_plugins = ["pytester"]
@@ -413,7 +413,7 @@ def test_external_url_option_uses_a_running_emulator(pytester: pytest.Pytester) 
 
     with serve_in_thread(app) as url:
         result = run(pytester, f"--iot-emulator-url={url}")
-        listed = httpx.get(f"{url}/_emulator/namespaces").json()
+        listed = calls.get(f"{url}/_emulator/namespaces").json()
 
     result.assert_outcomes(passed=1)
     # The test's namespace is dropped after it.

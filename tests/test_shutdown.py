@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 
 from emulator.testing import free_port
+from tests import calls
 from tests.processes import start, wait_healthy
 
 CREATE = "/connect-service/v2.1/devices?action=create&orgId=o15475450989191"
@@ -73,7 +74,7 @@ def test_sigterm_during_a_batch_of_writes_loses_no_acknowledged_create(tmp_path:
     try:
         wait_healthy(url, process)
         # The next create waits inside the server, so it is in flight when the signal comes.
-        armed = httpx.post(
+        armed = calls.post(
             f"{url}/_emulator/faults",
             json={"operation": OPERATION, "latencyMs": SLOW_MS, "times": 1},
         )
@@ -87,7 +88,7 @@ def test_sigterm_during_a_batch_of_writes_loses_no_acknowledged_create(tmp_path:
             daemon=True,
         )  # fmt: skip
         in_flight.start()
-        while httpx.get(f"{url}/_emulator/faults").json()["faults"]:
+        while calls.get(f"{url}/_emulator/faults").json()["faults"]:
             time.sleep(0.02)  # until the rule is taken: the slow request is inside the server
         batch = Batch(url)
         for thread in batch.threads:

@@ -6,10 +6,9 @@ import logging
 import signal
 from pathlib import Path
 
-import httpx
-
 from emulator.core.logs import MaskQuery, log_config, mask_query_string
 from emulator.testing import free_port
+from tests import calls
 from tests.conftest import Client
 from tests.processes import start, wait_healthy
 
@@ -45,7 +44,7 @@ def test_the_access_log_of_a_real_server_masks_a_password_in_the_query(tmp_path:
     )
     try:
         wait_healthy(url, process)
-        httpx.post(f"{url}{LOGIN}", params={"username": "u", "password": SECRET})
+        calls.post(f"{url}{LOGIN}", params={"username": "u", "password": SECRET})
     finally:
         process.send_signal(signal.SIGTERM)
         output = process.communicate(timeout=30)[0].decode()

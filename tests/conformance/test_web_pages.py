@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import httpx
 import pytest
 
 from emulator.app import create_app
 from emulator.config import Settings
 from emulator.testing import serve_in_thread
+from tests import calls
 from tests.conftest import Client
 from tests.control.helpers import CREATE
 from tests.vendors.enos.helpers import HEADERS, devices_url
@@ -104,7 +104,7 @@ def loopback_url() -> Iterator[str]:
 
 def test_a_rebound_host_name_is_refused_on_a_loopback_bind(loopback_url: str) -> None:
     # What a page at evil.example sends once its name points at 127.0.0.1.
-    response = httpx.get(
+    response = calls.get(
         f"{loopback_url}/_emulator/requests", headers={"Host": "evil.example:8080"}
     )
     assert response.status_code == 403
@@ -114,7 +114,7 @@ def test_a_rebound_host_name_is_refused_on_a_loopback_bind(loopback_url: str) ->
 @pytest.mark.parametrize("name", ["localhost", "127.0.0.1", "[::1]"])
 def test_loopback_host_names_pass_on_a_loopback_bind(loopback_url: str, name: str) -> None:
     port = loopback_url.rpartition(":")[2]
-    response = httpx.get(f"{loopback_url}/_emulator/health", headers={"Host": f"{name}:{port}"})
+    response = calls.get(f"{loopback_url}/_emulator/health", headers={"Host": f"{name}:{port}"})
     assert response.status_code == 200
 
 
@@ -122,7 +122,7 @@ def test_any_host_name_passes_on_an_all_interfaces_bind() -> None:
     app = create_app(Settings(db=":memory:", host="0.0.0.0"))
     try:
         with serve_in_thread(app, host="127.0.0.1") as url:
-            response = httpx.get(f"{url}/_emulator/health", headers={"Host": "emulator:8080"})
+            response = calls.get(f"{url}/_emulator/health", headers={"Host": "emulator:8080"})
     finally:
         app.state.emulator.dispose()
     assert response.status_code == 200

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import httpx
 import pytest
 
 from emulator.config import DEFAULT_FIXTURES, DEFAULTS
 from emulator.core.fixtures import FixtureError
 from emulator.core.layering import load_fixture_files
 from emulator.testing import free_port
+from tests import calls
 from tests.processes import start, stop, wait_healthy
 
 ORG = "o15475450989191"
@@ -164,8 +164,8 @@ def test_serve_layers_the_files_it_is_given(tmp_path: Path, how: str) -> None:
     url = f"http://127.0.0.1:{port}"
     try:
         wait_healthy(url, process)
-        listed = httpx.get(f"{url}/_emulator/devices", params={"productKey": "PK0001"}).json()
-        products = httpx.get(f"{url}/_emulator/products", params={"vendor": "quectel"}).json()
+        listed = calls.get(f"{url}/_emulator/devices", params={"productKey": "PK0001"}).json()
+        products = calls.get(f"{url}/_emulator/products", params={"vendor": "quectel"}).json()
     finally:
         stop(process)
 

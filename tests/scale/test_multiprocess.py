@@ -21,6 +21,7 @@ import httpx
 import pytest
 
 from emulator.testing import free_port
+from tests import calls
 from tests.conftest import drop_schemas, postgresql_schema, postgresql_skip_reason
 from tests.processes import start, stop, wait_healthy
 
@@ -135,7 +136,7 @@ def racing_enos_creates(urls: list[str], keys: list[str]) -> None:
 
 
 def journal(url: str, operation: str) -> list[dict[str, Any]]:
-    answer = httpx.get(
+    answer = calls.get(
         f"{url}/_emulator/requests", params={"operation": operation, "limit": 10_000}, timeout=30
     )
     assert answer.status_code == 200, answer.text
@@ -150,10 +151,10 @@ def test_racing_creates_of_one_device_key_create_it_once_across_processes(
     racing_enos_creates(ns, keys)
     for url in ns:
         for key in keys:
-            found = httpx.get(f"{url}{ENOS_GET}&productKey=Vu82Agp3&deviceKey={key}",
+            found = calls.get(f"{url}{ENOS_GET}&productKey=Vu82Agp3&deviceKey={key}",
                               headers=ENOS_HEADERS).json()  # fmt: skip
             assert found["code"] == 0, found
-        devices = httpx.get(f"{url}/_emulator/devices", params={"vendor": "enos"}).json()
+        devices = calls.get(f"{url}/_emulator/devices", params={"vendor": "enos"}).json()
         listed = [d["deviceKey"] for d in devices["devices"] if d["deviceKey"].startswith("race")]
         assert sorted(listed) == keys
     # Every request in the journal once, whichever process answered it and is asked.
@@ -191,7 +192,7 @@ def test_racing_create_batches_create_each_device_once(ns: list[str]) -> None:
     assert {f["msg"] for f in failed} == {"The device already exists"} or all(
         "exist" in f["msg"] for f in failed
     )
-    overview = httpx.get(
+    overview = calls.get(
         f"{ns[1]}/v2/devicemgr/r3/openapi/product/device/overview",
         params={"productKey": "PK0001", "pageSize": 1000},
         headers=QUECTEL_SAAS,
@@ -204,13 +205,13 @@ def test_commands_sent_through_both_processes_reach_a_device_online_through_one(
     ns: list[str],
 ) -> None:
     device = "/_emulator/devices/quectel/PK0001/DK00001"
-    created = httpx.post(
+    created = calls.post(
         f"{ns[1]}{CREATE_BATCH}",
         json={"productKey": "PK0001", "devices": [{"deviceKey": "DK00001"}]},
         headers=QUECTEL_SAAS,
     ).json()
     assert len(created["data"]["successList"]) == 1, created
-    assert httpx.post(f"{ns[0]}{device}/online").status_code == 200
+    assert calls.post(f"{ns[0]}{device}/online").status_code == 200
     per_client = 5
 
     def work(http: httpx.Client, n: int) -> list[str]:
@@ -228,11 +229,11 @@ def test_commands_sent_through_both_processes_reach_a_device_online_through_one(
     assert len(tickets) == CLIENTS * per_client
     assert len(set(tickets)) == len(tickets), "no ticket handed out twice"
     for url in ns:
-        inbox = httpx.get(f"{url}{device}/commands").json()["commands"]
+        inbox = calls.get(f"{url}{device}/commands").json()["commands"]
         assert sorted(c["ticket"] for c in inbox) == sorted(tickets)
         seqs = [c["seq"] for c in inbox]
         assert len(set(seqs)) == len(seqs), "each delivery has its own place in the inbox"
-        listed = httpx.get(f"{url}/_emulator/commands", params={"limit": 10_000}).json()
+        listed = calls.get(f"{url}/_emulator/commands", params={"limit": 10_000}).json()
         assert listed["total"] == len(tickets)
     entries = journal(ns[1], "quectel.enduser.batch_control_device")
     assert len(entries) == len(tickets)
@@ -240,8 +241,8 @@ def test_commands_sent_through_both_processes_reach_a_device_online_through_one(
 
 def test_a_fault_armed_through_one_process_fires_its_times_across_both(ns: list[str]) -> None:
     rule = {"operation": "enos.connect.create_device", "code": 11714, "times": 5}
-    assert httpx.post(f"{ns[0]}/_emulator/faults", json=rule).status_code == 201
-    listed = httpx.get(f"{ns[1]}/_emulator/faults").json()
+    assert calls.post(f"{ns[0]}/_emulator/faults", json=rule).status_code == 201
+    listed = calls.get(f"{ns[1]}/_emulator/faults").json()
     assert [r["code"] for r in listed["faults"]] == [11714]
 
     def work(http: httpx.Client, n: int) -> list[int]:
@@ -254,23 +255,23 @@ def test_a_fault_armed_through_one_process_fires_its_times_across_both(ns: list[
 
     codes = race(ns, work)
     assert Counter(codes) == {11714: 5, 0: CLIENTS * 4 - 5}
-    assert httpx.get(f"{ns[1]}/_emulator/faults").json()["faults"] == []
+    assert calls.get(f"{ns[1]}/_emulator/faults").json()["faults"] == []
     injected = [e for e in journal(ns[0], "enos.connect.create_device") if e["injected"]]
     assert len(injected) == 5
 
 
 def test_the_clock_frozen_through_one_process_is_frozen_in_the_other(ns: list[str]) -> None:
     try:
-        frozen = httpx.post(f"{ns[0]}/_emulator/clock", json={"freeze": "2030-01-01T00:00:00Z"})
+        frozen = calls.post(f"{ns[0]}/_emulator/clock", json={"freeze": "2030-01-01T00:00:00Z"})
         assert frozen.status_code == 200
-        seen = httpx.get(f"{ns[1]}/_emulator/clock").json()
+        seen = calls.get(f"{ns[1]}/_emulator/clock").json()
         assert seen["frozen"] is True
         assert seen["now"] == "2030-01-01T00:00:00.000Z"
-        httpx.post(f"{ns[1]}/_emulator/clock", json={"advance": 60})
-        assert httpx.get(f"{ns[0]}/_emulator/clock").json()["now"] == "2030-01-01T00:01:00.000Z"
+        calls.post(f"{ns[1]}/_emulator/clock", json={"advance": 60})
+        assert calls.get(f"{ns[0]}/_emulator/clock").json()["now"] == "2030-01-01T00:01:00.000Z"
     finally:
-        httpx.delete(f"{ns[0]}/_emulator/clock")
-    assert httpx.get(f"{ns[1]}/_emulator/clock").json()["frozen"] is False
+        calls.delete(f"{ns[0]}/_emulator/clock")
+    assert calls.get(f"{ns[1]}/_emulator/clock").json()["frozen"] is False
 
 
 def test_a_namespace_dropped_through_one_process_starts_afresh_in_the_other(
@@ -279,10 +280,10 @@ def test_a_namespace_dropped_through_one_process_starts_afresh_in_the_other(
     a, b = (f"{url}/ns/scale-dropped" for url in two_processes)
     racing_enos_creates([a, b], ["kept"])
     name = "scale-dropped"
-    assert httpx.delete(f"{two_processes[0]}/_emulator/namespaces/{name}").status_code == 200
-    found = httpx.get(f"{b}{ENOS_GET}&productKey=Vu82Agp3&deviceKey=kept", headers=ENOS_HEADERS)
+    assert calls.delete(f"{two_processes[0]}/_emulator/namespaces/{name}").status_code == 200
+    found = calls.get(f"{b}{ENOS_GET}&productKey=Vu82Agp3&deviceKey=kept", headers=ENOS_HEADERS)
     assert found.json()["code"] == 11404, "the other process serves the baseline again"
-    sample = httpx.get(f"{b}/_emulator/devices", params={"vendor": "enos"}).json()
+    sample = calls.get(f"{b}/_emulator/devices", params={"vendor": "enos"}).json()
     assert "kept" not in {d["deviceKey"] for d in sample["devices"]}
 
 
@@ -293,7 +294,7 @@ def test_two_workers_on_one_sqlite_file_behave_as_one_emulator(tmp_path: Path) -
         racing_enos_creates([base], [f"w{i:02d}" for i in range(8)])
         assert len(journal(base, "enos.connect.create_device")) == CLIENTS * 8
         rule = {"operation": "enos.connect.create_device", "code": 11714, "times": 3}
-        assert httpx.post(f"{base}/_emulator/faults", json=rule).status_code == 201
+        assert calls.post(f"{base}/_emulator/faults", json=rule).status_code == 201
 
         def work(http: httpx.Client, n: int) -> list[int]:
             body = {"productKey": "Vu82Agp3", "timezone": "+08:00",
@@ -304,14 +305,14 @@ def test_two_workers_on_one_sqlite_file_behave_as_one_emulator(tmp_path: Path) -
         # A deviceKey fault fails that device of a batch, whichever worker serves it.
         device_rule = {"operation": "quectel.devicemgr.create_batch", "code": 50000,
                        "deviceKey": "wf1", "times": 1}  # fmt: skip
-        assert httpx.post(f"{base}/_emulator/faults", json=device_rule).status_code == 201
+        assert calls.post(f"{base}/_emulator/faults", json=device_rule).status_code == 201
         batch = {"productKey": "PK0001", "devices": [{"deviceKey": "wf0"}, {"deviceKey": "wf1"}]}
-        answer = httpx.post(f"{base}{CREATE_BATCH}", json=batch, headers=QUECTEL_SAAS).json()
+        answer = calls.post(f"{base}{CREATE_BATCH}", json=batch, headers=QUECTEL_SAAS).json()
         assert [s["data"]["deviceKey"] for s in answer["data"]["successList"]] == ["wf0"]
         assert [f["data"]["deviceKey"] for f in answer["data"]["failureList"]] == ["wf1"]
         # Commands through both workers: each ticket once, each delivery its own inbox place.
         device = "/_emulator/devices/quectel/PK0001/wf0"
-        assert httpx.post(f"{base}{device}/online").status_code == 200
+        assert calls.post(f"{base}{device}/online").status_code == 200
 
         def send(http: httpx.Client, n: int) -> list[str]:
             tickets = []
@@ -324,7 +325,7 @@ def test_two_workers_on_one_sqlite_file_behave_as_one_emulator(tmp_path: Path) -
 
         tickets = race([base], send)
         assert len(set(tickets)) == len(tickets) == CLIENTS * 3
-        inbox = httpx.get(f"{base}{device}/commands").json()["commands"]
+        inbox = calls.get(f"{base}{device}/commands").json()["commands"]
         assert sorted(c["ticket"] for c in inbox) == sorted(tickets)
         assert len({c["seq"] for c in inbox}) == len(inbox)
     finally:

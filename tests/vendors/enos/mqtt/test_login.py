@@ -13,6 +13,7 @@ from enos.core.MqttClient import MqttClient
 from enos.message.upstream.tsl.MeasurepointPostRequest import MeasurepointPostRequest
 from paho.mqtt.enums import CallbackAPIVersion
 
+from tests import calls
 from tests.vendors.enos.mqtt.conftest import SDK_WARNINGS, Live, LogEvent
 
 pytestmark = SDK_WARNINGS
@@ -144,9 +145,7 @@ def test_no_mqtt_leaves_the_port_closed(tmp_path: object) -> None:
 
     app = create_app(Settings(db=":memory:", mqtt=False, mqtt_port=free_port()))
     with serve_in_thread(app, lifespan=True) as url:
-        import httpx
-
-        assert httpx.get(f"{url}/_emulator/health").json()["listeners"] == []
+        assert calls.get(f"{url}/_emulator/health").json()["listeners"] == []
     app.state.emulator.dispose()
 
 
