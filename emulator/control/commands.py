@@ -23,10 +23,10 @@ from emulator.control.schemas import ControlModel, DeviceView
 from emulator.core import commands
 from emulator.core.context import Ctx, Emulator
 from emulator.core.limits import INT64_MAX
-from emulator.core.routing import request_context
+from emulator.core.routing import LockWaitingRoute, request_context
 from emulator.core.vendor import VendorFilter, VendorName
 
-router = APIRouter(prefix="/_emulator", tags=["control plane"])
+router = APIRouter(prefix="/_emulator", tags=["control plane"], route_class=LockWaitingRoute)
 
 CtxDep = Annotated[Ctx, Depends(request_context)]
 Vendor = VendorName

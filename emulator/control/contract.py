@@ -63,12 +63,14 @@ _OTHER_CONTENT = {
     "control.export_state": {"application/yaml": {"schema": {"type": "object"}}},
     "control.conformance": {"text/plain": {"schema": {"type": "string"}}},
 }
-# Bodies read by hand (a fixture document): JSON or YAML.
+# Bodies read by hand (a fixture document): JSON or YAML. No body, or ``null``, is an empty
+# document (PUT /state then empties the namespace, as ``{}`` does).
+_DOCUMENT = {"type": ["object", "null"]}
 _DOCUMENT_BODY = {
-    "required": True,
+    "required": False,
     "content": {
-        "application/json": {"schema": {"type": "object"}},
-        "application/yaml": {"schema": {"type": "string"}},
+        "application/json": {"schema": _DOCUMENT},
+        "application/yaml": {"schema": _DOCUMENT},
     },
 }
 _DOCUMENT_OPERATIONS = frozenset({"control.import_state", "control.merge_fixtures"})

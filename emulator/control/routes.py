@@ -24,10 +24,10 @@ from emulator.core import conformance, coverage
 from emulator.core.context import Ctx
 from emulator.core.limits import INT64_MAX
 from emulator.core.namespaces import NAME_PATTERN
-from emulator.core.routing import emulator_of, namespace_of, request_context
+from emulator.core.routing import LockWaitingRoute, emulator_of, namespace_of, request_context
 from emulator.core.vendor import VendorFilter, VendorName
 
-router = APIRouter(prefix="/_emulator", tags=["control plane"])
+router = APIRouter(prefix="/_emulator", tags=["control plane"], route_class=LockWaitingRoute)
 
 CtxDep = Annotated[Ctx, Depends(request_context)]
 

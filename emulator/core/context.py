@@ -9,11 +9,12 @@ from __future__ import annotations
 import threading
 import weakref
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import QueuePool
 
 from emulator.config import Settings
@@ -23,6 +24,7 @@ from emulator.core.faults import FaultBook, SharedFaultBook
 from emulator.core.fixtures import Baseline
 from emulator.core.ids import Ids
 from emulator.core.journal import Journal, SharedJournal
+from emulator.core.lockwait import ATTEMPT, is_busy
 from emulator.core.namespaces import Namespaces
 from emulator.core.offload import Offload
 from emulator.core.vendor import Hooks
@@ -82,6 +84,8 @@ class Emulator:
         self._holds = self.engine.dialect.name == "sqlite" and isinstance(
             self.engine.pool, QueuePool
         )
+        # The namespaces' writes (a reset, a state import) are a request's transactions too.
+        self.namespaces.begin = self.transaction
         if isinstance(self.clock, SharedClock):
             # Several processes on one database: faults and the journal live there too.
             self.journal = SharedJournal(
@@ -90,6 +94,11 @@ class Emulator:
             self.faults = SharedFaultBook(self.engine, self.clock)
         else:
             self.journal = Journal(self.settings.journal_size, self.settings.journal_bytes)
+
+    @property
+    def holds_connections(self) -> bool:
+        """On a SQLite file: each thread keeps its connections (:meth:`held_connection`)."""
+        return self._holds
 
     @property
     def shared(self) -> bool:
@@ -150,24 +159,57 @@ class Emulator:
         self.faults.clear(namespace)
         self.journal.clear(namespace)
 
-    def held_connection(self) -> Connection | None:
+    def held_connection(self, waits: bool = True) -> Connection | None:
         """This thread's own open connection when it is free, else ``None`` (use the pool).
 
         Only on a SQLite file. The connection is taken out of the pool (detached), so it
         counts against no pool limit, and it closes with its thread: an idle worker thread
         that ends drops it, and :meth:`dispose` closes them all. A block that already holds
         it in a transaction (a nested ``begin``) gets a pooled connection, as before.
+        ``waits=False``: the thread's second one, which does not wait for a lock another
+        connection holds (core/lockwait.py).
         """
         if not self._holds:
             return None
-        conn: Connection | None = getattr(self._held, "conn", None)
+        held = self._held
+        conn: Connection | None = getattr(held, "conn" if waits else "eager", None)
         if conn is None or conn.closed:
             pooled = self.engine.raw_connection()
             pooled.detach()
-            conn = self._held.conn = Connection(self.engine, connection=pooled)
+            if not waits:
+                cursor = pooled.cursor()
+                cursor.execute("PRAGMA busy_timeout=0")
+                cursor.close()
+            conn = Connection(self.engine, connection=pooled)
+            setattr(held, "conn" if waits else "eager", conn)
             with self._held_lock:
                 self._all_held.add(conn)
         return None if conn.in_transaction() else conn
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """One transaction (:meth:`Ctx.begin`); on a SQLite file, a request's first one does
+        not wait for a lock (core/lockwait.py)."""
+        attempt = ATTEMPT.get()
+        eager = attempt is not None and not attempt.committed
+        held = self.held_connection(waits=not eager)
+        if held is None:
+            with self.engine.begin() as conn:
+                with _current(conn):
+                    yield conn
+            return
+        if not eager:
+            with held.begin(), _current(held):
+                yield held
+            return
+        try:
+            with held.begin(), _current(held):
+                yield held
+        except OperationalError as exc:
+            if is_busy(exc):
+                attempt.busy = True  # type: ignore[union-attr]
+            raise
+        attempt.committed = True  # type: ignore[union-attr]
 
     def context(self, namespace: str) -> Ctx:
         self.namespaces.ensure(namespace)
@@ -196,22 +238,14 @@ class Ctx:
     def now_ms(self) -> int:
         return self.emulator.clock.now_ms()
 
-    @contextmanager
-    def begin(self) -> Iterator[Connection]:
+    def begin(self) -> AbstractContextManager[Connection]:
         """One transaction: committed when the block ends, rolled back if it raises.
 
         Never ``await`` inside the block: the connection may be the thread's held one
         (:meth:`Emulator.held_connection`), which another request of the same event loop
         would then find in the middle of this transaction.
         """
-        held = self.emulator.held_connection()
-        if held is None:
-            with self.emulator.engine.begin() as conn:
-                with _current(conn):
-                    yield conn
-            return
-        with held.begin(), _current(held):
-            yield held
+        return self.emulator.transaction()
 
     @contextmanager
     def read(self) -> Iterator[Connection]:

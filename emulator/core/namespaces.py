@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
 
-from sqlalchemy import Engine, delete, insert, select, update
+from sqlalchemy import Connection, Engine, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from emulator.core import registry
@@ -33,6 +34,9 @@ class Namespaces:
 
     def __init__(self, engine: Engine, baseline: Baseline, clock: Clock) -> None:
         self._engine = engine
+        # One transaction; the emulator gives its own (core/context.py, which a request
+        # waiting for a lock runs again: core/lockwait.py).
+        self.begin: Callable[[], AbstractContextManager[Connection]] = engine.begin
         self._baseline = baseline
         self._clock = clock
         self._known: set[str] = set()
@@ -66,7 +70,7 @@ class Namespaces:
             self._check_version()
         if name in self._known:
             return
-        with self._lock, self._engine.begin() as conn:
+        with self._lock, self.begin() as conn:
             ns = registry.namespaces
             exists = conn.execute(select(ns.c.name).where(ns.c.name == name)).first()
             if exists is None:
@@ -86,7 +90,7 @@ class Namespaces:
     def replace(self, name: str, state: Baseline, keep: Iterable[str] = ("tokens",)) -> None:
         """Every row of the namespace replaced by ``state``, except the tables in ``keep``."""
         kept = set(keep)
-        with self._lock, self._engine.begin() as conn:
+        with self._lock, self.begin() as conn:
             for table_name, statement in self._deletes:
                 if table_name not in kept:
                     statement.execute(conn, {"ns": name})
@@ -97,7 +101,7 @@ class Namespaces:
             self._known.add(name)
 
     def drop(self, name: str) -> bool:
-        with self._lock, self._engine.begin() as conn:
+        with self._lock, self.begin() as conn:
             ns = registry.namespaces
             found = conn.execute(select(ns.c.name).where(ns.c.name == name)).first() is not None
             for _, statement in self._deletes:

@@ -21,7 +21,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ValidationError
 
-from emulator.core import asgi, faults, journal, namespaces
+from emulator.core import asgi, faults, journal, lockwait, namespaces
 from emulator.core.context import Ctx, Emulator
 from emulator.core.errors import ErrorCode, ValidationMap, VendorError
 
@@ -219,7 +219,7 @@ class VendorRoute(APIRoute):
             try:
                 if route.auth is not None:
                     request.state.auth = await route.auth(request)
-                return await handler(request), None, False
+                return await run_handler(handler, request), None, False
             except RequestValidationError as exc:
                 error = route.validation_error(exc.errors())
             except VendorError as exc:
@@ -288,6 +288,32 @@ class VendorRoute(APIRoute):
             return response
 
         return vendor_route_handler
+
+
+async def run_handler(
+    handler: Callable[[Request], Awaitable[Response]], request: Request
+) -> Response:
+    """``handler(request)``; on a SQLite file, run again while it finds the database locked,
+    waiting on the loop in between (core/lockwait.py)."""
+    emulator = emulator_of(request)
+    if not emulator.holds_connections:
+        return await handler(request)
+    return await lockwait.patiently(
+        lambda: handler(request), emulator.settings.db_statement_timeout
+    )
+
+
+class LockWaitingRoute(APIRoute):
+    """A control-plane route whose handler waits for a database lock on the loop, like a
+    vendor route's (core/lockwait.py)."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def lock_waiting_handler(request: Request) -> Response:
+            return await run_handler(handler, request)
+
+        return lock_waiting_handler
 
 
 def _body_within_limit(request: Request, emulator: Emulator) -> bool:

@@ -25,7 +25,7 @@ from emulator.control.errors import ControlError
 from emulator.control.schemas import DeviceView
 from emulator.core import registry
 from emulator.core.context import Ctx
-from emulator.core.routing import request_context
+from emulator.core.routing import LockWaitingRoute, request_context
 from emulator.core.vendor import VendorName
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -39,7 +39,7 @@ _MEDIA_TYPES = {
 # The page is a development tool: always revalidate, so an upgrade is seen at once.
 _NO_CACHE = {"Cache-Control": "no-cache"}
 
-router = APIRouter(prefix="/_emulator", tags=["dashboard"])
+router = APIRouter(prefix="/_emulator", tags=["dashboard"], route_class=LockWaitingRoute)
 
 CtxDep = Annotated[Ctx, Depends(request_context)]
 

@@ -93,7 +93,16 @@ def test_a_fault_ttl_counts_on_the_clock(clock_client: Client) -> None:
 
 
 @pytest.mark.parametrize(
-    "body", [{}, {"freeze": "next tuesday"}, {"freeze": False}, {"advance": "soon"}, {"freze": 1}]
+    "body",
+    [
+        {},
+        {"freeze": "next tuesday"},
+        {"freeze": False},
+        {"advance": "soon"},
+        {"advance": False},
+        {"advance": "60"},
+        {"freze": 1},
+    ],
 )
 def test_an_invalid_clock_change_returns_400(clock_client: Client, body: dict[str, object]) -> None:
     response = clock_client.post("/_emulator/clock", json=body)

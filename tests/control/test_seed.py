@@ -67,4 +67,7 @@ def test_seed_answers_what_it_set(client: Client, namespace: str) -> None:
 
 def test_seed_must_be_an_integer_or_null(client: Client) -> None:
     assert client.post("/_emulator/seed", json={"seed": "abc"}).status_code == 400
+    # Not numbers, though Python would take them for one.
+    assert client.post("/_emulator/seed", json={"seed": False}).status_code == 400
+    assert client.post("/_emulator/seed", json={"seed": 3.0}).status_code == 400
     assert client.post("/_emulator/seed", json={}).status_code == 400

@@ -15,11 +15,11 @@ from sqlalchemy import and_, func, select
 from emulator.core import registry
 from emulator.core.context import Ctx
 from emulator.core.limits import INT64_MAX
-from emulator.core.routing import request_context
+from emulator.core.routing import LockWaitingRoute, request_context
 from emulator.vendors.enos import tables
 from emulator.vendors.enos.dps.service import VENDOR, connect_status, current_status, pvs_device
 
-router = APIRouter(prefix="/_emulator", tags=["dashboard"])
+router = APIRouter(prefix="/_emulator", tags=["dashboard"], route_class=LockWaitingRoute)
 
 CtxDep = Annotated[Ctx, Depends(request_context)]
 

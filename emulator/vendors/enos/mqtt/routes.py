@@ -22,10 +22,10 @@ from fastapi import APIRouter, Depends
 
 from emulator.control.errors import ControlError
 from emulator.core.context import Ctx
-from emulator.core.routing import request_context
+from emulator.core.routing import LockWaitingRoute, request_context
 from emulator.vendors.enos.mqtt.listener import MqttListener, close_for, listener_name, open_for
 
-router = APIRouter(prefix="/_emulator/mqtt", tags=["control plane"])
+router = APIRouter(prefix="/_emulator/mqtt", tags=["control plane"], route_class=LockWaitingRoute)
 
 CtxDep = Annotated[Ctx, Depends(request_context)]
 
