@@ -22,6 +22,7 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel, ValidationError
 
 from emulator.core import asgi, faults, journal, lockwait, namespaces
+from emulator.core.bodies import MalformedJson, json_of
 from emulator.core.context import Ctx, Emulator
 from emulator.core.errors import ErrorCode, ValidationMap, VendorError
 
@@ -158,12 +159,10 @@ class VendorRoute(APIRoute):
                 cls.describe(cls.validation_fallback, "body", f"request body over {limit} bytes"),
             )
         try:
-            data = json.loads(raw) if raw.strip() else {}
-        # RecursionError: a body nested thousands of levels deep is malformed, not a bug.
-        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+            data = json_of(raw) if raw.strip() else {}
+        except MalformedJson as exc:
             raise VendorError(
-                cls.validation_fallback,
-                cls.describe(cls.validation_fallback, "body", f"malformed JSON: {exc}"),
+                cls.validation_fallback, cls.describe(cls.validation_fallback, "body", str(exc))
             ) from None
         try:
             return model.model_validate(data)
