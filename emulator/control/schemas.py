@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt
 from pydantic.alias_generators import to_camel
@@ -62,7 +62,8 @@ class StrictControlModel(ControlModel):
 
 
 class FaultSpec(StrictControlModel):
-    """``POST /_emulator/faults``: make an operation (or one device of a batch) fail."""
+    """``POST /_emulator/faults``: make an operation (or one device of a batch, or one
+    device's messages) fail."""
 
     operation: str = Field(min_length=1)
     # code and times sit in INTEGER columns, seed in a BIGINT one (core/limits.py).
@@ -80,6 +81,13 @@ class FaultSpec(StrictControlModel):
     device_key: str | None = Field(default=None, min_length=1, description='"*": every device')
     ttl_seconds: float | None = Field(
         default=None, gt=0, le=MAX_TTL_SECONDS, description="on the emulator clock"
+    )
+    # Spelled out rather than imported from core/operations.ACTIONS: a Literal needs them.
+    action: Literal["dropReply", "dropConnection"] | None = Field(
+        default=None,
+        description="device messages only (GET /_emulator/operations lists which take it): "
+        "dropReply handles the message and never answers; dropConnection closes the "
+        "device's connection instead of answering",
     )
 
 

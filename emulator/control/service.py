@@ -237,6 +237,7 @@ def arm_fault(ctx: Ctx, spec: FaultSpec) -> dict[str, Any]:
             latency_ms=spec.latency_ms,
             device_key=spec.device_key,
             ttl_seconds=spec.ttl_seconds,
+            action=spec.action,
             now_ms=ctx.now_ms(),
         )
     except FaultSpecError as exc:
@@ -257,6 +258,8 @@ def operations() -> dict[str, Any]:
                 "vendor": op.vendor,
                 "codes": op.codes(),
                 "faultOnly": sorted(op.fault_only),
+                # What a fault may do instead of a code (device messages only).
+                "actions": sorted(op.message.actions) if op.message is not None else [],
             }
             for op in sorted(OPERATIONS.values(), key=lambda o: o.id)
         ]

@@ -12,6 +12,10 @@ A documented code is covered in one of three ways:
 * ``fault only``: no real input reaches it (the platform failing inside, or an emulator bug
   answered in the vendor's envelope); ``POST /_emulator/faults`` injects it;
 * ``not emulated``: a row of an error table that no operation answers.
+
+A device-protocol operation (an MQTT message) has no route: its packet and topic stand for
+the method and path, and it is listed under the vendor document that describes it
+(``Operation.message``), after the API documents.
 """
 
 from __future__ import annotations
@@ -429,6 +433,9 @@ def report(app: FastAPI) -> dict[str, Any]:
             # A dispatched action's body is read by hand and not published: its query only.
             fields = _operation_fields(spec, schema)
             entry["fields"] = [f for f in fields if f["in"] != "body"] if action else fields
+        elif operation.message is not None:
+            entry.update(method=operation.message.method, path=operation.message.path,
+                         summary=None, fields=[])  # fmt: skip
         else:
             entry.update(method=None, path=None, summary=None, fields=[])
         codes = []
@@ -449,7 +456,7 @@ def report(app: FastAPI) -> dict[str, Any]:
                 }  # fmt: skip
             )
         entry["codes"] = codes
-        doc = doc_of(op_id)
+        doc = operation.message.doc if operation.message is not None else doc_of(op_id)
         docs.setdefault(doc, {"doc": doc, "operations": []})["operations"].append(entry)
     not_emulated = []
     for table in _all_tables():
@@ -466,7 +473,9 @@ def report(app: FastAPI) -> dict[str, Any]:
                         "coverage": NOT_EMULATED,
                     }  # fmt: skip
                 )
-    order = [*doc_operations(), COMPANION_DOC]
+    # The API documents first, then the device-protocol ones, then the companions' page.
+    device_docs = sorted(set(docs) - {*doc_operations(), COMPANION_DOC})
+    order = [*doc_operations(), *device_docs, COMPANION_DOC]
     return {
         "summary": {
             "docs": len(docs),

@@ -5,6 +5,11 @@ codes each operation documents (:mod:`emulator.core.operations`). A code a fault
 counts apart from one a real request produced: a client that handled 11714 only because a
 fault forced it has still exercised its handling, and the report says which was which.
 
+Device messages (MQTT) count the same way: their journal entries carry their own operation
+ids, and their success codes (a reply's 200, CONNACK 0) are their operation's
+(``Operation.message``). A message whose reply or connection a fault dropped got no answer:
+it counts as ``dropped``, neither a success nor a code.
+
 Limits: the journal keeps the last ``journal_size`` requests (oldest dropped first), so a run
 longer than that is seen in part; a code inside a batch answer's per-device list (createBatch's
 ``failureList``) is not an answer code and is not counted.
@@ -43,11 +48,17 @@ def _codes_line(codes: Iterable[int]) -> str:
 def _operation_report(operation: Operation, entries: list[Entry]) -> dict[str, Any]:
     documented = operation.codes()
     real: Counter[int] = Counter()
+    dropped = 0
     injected: Counter[int] = Counter()
     undocumented: Counter[int] = Counter()
     successes = 0
     success = success_codes()
+    if operation.message is not None:
+        success = operation.message.success
     for entry in entries:
+        if entry.injected and entry.vendor_code is None:
+            dropped += 1
+            continue
         if is_success(entry, success):
             successes += 1
             continue
@@ -76,6 +87,7 @@ def _operation_report(operation: Operation, entries: list[Entry]) -> dict[str, A
         "vendor": operation.vendor,
         "requests": len(entries),
         "successes": successes,
+        "dropped": dropped,
         "documented": len(documented),
         "exercised": len(seen),
         "seen": seen,

@@ -264,6 +264,14 @@ def _device_key_index(conn: Connection) -> None:
             index.create(conn, checkfirst=True)
 
 
+def _fault_action_column(conn: Connection) -> None:
+    """Version 5: a fault rule may drop a device message's reply or connection (``action``)."""
+    table = registry.shared_faults
+    columns = {c["name"] for c in sa_inspect(conn).get_columns(table.name)}
+    if "action" not in columns:
+        conn.exec_driver_sql(f'ALTER TABLE "{table.name}" ADD COLUMN action VARCHAR')
+
+
 # Ordered: (version, what it does, step). Version 1 is the schema of the first release, the
 # tables ``create_all`` makes; append new steps, never edit or reorder released ones.
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
@@ -271,6 +279,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (2, "millisecond times as BIGINT", _widen_millisecond_columns),
     (3, "shared clock, faults and journal", _shared_state_row),
     (4, "devices indexed by device key", _device_key_index),
+    (5, "fault rules that drop a device message", _fault_action_column),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

@@ -6,6 +6,10 @@ before the handler runs, so a whole request answers the code in the vendor's own
 batch services ask :func:`device_fault` for each device, so a rule with a ``deviceKey`` fails
 just that device (its entry goes to the failure list).
 
+A device-protocol operation (an MQTT message, ``Operation.message``) takes the same rules:
+one without ``deviceKey`` fires for every device's message, one with ``deviceKey`` for that
+device's only, and ``action`` may drop the reply or the connection instead of a code.
+
 ``probability`` below 1 rolls the rule's own generator, seeded by ``seed`` when given, so a
 seeded rule fails the same calls every run. ``ttlSeconds`` counts on the emulator clock.
 """
@@ -26,7 +30,7 @@ from sqlalchemy import Connection, Engine
 from emulator.core.clock import SharedClock
 from emulator.core.db import TRANSACTION
 from emulator.core.errors import ErrorCode, VendorError
-from emulator.core.operations import OPERATIONS, Operation
+from emulator.core.operations import ACTIONS, OPERATIONS, Operation
 from emulator.core.sql import HotSql
 
 if TYPE_CHECKING:
@@ -55,6 +59,8 @@ class FaultRule:
     expires_at: int | None  # emulator clock, ms
     created_at: int
     fired: int = 0
+    # A device message's fault that drops instead of answering (operations.ACTIONS).
+    action: str | None = None
     random: random.Random = field(default_factory=random.Random, repr=False)
 
     def to_json(self) -> dict[str, Any]:
@@ -62,6 +68,7 @@ class FaultRule:
             "id": self.id,
             "operation": self.operation,
             "code": self.code,
+            "action": self.action,
             "times": self.times,
             "probability": self.probability,
             "seed": self.seed,
@@ -94,7 +101,11 @@ def error_of(operation: Operation, code: int) -> ErrorCode | None:
 
 
 def validate(
-    operation: str, code: int | None, device_key: str | None, latency_ms: int
+    operation: str,
+    code: int | None,
+    device_key: str | None,
+    latency_ms: int,
+    action: str | None = None,
 ) -> ErrorCode | None:
     """The error a rule injects; raises :class:`FaultSpecError` when it cannot be armed."""
     op = OPERATIONS.get(operation)
@@ -109,6 +120,21 @@ def validate(
             raise FaultSpecError(
                 f"code {code} is not a documented code of {operation}; valid codes: {valid}"
             )
+    if action is not None:
+        allowed = op.message.actions if op.message is not None else frozenset()
+        if action not in allowed:
+            takers = sorted(o.id for o in OPERATIONS.values() if o.message is not None)
+            raise FaultSpecError(
+                f"action {action!r} does not apply to {operation}; actions "
+                f"({', '.join(ACTIONS)}) apply to device messages: {', '.join(takers) or '(none)'}"
+            )
+        if code is not None:
+            raise FaultSpecError(f"an {action} rule answers no code: leave code out")
+    if op.message is not None:
+        # A device's message: deviceKey names the sender, so it goes with any effect.
+        if error is None and latency_ms <= 0 and action is None:
+            raise FaultSpecError("a rule needs a code, a latencyMs or an action")
+        return error
     if device_key is not None and error is None:
         raise FaultSpecError("a deviceKey rule needs the code the device fails with")
     if error is None and latency_ms <= 0:
@@ -138,9 +164,10 @@ class FaultBook:
         latency_ms: int = 0,
         device_key: str | None = None,
         ttl_seconds: float | None = None,
+        action: str | None = None,
         now_ms: int,
     ) -> FaultRule:
-        error = validate(operation, code, device_key, latency_ms)
+        error = validate(operation, code, device_key, latency_ms, action)
         rng = random.Random()
         # A str seed hashes with SHA-512: the same sequence on every run and platform.
         rng.seed(f"fault:{seed}" if seed is not None else os.urandom(16))
@@ -159,6 +186,7 @@ class FaultBook:
                 device_key=device_key,
                 expires_at=None if ttl_seconds is None else now_ms + int(ttl_seconds * 1000),
                 created_at=now_ms,
+                action=action,
                 random=rng,
             )
             self._rules.setdefault(namespace, []).append(rule)
@@ -187,9 +215,16 @@ class FaultBook:
         return bool(self._rules.get(namespace))
 
     def take(
-        self, namespace: str, operation: str, now_ms: int, device_key: str | None = None
+        self,
+        namespace: str,
+        operation: str,
+        now_ms: int,
+        device_key: str | None = None,
+        *,
+        message: bool = False,
     ) -> FaultRule | None:
-        """The first armed rule that fires for this request (``device_key`` None) or device.
+        """The first armed rule that fires for this request (``device_key`` None) or device;
+        with ``message``, for the message ``device_key`` sent (see :func:`aims_at`).
 
         Firing counts against ``times``; a rule whose ``times`` reach 0 is disarmed.
         """
@@ -201,10 +236,7 @@ class FaultBook:
             for i, rule in enumerate(rules):
                 if rule.operation != operation:
                     continue
-                if device_key is None:
-                    if rule.device_key is not None:
-                        continue
-                elif rule.device_key not in (device_key, ANY_DEVICE):
+                if not aims_at(rule.device_key, device_key, message):
                     continue
                 if rule.probability < 1.0 and rule.random.random() >= rule.probability:
                     continue
@@ -220,6 +252,15 @@ class FaultBook:
         rules = self._rules.get(namespace)
         if rules:
             rules[:] = [r for r in rules if r.expires_at is None or r.expires_at > now_ms]
+
+
+def aims_at(rule_device: str | None, device_key: str | None, message: bool) -> bool:
+    """Whether a rule naming ``rule_device`` fires: for a whole request (``device_key`` None)
+    only rules naming no device; for one device of a batch only rules naming it (or ``*``);
+    for a device's own message both (a rule naming no device fires for every device)."""
+    if rule_device is None:
+        return device_key is None or message
+    return device_key is not None and rule_device in (device_key, ANY_DEVICE)
 
 
 class SharedFaultBook(FaultBook):
@@ -269,9 +310,10 @@ class SharedFaultBook(FaultBook):
         latency_ms: int = 0,
         device_key: str | None = None,
         ttl_seconds: float | None = None,
+        action: str | None = None,
         now_ms: int,
     ) -> FaultRule:
-        error = validate(operation, code, device_key, latency_ms)
+        error = validate(operation, code, device_key, latency_ms, action)
         if seed is None:
             # An unseeded rule still needs one generator every process replays.
             seed = int.from_bytes(os.urandom(6), "big")
@@ -286,6 +328,7 @@ class SharedFaultBook(FaultBook):
                 "rule_id": f"f{counter}",
                 "operation": operation,
                 "code": code,
+                "action": action,
                 "times": times,
                 "probability": probability,
                 # Negative: the rule was armed without a seed (the listing shows none).
@@ -318,6 +361,7 @@ class SharedFaultBook(FaultBook):
             expires_at=row["expires_at"],
             created_at=row["created_at"],
             fired=row["fired"],
+            action=row["action"],
         )
 
     def _rows(self, conn: Connection, namespace: str, now_ms: int) -> list[Any]:
@@ -347,12 +391,18 @@ class SharedFaultBook(FaultBook):
         return count
 
     def take(
-        self, namespace: str, operation: str, now_ms: int, device_key: str | None = None
+        self,
+        namespace: str,
+        operation: str,
+        now_ms: int,
+        device_key: str | None = None,
+        *,
+        message: bool = False,
     ) -> FaultRule | None:
         if not self._has_rules(namespace):
             return None
         for _attempt in range(50):
-            outcome = self._try_take(namespace, operation, now_ms, device_key)
+            outcome = self._try_take(namespace, operation, now_ms, device_key, message)
             if outcome is not _RETRY:
                 return outcome  # type: ignore[return-value]
         return None  # pragma: no cover - fifty processes firing the same rule at once
@@ -365,16 +415,13 @@ class SharedFaultBook(FaultBook):
         return self._engine.begin()
 
     def _try_take(
-        self, namespace: str, operation: str, now_ms: int, device_key: str | None
+        self, namespace: str, operation: str, now_ms: int, device_key: str | None, message: bool
     ) -> FaultRule | None | object:
         with self._transaction() as conn:
             for row in self._rows(conn, namespace, now_ms):
                 if row["operation"] != operation:
                     continue
-                if device_key is None:
-                    if row["device_key"] is not None:
-                        continue
-                elif row["device_key"] not in (device_key, ANY_DEVICE):
+                if not aims_at(row["device_key"], device_key, message):
                     continue
                 draws = row["draws"]
                 fires = True
@@ -424,10 +471,10 @@ _BUMP = HotSql("UPDATE emulator_shared_state SET faults_version = faults_version
 _COUNT = HotSql("UPDATE emulator_shared_state SET fault_counter = fault_counter + 1 WHERE id = 1")
 _COUNTER = HotSql("SELECT fault_counter FROM emulator_shared_state WHERE id = 1")
 _INSERT = HotSql(
-    "INSERT INTO emulator_faults (ns, rule_id, operation, code, times, probability, seed,"
-    " draws, latency_ms, device_key, expires_at, created_at, fired) VALUES (:ns, :rule_id,"
-    " :operation, :code, :times, :probability, :seed, 0, :latency_ms, :device_key,"
-    " :expires_at, :created_at, 0)"
+    "INSERT INTO emulator_faults (ns, rule_id, operation, code, action, times, probability,"
+    " seed, draws, latency_ms, device_key, expires_at, created_at, fired) VALUES (:ns,"
+    " :rule_id, :operation, :code, :action, :times, :probability, :seed, 0, :latency_ms,"
+    " :device_key, :expires_at, :created_at, 0)"
 )
 _EXPIRE = HotSql(
     "DELETE FROM emulator_faults WHERE ns = :ns AND expires_at IS NOT NULL AND expires_at <= :now"

@@ -287,6 +287,8 @@ shared_faults = Table(
     Column("rule_id", String, nullable=False),
     Column("operation", String, nullable=False),
     Column("code", Integer, nullable=True),
+    # A device message's fault that drops instead of answering (core/operations.ACTIONS).
+    Column("action", String, nullable=True),
     Column("times", Integer, nullable=True),
     Column("probability", Float, nullable=False),
     Column("seed", BigInteger, nullable=True),

@@ -35,7 +35,25 @@ def operations_of(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
 def test_conformance_report_names_the_five_docs(client: Client) -> None:
     docs = [doc["doc"] for doc in report(client)["docs"]]
     assert docs[:5] == list(conformance.doc_operations())
-    assert docs[5:] == [conformance.COMPANION_DOC]
+    # Then the device protocol's document (EnOS over MQTT), then the companions'.
+    assert docs[5:] == ["ENOS-DEVICES.md", conformance.COMPANION_DOC]
+
+
+def test_conformance_report_lists_the_mqtt_messages_under_their_document(client: Client) -> None:
+    (devices,) = [doc for doc in report(client)["docs"] if doc["doc"] == "ENOS-DEVICES.md"]
+    listed = {op["id"]: op for op in devices["operations"]}
+    assert all(op_id.startswith("enos.mqtt.") for op_id in listed)
+    assert {"enos.mqtt.login", "enos.mqtt.event_post", "enos.mqtt.topo_add"} <= set(listed)
+    post = listed["enos.mqtt.measurepoint_post"]
+    assert (post["method"], post["path"]) == (
+        "PUBLISH",
+        "/sys/{productKey}/{deviceKey}/thing/measurepoint/post",
+    )
+    assert listed["enos.mqtt.combine_login"]["path"].startswith("/ext/session/{productKey}/")
+    login = listed["enos.mqtt.login"]
+    assert login["method"] == "CONNECT"
+    coverage = {c["code"]: c["coverage"] for c in login["codes"]}
+    assert coverage == {3: conformance.FAULT_ONLY, 5: conformance.REAL_INPUT}
 
 
 def test_conformance_report_lists_every_operation_and_every_documented_code(

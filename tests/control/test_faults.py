@@ -226,3 +226,61 @@ def test_a_device_key_rule_puts_that_device_of_a_batch_in_the_failure_list(clien
     assert list(failures(body)) == ["bad-1"]
     assert (entry["injected"], entry["faultedDevices"]) == (False, ["bad-1"])
     assert entry["faultId"] is not None
+
+
+MQTT_LOGIN, MQTT_POST = "enos.mqtt.login", "enos.mqtt.measurepoint_post"
+
+
+@pytest.mark.parametrize(
+    ("rule", "message"),
+    [
+        ({"operation": CREATE, "code": 11714, "action": "dropReply"}, "does not apply to"),
+        ({"operation": MQTT_LOGIN, "action": "dropReply"}, "does not apply to"),
+        ({"operation": MQTT_POST, "code": 1220, "action": "dropReply"}, "leave code out"),
+        ({"operation": MQTT_POST, "deviceKey": "d1"}, "needs a code, a latencyMs or an action"),
+        ({"operation": MQTT_LOGIN, "code": 1220}, "valid codes: 3, 5"),
+    ],
+)
+def test_a_device_message_rule_that_cannot_apply_returns_400_saying_why(
+    client: Client, rule: dict[str, Any], message: str
+) -> None:
+    response = client.post("/_emulator/faults", json=rule)
+
+    assert response.status_code == 400
+    assert message in response.json()["error"]["message"]
+
+
+def test_an_unknown_action_is_a_malformed_rule(client: Client) -> None:
+    rule = {"operation": MQTT_POST, "action": "dropEverything"}
+
+    assert client.post("/_emulator/faults", json=rule).status_code == 400
+
+
+def test_a_device_message_rule_names_its_device_with_a_delay_or_an_action(client: Client) -> None:
+    delayed = arm(client, operation=MQTT_POST, latencyMs=100, deviceKey="d1")
+    dropped = arm(client, operation=MQTT_POST, action="dropConnection", deviceKey="d1")
+    refused = arm(client, operation=MQTT_LOGIN, code=3, deviceKey="d1")
+
+    listed = {f["id"]: f for f in client.get("/_emulator/faults").json()["faults"]}
+
+    assert (listed[delayed["id"]]["latencyMs"], listed[delayed["id"]]["action"]) == (100, None)
+    assert (listed[dropped["id"]]["action"], listed[dropped["id"]]["code"]) == (
+        "dropConnection",
+        None,
+    )
+    assert (listed[refused["id"]]["code"], listed[refused["id"]]["deviceKey"]) == (3, "d1")
+
+
+def test_operations_lists_the_mqtt_messages_with_what_a_fault_may_do(client: Client) -> None:
+    listed = {op["id"]: op for op in client.get("/_emulator/operations").json()["operations"]}
+
+    login = listed[MQTT_LOGIN]
+    assert (login["codes"], login["faultOnly"], login["actions"]) == (
+        [3, 5],
+        [3],
+        ["dropConnection"],
+    )
+    assert listed[MQTT_POST]["codes"] == [1008, 1009, 1220, 1251, 1260]
+    assert listed[MQTT_POST]["actions"] == ["dropConnection", "dropReply"]
+    assert listed["enos.mqtt.combine_login"]["codes"] == [1008, 1009, 1220, 1246, 1248, 1251, 1260]
+    assert listed[CREATE]["actions"] == []

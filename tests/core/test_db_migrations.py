@@ -113,3 +113,19 @@ def test_a_new_database_logs_one_line_and_an_upgrade_one_per_step(
         f"database schema: migrating to version {version} ({what})"
         for version, what, _step in MIGRATIONS
     ]
+
+
+def test_a_version_4_database_gains_the_fault_action_column(tmp_path: Path) -> None:
+    # Version 5: a fault rule may drop a device message's reply or connection.
+    path = tmp_path / "v4.db"
+    build_emulator(Settings(db=str(path), seed=1)).dispose()
+    with sqlite3.connect(path) as db:
+        db.execute("ALTER TABLE emulator_faults DROP COLUMN action")
+        db.execute("UPDATE schema_version SET version = 4")
+    emulator = build_emulator(Settings(db=str(path), seed=1))
+    try:
+        with emulator.engine.connect() as conn:
+            assert current_version(conn) == SCHEMA_VERSION
+            assert "action" in {c["name"] for c in inspect(conn).get_columns("emulator_faults")}
+    finally:
+        emulator.dispose()

@@ -94,3 +94,19 @@ def test_a_seeded_rule_rolls_the_same_sequence() -> None:
 
     assert rolls(7) == rolls(7)
     assert 0 < sum(rolls(7)) < 50
+
+
+def test_a_message_rule_fires_for_every_device_or_the_one_it_names() -> None:
+    # A device's own message (MQTT): a rule naming no device fires for any device's message,
+    # one naming a device only for that device's.
+    book = FaultBook()
+    post = "enos.mqtt.measurepoint_post"
+    every = book.arm("ns", operation=post, action="dropReply", times=1, now_ms=0)
+    mine = book.arm("ns", operation=post, latency_ms=10, device_key="d1", now_ms=0)
+
+    fired = [book.take("ns", post, 0, dk, message=True) for dk in ("d2", "d2", "d1")]
+
+    assert [r.id if r else None for r in fired] == [every.id, None, mine.id]
+    # A whole request (no device) and a batch's device keep their own rules.
+    assert book.take("ns", post, 0) is None
+    assert book.take("ns", post, 0, "d2") is None

@@ -351,3 +351,15 @@ def test_device_drawer_shows_the_measure_points_a_real_device_posted(
     ).click()
     points = page.get_by_test_id("device-measurepoints")
     see(points.locator('tr[data-point="temp"]')).to_contain_text("21.5")
+
+
+def test_fault_dropping_a_device_message_armed_from_the_page(dashboard: Dashboard) -> None:
+    page = dashboard.open("faults")
+    page.get_by_test_id("fault-operation").select_option("enos.mqtt.measurepoint_post")
+    page.get_by_test_id("fault-action").select_option("dropReply")
+    page.get_by_test_id("fault-device").fill("ui-mqtt-1")
+    page.locator('[data-action="arm"]').click()
+
+    see(page.get_by_test_id("faults-table").locator("tr[data-fault]")).to_contain_text("dropReply")
+    (rule,) = dashboard.api.get("/_emulator/faults").json()["faults"]
+    assert (rule["action"], rule["code"], rule["deviceKey"]) == ("dropReply", None, "ui-mqtt-1")

@@ -1,4 +1,5 @@
-// Faults: arm a rule on an operation (or one device of a batch), list and clear them.
+// Faults: arm a rule on an operation (or one device of a batch, or one device's messages),
+// list and clear them.
 import { codeBadge } from "./journal.js";
 import {
   Memo, badge, card, emptyRow, field, fill, h, mono, select, setOptions, timeCell,
@@ -19,6 +20,8 @@ export function create(app) {
 
   const operation = select([["", "loading…"]], { required: true, "data-testid": "fault-operation" });
   const code = select([], { "data-testid": "fault-code" });
+  // Device messages only: drop the reply or the connection instead of answering a code.
+  const action = select([["", "answer the code"]], { "data-testid": "fault-action" });
   const times = h("input", { type: "number", min: 1, placeholder: "until cleared", "data-testid": "fault-times" });
   const deviceKey = h("input", { type: "text", placeholder: "whole request", "data-testid": "fault-device" });
   const probability = h("input", { type: "number", min: 0.01, max: 1, step: 0.01, value: "1", "data-testid": "fault-probability" });
@@ -34,13 +37,16 @@ export function create(app) {
     const op = operations.find((o) => o.id === operation.value);
     const codes = op ? op.codes : [];
     setOptions(code, codes.map((c) => [String(c), op.faultOnly.includes(c) ? `${c} (fault only)` : String(c)]));
+    setOptions(action, [["", "answer the code"], ...(op ? op.actions : []).map((a) => [a, a])]);
     // A code no real input produces is what a fault is most often for.
     if (op && op.faultOnly.length && !op.faultOnly.includes(Number(code.value))) code.value = String(op.faultOnly[0]);
   }
 
   async function arm(event) {
     event.preventDefault();
-    const spec = { operation: operation.value, code: Number(code.value) };
+    const spec = { operation: operation.value };
+    if (action.value) spec.action = action.value;
+    else spec.code = Number(code.value);
     if (times.value) spec.times = Number(times.value);
     if (deviceKey.value.trim()) spec.deviceKey = deviceKey.value.trim();
     if (probability.value && Number(probability.value) !== 1) spec.probability = Number(probability.value);
@@ -48,7 +54,7 @@ export function create(app) {
     if (latency.value && Number(latency.value) > 0) spec.latencyMs = Number(latency.value);
     if (ttl.value) spec.ttlSeconds = Number(ttl.value);
     const rule = await app.act(null, () => app.api.post("/faults", spec));
-    if (rule) app.toast(`Armed ${rule.id}: ${rule.operation} answers ${rule.code}`);
+    if (rule) app.toast(`Armed ${rule.id}: ${rule.operation} ${rule.action || `answers ${rule.code}`}`);
   }
 
   function mount(root) {
@@ -57,8 +63,9 @@ export function create(app) {
       { class: "form-grid", "data-testid": "fault-form", onsubmit: arm },
       field("Operation", operation),
       field("Code", code, "the operation's documented codes"),
+      field("Action", action, "device messages: drop the reply or the connection instead"),
       field("Times", times, "blank: until cleared"),
-      field("Device key", deviceKey, "fail one device of a batch; * every device"),
+      field("Device key", deviceKey, "one device of a batch, or one device's messages; * every device"),
       field("Probability", probability),
       field("Seed", seed, "makes the probability reproducible"),
       field("Latency (ms)", latency),
@@ -106,7 +113,7 @@ export function create(app) {
                 { "data-fault": f.id },
                 h("td", {}, mono(f.id)),
                 h("td", {}, mono(f.operation)),
-                h("td", {}, badge(String(f.code), "err")),
+                h("td", {}, badge(f.action || String(f.code), "err")),
                 h("td", {}, f.deviceKey ? mono(f.deviceKey) : h("span", { class: "muted" }, "whole request")),
                 h("td", { "data-testid": "fault-fired", title: "fired / times" }, `${f.fired} / ${f.times === null ? "∞" : f.times}`),
                 h("td", { class: "small" }, options(f)),

@@ -20,6 +20,7 @@ from emulator.vendors.enos.dps.routes import DpsRoute
 from emulator.vendors.enos.dps.routes import router as dps_router
 from emulator.vendors.enos.dps.views import router as dps_views
 from emulator.vendors.enos.mqtt.listener import serve_default as mqtt_listener
+from emulator.vendors.enos.mqtt.operations import OPERATIONS as MQTT_OPERATIONS
 from emulator.vendors.enos.mqtt.routes import router as mqtt_control
 from emulator.vendors.enos.token.routes import TokenRoute
 from emulator.vendors.enos.token.routes import router as token_router
@@ -83,6 +84,8 @@ VENDOR = Vendor(
     routers=(connect_router, dps_router),
     companion_routers=(token_router, commands_router),
     control_routers=(dps_views, mqtt_control),
+    # The HTTP operations register with their routes modules; the MQTT messages have none.
+    operations=MQTT_OPERATIONS,
     fallbacks=(
         ("/apim-token-service/", TokenRoute),
         ("/connect-service/", ConnectRoute),

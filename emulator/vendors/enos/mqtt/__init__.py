@@ -7,8 +7,11 @@ their ``_reply`` topics; Invoke Service and Set Measurement Point reach it as ti
 command engine.
 
 - :mod:`.login`: the CONNECT credentials, checked as the official SDK signs them;
-- :mod:`.protocol`: topics, payloads and the documented MQTT return codes;
+- :mod:`.protocol`: topics and payloads; :mod:`.errors`: the documented return codes;
 - :mod:`.uplink`: what the platform answers to each request topic;
+- :mod:`.operations`: the login and each request topic as operations (journal, faults,
+  coverage and conformance reports);
 - :mod:`.store`: the device rows behind a login, and what devices report;
-- :mod:`.listener`: the broker (amqtt) and its hooks, started with the app.
+- :mod:`.broker`: the embedded broker (amqtt) and its plugins;
+- :mod:`.listener`: the platform behind them (and the faults), started with the app.
 """

@@ -1,15 +1,11 @@
-"""The MQTT listener: an embedded amqtt broker whose hooks are the EnOS platform.
+"""The MQTT listener: an embedded amqtt broker (:mod:`.broker`) whose hooks are the EnOS
+platform: logins checked against the registry, the registry following the connection, each
+request answered on its reply topic, and downlink tickets published to the device's session.
 
-amqtt accepts the connections and speaks MQTT 3.1.1; the plugins below decide the rest:
-- :class:`DeviceAuth` checks each CONNECT against the registry (CONNACK 5 when it fails);
-- :class:`PlatformTopics` lets devices subscribe but relays no PUBLISH between them: every
-  request is the platform's to answer, on the device's own session;
-- :class:`PlatformHooks` follows the connection (login, disconnect) and the messages.
-
-amqtt fires its "client connected" hook before the session's handler runs; a message
-published from there would be sent, then sent again when the handler starts (it resends
-what is in flight). So downlink messages wait until the session is ready:
-:class:`EmulatorBroker` reports it, once the handler has started.
+Faults (``POST /_emulator/faults`` on ``enos.mqtt.*``) act here, before the checks, as the
+HTTP ones act before auth and validation: a refused login (a CONNACK code of the rule's, or
+the connection closed with none), a reply answering a code, delayed, or never sent, or the
+device's connection dropped.
 """
 
 from __future__ import annotations
@@ -24,15 +20,18 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
-from amqtt.broker import Broker
-from amqtt.contexts import Action
-from amqtt.plugins.base import BaseAuthPlugin, BasePlugin, BaseTopicPlugin
-from amqtt.session import ApplicationMessage, Session
+from amqtt.session import Session
 
 from emulator.core import journal
 from emulator.core.context import Emulator
+from emulator.core.faults import FaultRule
 from emulator.core.namespaces import DEFAULT as DEFAULT_NAMESPACE
+from emulator.core.operations import DROP_CONNECTION, DROP_REPLY
+from emulator.vendors.enos.mqtt import broker as mqtt_broker
 from emulator.vendors.enos.mqtt import login, protocol, store, uplink
+from emulator.vendors.enos.mqtt.broker import EmulatorBroker
+from emulator.vendors.enos.mqtt.errors import ConnackCode
+from emulator.vendors.enos.mqtt.operations import LOGIN
 from emulator.vendors.enos.mqtt.protocol import Refused
 
 logger = logging.getLogger(__name__)
@@ -43,101 +42,6 @@ NAME = "enos.mqtt"
 _FOLLOW_S = 0.05
 _PUBLISHED_KEPT = 10_000
 _brokers = itertools.count()
-
-
-class EmulatorBroker(Broker):
-    """amqtt's broker, telling its listener when a session can take messages."""
-
-    def __init__(self, listener: MqttListener, config: dict[str, Any], namespace: str) -> None:
-        self.listener = listener
-        self.connections: set[asyncio.Task[Any]] = set()
-        super().__init__(config, plugin_namespace=namespace)
-
-    async def stream_connected(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, listener_name: str
-    ) -> None:
-        # Each connection's task is known, so that stopping the listener ends them all and
-        # closes their sockets (amqtt's shutdown leaves a connection still in its CONNECT open).
-        task = asyncio.current_task()
-        if task is not None:
-            self.connections.add(task)
-        try:
-            await super().stream_connected(reader, writer, listener_name)
-        finally:
-            if task is not None:
-                self.connections.discard(task)
-            writer.close()
-
-    async def close_connections(self) -> None:
-        tasks = list(self.connections)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-
-    async def _create_server_instance(
-        self, listener_name: str, listener_type: Any, address: str | None, port: int,
-        ssl_context: Any,
-    ) -> Any:  # fmt: skip
-        if not self.listener.emulator.shared:
-            return await super()._create_server_instance(
-                listener_name, listener_type, address, port, ssl_context
-            )
-        # Several processes (--workers N) share the port: the kernel spreads the devices'
-        # connections over them, and the database carries commands between them.
-        return await asyncio.start_server(
-            partial(self.stream_connected, listener_name=listener_name),
-            address, port, reuse_address=True, reuse_port=True,
-        )  # fmt: skip
-
-    async def _publish_session_retained_messages(self, session: Session) -> None:
-        # Runs right after the session's handler started (amqtt 0.12 Broker): the moment
-        # messages can be published once, without the handler's resend of in-flight ones.
-        await super()._publish_session_retained_messages(session)
-        self.listener.session_ready(session)
-
-
-@dataclass
-class _Config:
-    listener: Any = None
-
-
-class DeviceAuth(BaseAuthPlugin):
-    Config = _Config
-
-    async def authenticate(self, *, session: Session) -> bool | None:
-        listener: MqttListener = self.config.listener
-        return bool(listener.authenticate(session))
-
-
-class PlatformTopics(BaseTopicPlugin):
-    Config = _Config
-
-    async def topic_filtering(
-        self, *, session: Session | None = None, topic: str | None = None,
-        action: Action | None = None,
-    ) -> bool | None:  # fmt: skip
-        return bool(action != Action.PUBLISH)
-
-
-class PlatformHooks(BasePlugin[Any]):
-    Config = _Config
-
-    async def on_broker_client_connected(self, *, client_id: str, client_session: Session) -> None:
-        listener: MqttListener = self.config.listener
-        await listener.connected(client_id)
-
-    async def on_broker_client_disconnected(
-        self, *, client_id: str, client_session: Session
-    ) -> None:
-        listener: MqttListener = self.config.listener
-        listener.disconnected(client_id)
-
-    async def on_broker_message_received(
-        self, *, client_id: str, message: ApplicationMessage | None
-    ) -> None:
-        listener: MqttListener = self.config.listener
-        if message is not None:
-            listener.received(client_id, message.topic, message.data)
 
 
 @dataclass
@@ -162,6 +66,8 @@ class MqttListener:
         self.namespace = namespace
         self._broker: EmulatorBroker | None = None
         self._accepted: dict[str, login.Login] = {}
+        # Refused logins waiting for their CONNACK: the code, or None to send none.
+        self._refusals: dict[str, int | None] = {}
         self._links: dict[str, Link] = {}
         self._by_device: dict[tuple[str, str], Link] = {}
         self._waiters: dict[str, asyncio.Future[dict[str, Any]]] = {}
@@ -180,9 +86,9 @@ class MqttListener:
         config = {
             "listeners": {"default": {"type": "tcp", "bind": f"{self.host}:{self.port}"}},
             "plugins": {
-                f"{__name__}.DeviceAuth": listener,
-                f"{__name__}.PlatformTopics": listener,
-                f"{__name__}.PlatformHooks": listener,
+                f"{mqtt_broker.__name__}.DeviceAuth": listener,
+                f"{mqtt_broker.__name__}.PlatformTopics": listener,
+                f"{mqtt_broker.__name__}.PlatformHooks": listener,
             },
         }
         # amqtt keeps a process-wide table of plugin managers by namespace: one per broker.
@@ -232,15 +138,41 @@ class MqttListener:
 
     # --- login ------------------------------------------------------------------------------
 
-    def authenticate(self, session: Session) -> bool:
-        """Strict checks always: this is the device's credential, not an API token."""
+    async def authenticate(self, session: Session) -> bool:
+        """Strict checks always: this is the device's credential, not an API token. A fault
+        answers before them: its own CONNACK code, a delay, or no CONNACK at all."""
         started = time.perf_counter()
-        accepted = self._authenticate(session)
+        client_id = session.client_id or ""
+        rule = self._fault(LOGIN, login.device_key_of(client_id))
+        if rule is not None and rule.latency_ms > 0:
+            await asyncio.sleep(rule.latency_ms / 1000)
+        code: int | None
+        if rule is not None and rule.action == DROP_CONNECTION:
+            code = None
+        elif rule is not None and rule.error is not None:
+            code = rule.error.code
+        else:
+            code = 0 if self._authenticate(session) else ConnackCode.NOT_AUTHORIZED.code
+        if code != 0:
+            self._refusals[client_id] = code
         # The password is not kept: the entry's body is the user name only.
-        self._journal("enos.mqtt.login", "CONNECT", session.client_id or "",
-                      (session.username or "").encode(), 0 if accepted else 5, None,
-                      started)  # fmt: skip
-        return accepted
+        self._journal(LOGIN, "CONNECT", client_id, (session.username or "").encode(), code,
+                      None, started, rule)  # fmt: skip
+        return code == 0
+
+    def refusal(self, client_id: str) -> int | None:
+        """The CONNACK code of a refused login (None: close the connection without one)."""
+        return self._refusals.pop(client_id, ConnackCode.NOT_AUTHORIZED.code)
+
+    def _fault(self, operation: str, device_key: str) -> FaultRule | None:
+        """The armed rule that fires for this device's message, if any."""
+        try:
+            return self.emulator.faults.take(
+                self.namespace, operation, self.emulator.clock.now_ms(), device_key, message=True
+            )
+        except Exception:  # the fault book (a database table when shared) failed
+            logger.exception("faults: cannot check %s", operation)
+            return None
 
     def _authenticate(self, session: Session) -> bool:
         client_id = session.client_id or ""
@@ -318,26 +250,65 @@ class MqttListener:
             self._device_replied(topic, data)
             return
         started = time.perf_counter()
-        request_id, code = "", protocol.OK
+        operation = uplink.operation_of(topic)
+        record = partial(self._journal, operation, "PUBLISH", topic.raw, bytes(data))
+        rule = self._fault(operation, topic.device_key)
+        if rule is not None and rule.action == DROP_CONNECTION:
+            # As if the network failed as the message arrived: not handled, not answered.
+            record(None, None, started, rule)
+            self._spawn(self._drop(link, rule.latency_ms))
+            return
+        if rule is not None and rule.error is not None:
+            code, answer = rule.error.code, _injected(data, rule)
+        else:
+            code, answer = self._answer(link, topic, data)
+        if rule is not None and rule.action == DROP_REPLY:
+            record(None, None, started, rule)
+        elif rule is not None and rule.latency_ms > 0:
+            self._spawn(self._reply_later(link, topic.reply, answer,
+                                          partial(record, code, answer, started, rule),
+                                          rule.latency_ms))  # fmt: skip
+        else:
+            record(code, answer, started, rule)
+            self._spawn(self._publish(link, topic.reply, answer, qos=0))
+
+    def _answer(
+        self, link: Link, topic: protocol.Topic, data: bytes | bytearray
+    ) -> tuple[int, bytes]:
+        """The platform's reply to one request: its code and payload."""
+        request_id = ""
         try:
             payload = protocol.decode(data)
             request_id = protocol.message_id(payload)
             result = uplink.handle(self.ctx, link.conn, topic, payload)
-            answer = protocol.reply(request_id, protocol.OK, result)
+            return protocol.OK, protocol.reply(request_id, protocol.OK, result)
         except Refused as exc:
-            code = exc.code
-            answer = protocol.reply(request_id, exc.code, None, exc.message)
-        self._spawn(self._publish(link, topic.reply, answer, qos=0))
-        self._journal(uplink.operation_of(topic), "PUBLISH", topic.raw, bytes(data), code,
-                      answer, started)  # fmt: skip
+            return exc.code, protocol.reply(request_id, exc.code, None, exc.message)
+
+    async def _reply_later(
+        self, link: Link, topic: str, answer: bytes, record: Any, latency_ms: int
+    ) -> None:
+        await asyncio.sleep(latency_ms / 1000)
+        record()  # in the journal before the device can read its reply
+        await self._publish(link, topic, answer, qos=0)
+
+    async def _drop(self, link: Link, latency_ms: int) -> None:
+        """Close the device's connection as a network failure would: no DISCONNECT; the
+        broker's disconnect hook takes the device offline."""
+        if latency_ms > 0:
+            await asyncio.sleep(latency_ms / 1000)
+        entry = self._broker.sessions.get(link.client_id) if self._broker is not None else None
+        if entry is not None:
+            await entry[1].handle_connection_closed()
 
     def _journal(
-        self, operation: str, method: str, path: str, body: bytes, code: int,
-        answer: bytes | None, started: float,
+        self, operation: str, method: str, path: str, body: bytes, code: int | None,
+        answer: bytes | None, started: float, rule: FaultRule | None = None,
     ) -> None:  # fmt: skip
         """An MQTT message in the request journal, beside the HTTP requests: ``method`` is the
         MQTT packet (CONNECT, PUBLISH), ``path`` the topic or client id, ``vendorCode`` the
-        reply's code or the CONNACK return code."""
+        reply's code or the CONNACK return code (none when a fault dropped the reply or the
+        connection: ``injected``, with no ``response``)."""
         book = self.emulator.journal
         book.append(
             journal.Entry(
@@ -345,6 +316,8 @@ class MqttListener:
                 operation=operation, method=method, path=path, raw_body=body, status=200,
                 vendor_code=code, duration_ms=(time.perf_counter() - started) * 1000,
                 response=journal.answer_body(answer),
+                injected=rule is not None and (rule.error is not None or rule.action is not None),
+                fault_id=rule.id if rule is not None else None,
             )
         )  # fmt: skip
 
@@ -501,3 +474,14 @@ async def close_for(emulator: Emulator, namespace: str) -> bool:
         return True  # its event loop has ended (an in-process test client): nothing runs
     await listener.stop()
     return True
+
+
+def _injected(data: bytes | bytearray, rule: FaultRule) -> bytes:
+    """A fault's reply: the rule's code, with the request's id when it has one (the fault
+    answers before the payload is checked, as an HTTP fault answers before validation)."""
+    assert rule.error is not None
+    try:
+        request_id = protocol.message_id(protocol.decode(data))
+    except Refused:
+        request_id = ""
+    return protocol.reply(request_id, rule.error.code, None, rule.error.message)

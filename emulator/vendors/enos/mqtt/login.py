@@ -36,6 +36,11 @@ class Login:
     password: str
 
 
+def device_key_of(client_id: str) -> str:
+    """The device a CONNECT names, even one too malformed to parse (faults target it)."""
+    return client_id.partition("|")[0]
+
+
 def parse(client_id: str | None, username: str | None, password: str | bytes | None) -> Login:
     """The claim of a CONNECT packet; :class:`LoginError` when it is not shaped as EnOS's."""
     if not client_id or not username or password is None:

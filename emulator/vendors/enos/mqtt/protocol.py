@@ -7,34 +7,18 @@ The SDK treats a reply as success only when ``code`` is the number 200.
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
+from emulator.core.errors import ErrorCode
+from emulator.vendors.enos.mqtt.errors import MqttCode
+
 REPLY_SUFFIX = "_reply"
 OK = 200
 # The documented size limit behind 1008 is not published; this one is ours (README).
 MAX_PAYLOAD_BYTES = 256 * 1024
-
-
-class MqttCode(enum.IntEnum):
-    """Common return codes of every EnOS MQTT topic ("Common Return Codes")."""
-
-    PAYLOAD_FORMAT_ERROR = 1220, "Payload format error"
-    PAYLOAD_EMPTY = 1251, "Payload is empty"
-    METHOD_NOT_CONSISTENT = 1260, "Methods not consistent"
-    MESSAGE_TOO_LARGE = 1008, "Msg size is too large, discard the message"
-    NO_WRITE_PERMISSION = 1009, "Publish to topic with no write permission"
-
-    message: str
-
-    def __new__(cls, code: int, message: str) -> MqttCode:
-        member = int.__new__(cls, code)
-        member._value_ = code
-        member.message = message
-        return member
 
 
 class Refused(Exception):
@@ -46,8 +30,8 @@ class Refused(Exception):
         super().__init__(f"{code} {message}")
 
     @classmethod
-    def of(cls, code: MqttCode, detail: str = "") -> Refused:
-        return cls(int(code), f"{code.message}: {detail}" if detail else code.message)
+    def of(cls, code: ErrorCode, detail: str = "") -> Refused:
+        return cls(code.code, f"{code.message}: {detail}" if detail else code.message)
 
 
 @dataclass(frozen=True)

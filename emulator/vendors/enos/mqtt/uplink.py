@@ -15,7 +15,8 @@ from typing import Any
 
 from emulator.core.context import Ctx
 from emulator.vendors.enos.mqtt import login, protocol, store
-from emulator.vendors.enos.mqtt.protocol import MqttCode, Refused, Topic
+from emulator.vendors.enos.mqtt.errors import MqttCode, SubDeviceCode
+from emulator.vendors.enos.mqtt.protocol import Refused, Topic
 
 Device = tuple[str, str]
 
@@ -128,7 +129,7 @@ def _signed_by(ctx: Ctx, item: dict[str, Any]) -> store.DeviceRow:
     params = {k: str(item.get(k, "")) for k in ("productKey", "deviceKey", "clientId", "timestamp")}
     sign = str(item.get("sign", "")).lower()
     if row is None or not row.secret or login.sign(params, row.secret) != sign:
-        raise Refused(1246, f"sub-device {pk}/{dk}: unknown device or wrong signature")
+        raise Refused.of(SubDeviceCode.SIGNATURE_INVALID, f"sub-device {pk}/{dk}")
     return row
 
 
@@ -165,7 +166,7 @@ def sub_login(ctx: Ctx, conn: Connection, topic: Topic, params: Any) -> Any:
     row = _signed_by(ctx, params)
     key = (row.product_key, row.device_key)
     if row.gateway != conn.device:
-        raise Refused(1248, f"sub-device {key[0]}/{key[1]} is not in this gateway's topology")
+        raise Refused.of(SubDeviceCode.NOT_IN_TOPOLOGY, f"sub-device {key[0]}/{key[1]}")
     conn.sub_devices.add(key)
     store.set_online(ctx, *key, True)
     return {"productKey": key[0], "deviceKey": key[1], "assetId": row.asset_id}
@@ -204,6 +205,11 @@ ROUTES: dict[str, tuple[str, Handler]] = {
     "combine/login/batch": ("combine.login.batch", sub_login_batch),
     "combine/logout": ("combine.logout", sub_logout),
 }
+EVENT_POST = "thing/event/{eventId}/post"
+# Topics whose entries a sub-device's secret signs (1246), and the sub-device logins, which
+# also need the sub-device in the gateway's topology (1248).
+SIGNED = ("thing/topo/add", "combine/login", "combine/login/batch")
+LOGINS = ("combine/login", "combine/login/batch")
 # Topics only a gateway's own connection publishes (never on behalf of a sub-device).
 _OWN_ONLY = {"thing/topo/add", "thing/topo/get", "thing/topo/delete", "combine/login",
              "combine/login/batch", "combine/logout"}  # fmt: skip
@@ -220,12 +226,17 @@ def route(topic: Topic) -> tuple[str, Handler] | None:
     return None
 
 
-def operation_of(topic: Topic) -> str:
-    """The journal's operation id of a request topic (``enos.mqtt.measurepoint_post``)."""
-    parts = topic.path.split("/")
+def operation_id(path: str) -> str:
+    """The operation id of a request topic's path (``thing/measurepoint/post`` ->
+    ``enos.mqtt.measurepoint_post``): the journal's, the faults' and the reports'."""
+    parts = path.split("/")
     if parts[:2] == ["thing", "event"]:
         return "enos.mqtt.event_post"
     return "enos.mqtt." + "_".join(p for p in parts if p != "thing")
+
+
+def operation_of(topic: Topic) -> str:
+    return operation_id(topic.path)
 
 
 def handle(ctx: Ctx, conn: Connection, topic: Topic, payload: dict[str, Any]) -> Any:

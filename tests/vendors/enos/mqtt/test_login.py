@@ -52,11 +52,18 @@ def test_login_with_the_secret_from_create_device_shows_the_device_online(live: 
     wait_for(lambda: live.status(device["assetId"]) == "offline", "offline after close")
 
 
+def paho_client(live: Live, pk: str, dk: str, secret: str) -> paho.Client:
+    """A paho client carrying the credentials the SDK builds (paho is the SDK's own MQTT
+    client; used directly where the SDK only logs what happened)."""
+    profile = MqttClient(live.mqtt_url, pk, dk, secret).get_profile()
+    client = paho.Client(CallbackAPIVersion.VERSION1, client_id=profile.get_client_id())
+    client.username_pw_set(profile.get_mqtt_username(), profile.get_mqtt_password())
+    return client
+
+
 def _connack(live: Live, pk: str, dk: str, secret: str) -> int:
     """The CONNACK return code for credentials the SDK builds, read with paho directly (the
     SDK only logs a refusal)."""
-    sdk = MqttClient(live.mqtt_url, pk, dk, secret)
-    profile = sdk.get_profile()
     codes: list[int] = []
     done = threading.Event()
 
@@ -64,8 +71,7 @@ def _connack(live: Live, pk: str, dk: str, secret: str) -> int:
         codes.append(rc)
         done.set()
 
-    client = paho.Client(CallbackAPIVersion.VERSION1, client_id=profile.get_client_id())
-    client.username_pw_set(profile.get_mqtt_username(), profile.get_mqtt_password())
+    client = paho_client(live, pk, dk, secret)
     client.on_connect = on_connect
     client.connect("127.0.0.1", live.mqtt_port)
     client.loop_start()

@@ -79,3 +79,19 @@ def test_mosquitto_sub_receives_a_cached_command_at_login(live: Live) -> None:
     assert topic == f"/sys/{pk}/{dk}/thing/service/reboot"
     assert f'"id":"{ticket}"' in message
     assert '"method":"thing.service.reboot"' in message
+
+
+def test_mosquitto_pub_sees_a_login_fault_as_connack_3(live: Live) -> None:
+    device = live.create_device()
+    pk, dk = device["productKey"], device["deviceKey"]
+    armed = live.http.post("/_emulator/faults", json={"operation": "enos.mqtt.login", "code": 3})
+    assert armed.status_code == 201
+    done = subprocess.run(
+        ["mosquitto_pub", "-h", "127.0.0.1", "-p", str(live.mqtt_port),
+         *credentials(pk, dk, device["deviceSecret"]),
+         "-t", f"/sys/{pk}/{dk}/thing/measurepoint/post", "-m", "{}"],
+        capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert done.returncode != 0
+    # libmosquitto's words for CONNACK 3: "Connection Refused: broker unavailable."
+    assert "unavailable" in (done.stderr + done.stdout).lower()
