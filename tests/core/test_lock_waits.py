@@ -28,7 +28,7 @@ from emulator.app import create_app
 from emulator.config import Settings
 from emulator.core import lockwait
 from emulator.testing import serve_in_thread
-from tests.conftest import DATABASE_URL, drop_schemas, postgresql_schema, postgresql_skip_reason
+from tests.conftest import DATABASE_URL, scratch_schema
 from tests.control.helpers import create_body
 from tests.vendors.enos import helpers as enos
 from tests.vendors.mcs import helpers as mcs
@@ -181,14 +181,8 @@ def test_a_lock_held_past_the_statement_timeout_gets_the_vendors_internal_error(
 
 @pytest.fixture
 def postgresql_url() -> Iterator[str]:
-    reason = postgresql_skip_reason()
-    if reason is not None:
-        pytest.skip(reason)
-    name = "emu_lock_waits"
-    try:
-        yield postgresql_schema(name)
-    finally:
-        drop_schemas(name)
+    with scratch_schema("emu_lock_waits") as url:
+        yield url
 
 
 def _plain(url: str) -> str:
