@@ -9,9 +9,10 @@ from __future__ import annotations
 import threading
 import time
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, case, null, select, update
 
-from emulator.core.sql import HotSql
+from emulator.core.registry import shared_state
+from emulator.core.sql import HotSql, const, param
 
 
 class Clock:
@@ -117,16 +118,20 @@ class SharedClock(Clock):
         self._write(_RELEASE, {})
 
 
+_C = shared_state.c
+_THE_ROW = _C.id == const(1)
 _READ = HotSql(
-    "SELECT frozen_ms, offset_ms, faults_version, namespaces_version"
-    " FROM emulator_shared_state WHERE id = 1"
+    select(_C.frozen_ms, _C.offset_ms, _C.faults_version, _C.namespaces_version).where(_THE_ROW)
 )
-_FREEZE = HotSql("UPDATE emulator_shared_state SET frozen_ms = :at WHERE id = 1")
+_FREEZE = HotSql(update(shared_state).values(frozen_ms=param("at")).where(_THE_ROW))
 # One statement, so two processes advancing at once both count.
+_running = _C.frozen_ms.is_(None)
 _ADVANCE = HotSql(
-    "UPDATE emulator_shared_state SET"
-    " offset_ms = CASE WHEN frozen_ms IS NULL THEN offset_ms + :delta ELSE offset_ms END,"
-    " frozen_ms = CASE WHEN frozen_ms IS NULL THEN NULL ELSE frozen_ms + :delta END"
-    " WHERE id = 1"
+    update(shared_state)
+    .values(
+        offset_ms=case((_running, _C.offset_ms + param("delta")), else_=_C.offset_ms),
+        frozen_ms=case((_running, null()), else_=_C.frozen_ms + param("delta")),
+    )
+    .where(_THE_ROW)
 )
-_RELEASE = HotSql("UPDATE emulator_shared_state SET frozen_ms = NULL, offset_ms = 0 WHERE id = 1")
+_RELEASE = HotSql(update(shared_state).values(frozen_ms=null(), offset_ms=const(0)).where(_THE_ROW))

@@ -29,7 +29,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from emulator.core import registry
 from emulator.core.context import Ctx
-from emulator.core.sql import HotSql, dumps, expanded, list_params
+from emulator.core.sql import HotSql, const, dumps, insert_of, list_params, param, param_list
 
 SENT = "sent"
 DELIVERED = "delivered"
@@ -96,10 +96,15 @@ Ref = tuple[str, str, tuple[str, str] | None]
 _CHUNK = 400
 
 
-_DEVICES = (
-    "SELECT product_key, device_key, online, gateway_product_key, gateway_device_key"
-    " FROM devices WHERE namespace = :ns AND vendor = :vendor AND device_key IN (:keys)"
-)
+_DEVICES = HotSql(
+    select(
+        _D.c.product_key, _D.c.device_key, _D.c.online, _D.c.gateway_product_key,
+        _D.c.gateway_device_key,
+    ).where(
+        _D.c.namespace == param("ns"), _D.c.vendor == param("vendor"),
+        _D.c.device_key.in_(param_list("keys")),
+    )
+)  # fmt: skip
 
 
 def _devices(
@@ -112,7 +117,7 @@ def _devices(
         chunk = device_keys[start : start + _CHUNK]
         params = {"ns": ctx.namespace, "vendor": vendor, **list_params("keys", chunk)}
         # Product keys are checked here: one list in the query keeps it to one statement shape.
-        for row in expanded(_DEVICES, "keys", len(chunk)).all(conn, params):
+        for row in _DEVICES.sized("keys", len(chunk)).all(conn, params):
             key = (row.product_key, row.device_key)
             if key in keys:
                 found[key] = row
@@ -164,27 +169,29 @@ def route(
     return found
 
 
-_LAST_SEQ = HotSql("SELECT MAX(delivery_seq) FROM commands WHERE namespace = :ns")
+_LAST_SEQ = HotSql(select(func.max(_C.c.delivery_seq)).where(_C.c.namespace == param("ns")))
 _COMMAND_COLUMNS = (
     "namespace", "ticket", "vendor", "operation", "product_key", "device_key", "via_product_key",
     "via_device_key", "qos", "identity", "payload", "created_at", "updated_at", "delivered_at",
     "delivery_seq", "expires_at", "state", "history",
 )  # fmt: skip
-_INSERT_COMMAND = HotSql(
-    f"INSERT INTO commands ({', '.join(_COMMAND_COLUMNS)})"
-    f" VALUES ({', '.join(':' + c for c in _COMMAND_COLUMNS)})"
-)
+_INSERT_COMMAND = HotSql(insert_of(_C, _COMMAND_COLUMNS))
 
 
 # PostgreSQL runs transactions of several processes at once: MAX()+1 is taken under a lock of
 # the namespace, held to the commit (SQLite has one writer at a time).
-_SEQ_LOCK = HotSql("SELECT pg_advisory_xact_lock(hashtext('commands:' || :ns))")
+_SEQ_LOCK = HotSql(
+    select(func.pg_advisory_xact_lock(func.hashtext(const("commands:") + param("ns"))))
+)
 
 
 # SQLite takes its one write lock at a transaction's first write: taken here before MAX() is
 # read, when nothing was written yet, so two connections (threads, --workers) never read the
 # same MAX.
-_SQLITE_WRITE_LOCK = HotSql("UPDATE namespaces SET created_at = created_at WHERE name = :ns")
+_N = registry.namespaces
+_SQLITE_WRITE_LOCK = HotSql(
+    update(_N).values(created_at=_N.c.created_at).where(_N.c.name == param("ns"))
+)
 
 
 def _next_seq(conn: Connection, ctx: Ctx) -> int:

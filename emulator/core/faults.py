@@ -25,13 +25,14 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, delete, select, update
 
 from emulator.core.clock import SharedClock
 from emulator.core.db import TRANSACTION
 from emulator.core.errors import ErrorCode, VendorError
 from emulator.core.operations import ACTIONS, OPERATIONS, Operation
-from emulator.core.sql import HotSql
+from emulator.core.registry import shared_faults, shared_state
+from emulator.core.sql import HotSql, const, insert_of, param
 
 if TYPE_CHECKING:
     from emulator.core.context import Ctx
@@ -466,27 +467,37 @@ def _draw(seed: int, index: int) -> float:
     return rng.random()
 
 
-_ARMED = HotSql("SELECT DISTINCT ns FROM emulator_faults")
-_BUMP = HotSql("UPDATE emulator_shared_state SET faults_version = faults_version + 1 WHERE id = 1")
-_COUNT = HotSql("UPDATE emulator_shared_state SET fault_counter = fault_counter + 1 WHERE id = 1")
-_COUNTER = HotSql("SELECT fault_counter FROM emulator_shared_state WHERE id = 1")
+_F, _S = shared_faults.c, shared_state.c
+_ARMED = HotSql(select(_F.ns).distinct())
+_BUMP = HotSql(
+    update(shared_state)
+    .values(faults_version=_S.faults_version + const(1))
+    .where(_S.id == const(1))
+)
+_COUNT = HotSql(
+    update(shared_state).values(fault_counter=_S.fault_counter + const(1)).where(_S.id == const(1))
+)
+_COUNTER = HotSql(select(_S.fault_counter).where(_S.id == const(1)))
 _INSERT = HotSql(
-    "INSERT INTO emulator_faults (ns, rule_id, operation, code, action, times, probability,"
-    " seed, draws, latency_ms, device_key, expires_at, created_at, fired) VALUES (:ns,"
-    " :rule_id, :operation, :code, :action, :times, :probability, :seed, 0, :latency_ms,"
-    " :device_key, :expires_at, :created_at, 0)"
-)
+    insert_of(shared_faults, (
+        "ns", "rule_id", "operation", "code", "action", "times", "probability", "seed",
+        "latency_ms", "device_key", "expires_at", "created_at",
+    )).values(draws=const(0), fired=const(0))
+)  # fmt: skip
 _EXPIRE = HotSql(
-    "DELETE FROM emulator_faults WHERE ns = :ns AND expires_at IS NOT NULL AND expires_at <= :now"
+    delete(shared_faults).where(
+        _F.ns == param("ns"), _F.expires_at.is_not(None), _F.expires_at <= param("now")
+    )
 )
-_RULES = HotSql("SELECT * FROM emulator_faults WHERE ns = :ns ORDER BY seq")
-_REMOVE = HotSql("DELETE FROM emulator_faults WHERE ns = :ns AND rule_id = :rule_id")
-_CLEAR = HotSql("DELETE FROM emulator_faults WHERE ns = :ns")
+_RULES = HotSql(select(shared_faults).where(_F.ns == param("ns")).order_by(_F.seq))
+_REMOVE = HotSql(delete(shared_faults).where(_F.ns == param("ns"), _F.rule_id == param("rule_id")))
+_CLEAR = HotSql(delete(shared_faults).where(_F.ns == param("ns")))
 _FIRE = HotSql(
-    "UPDATE emulator_faults SET fired = :new_fired, draws = :new_draws, times = :times"
-    " WHERE seq = :seq AND fired = :fired AND draws = :draws"
+    update(shared_faults)
+    .values(fired=param("new_fired"), draws=param("new_draws"), times=param("times"))
+    .where(_F.seq == param("seq"), _F.fired == param("fired"), _F.draws == param("draws"))
 )
-_DELETE = HotSql("DELETE FROM emulator_faults WHERE seq = :seq")
+_DELETE = HotSql(delete(shared_faults).where(_F.seq == param("seq")))
 
 
 def device_fault(ctx: Ctx, operation: str, device_key: str) -> VendorError | None:

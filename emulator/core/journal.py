@@ -21,10 +21,11 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
-from sqlalchemy import Engine
+from sqlalchemy import ColumnElement, Engine, String, cast, delete, func, or_, select
 
 from emulator.core import masking
-from emulator.core.sql import HotSql
+from emulator.core.registry import shared_journal
+from emulator.core.sql import HotSql, const, insert_of, param
 
 MASK = masking.MASK
 # Bodies are kept as text up to this many characters; the rest is cut (and said so).
@@ -434,19 +435,24 @@ def _load(entry_id: int, text: str) -> Entry:
     )
 
 
-_JOURNAL_INSERT = HotSql(
-    "INSERT INTO emulator_journal (ns, operation, entry) VALUES (:ns, :operation, :entry)"
-    " RETURNING id"
-)
+_J = shared_journal.c
+
+
+def _any_or(column: ColumnElement[Any], name: str) -> ColumnElement[bool]:
+    """``column = :name``, or true when the value passed is None."""
+    return or_(cast(param(name), String).is_(None), column == param(name))
+
+
+_JOURNAL_INSERT = HotSql(insert_of(shared_journal, ("ns", "operation", "entry")).returning(_J.id))
 _JOURNAL_TRIM = HotSql(
-    "DELETE FROM emulator_journal WHERE id <= (SELECT MAX(id) FROM emulator_journal) - :keep"
+    delete(shared_journal).where(_J.id <= select(func.max(_J.id)).scalar_subquery() - param("keep"))
 )
+# SQLite writes an OFFSET after every LIMIT: a constant here, not a value to pass.
 _JOURNAL_QUERY = HotSql(
-    "SELECT id, entry FROM emulator_journal"
-    " WHERE (CAST(:ns AS VARCHAR) IS NULL OR ns = :ns)"
-    " AND (CAST(:op AS VARCHAR) IS NULL OR operation = :op)"
-    " ORDER BY id DESC LIMIT :lim"
+    select(_J.id, _J.entry)
+    .where(_any_or(_J.ns, "ns"), _any_or(_J.operation, "op"))
+    .order_by(_J.id.desc())
+    .limit(param("lim"))
+    .offset(const(0))
 )
-_JOURNAL_CLEAR = HotSql(
-    "DELETE FROM emulator_journal WHERE (CAST(:ns AS VARCHAR) IS NULL OR ns = :ns)"
-)
+_JOURNAL_CLEAR = HotSql(delete(shared_journal).where(_any_or(_J.ns, "ns")))

@@ -4,10 +4,9 @@ A name like ``token`` or ``password`` says what a field holds the same way for e
 and stays masked everywhere (:func:`generic_secret`). Some credentials carry plain names that
 only the vendor's own docs give away: Quectel's end-user login sends the AES key of its
 encrypted password as ``random``; an MCS ``deviceKey`` is the device's secret while an EnOS
-``deviceKey`` is its public name. So each vendor package declares its :class:`Credentials`
-(``emulator/vendors/<vendor>/__init__.py``) and registers them here, once, by vendor name;
-the journal and the access log read them by the vendor of an operation id
-(``<vendor>.<api>.<operation>``).
+``deviceKey`` is its public name. So each vendor declares its :class:`Credentials` in its
+``Vendor`` (``credentials``, core/vendor.py); the journal and the access log read them from
+the registered vendors, by the vendor of an operation id (``<vendor>.<api>.<operation>``).
 """
 
 from __future__ import annotations
@@ -63,7 +62,6 @@ class Credentials:
 
 
 GENERIC = Credentials()
-_BY_VENDOR: dict[str, Credentials] = {}
 
 
 @functools.lru_cache(maxsize=1024)
@@ -74,19 +72,21 @@ def generic_secret(name: str) -> bool:
     return lowered in _SECRET_HEADERS or any(word in lowered for word in _SECRET_WORDS)
 
 
-def register(vendor: str, credentials: Credentials) -> None:
-    """The one registration point: a vendor's declaration, by the first part of its
-    operation ids."""
-    _BY_VENDOR[vendor] = credentials
-
-
 def of_operation(operation: str | None) -> Credentials:
-    """The credentials of the vendor an operation id names (the generic ones if none)."""
-    vendor = (operation or "").partition(".")[0]
-    return _BY_VENDOR.get(vendor, GENERIC)
+    """The credentials of the registered vendor an operation id names (the generic ones if
+    none)."""
+    from emulator.core.vendor import vendors  # the contract imports this module
+
+    name = (operation or "").partition(".")[0]
+    for vendor in vendors():
+        if vendor.name == name:
+            return vendor.credentials
+    return GENERIC
 
 
 def any_vendor_field(name: str) -> bool:
-    """Whether any vendor declares a field of this name (for the access log, which does not
-    know the operation)."""
-    return generic_secret(name) or any(c.request_field(name) for c in _BY_VENDOR.values())
+    """Whether any registered vendor declares a field of this name (for the access log,
+    which does not know the operation)."""
+    from emulator.core.vendor import vendors
+
+    return generic_secret(name) or any(v.credentials.request_field(name) for v in vendors())

@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from emulator.core import registry
 from emulator.core.clock import Clock, SharedClock
 from emulator.core.fixtures import Baseline
-from emulator.core.sql import HotSql
+from emulator.core.sql import HotSql, param
 
 DEFAULT = "default"
 HEADER = "x-emulator-namespace"
@@ -49,7 +49,7 @@ class Namespaces:
         # On the driver's cursor: a test suite drops a namespace after every test, and a
         # statement per table built with SQLAlchemy costs more than running it.
         self._deletes = [
-            (t.name, HotSql(f'DELETE FROM "{t.name}" WHERE namespace = :ns'))
+            (t.name, HotSql(delete(t).where(t.c.namespace == param("ns"))))
             for t in registry.namespaced_tables()
         ]
 

@@ -3,21 +3,30 @@
 A load test sends thousands of requests a second through a handful of statements. Built as
 SQLAlchemy expressions they cost about 170 µs each; prebuilt Core statements about 28 µs;
 on the DB-API cursor about 4 µs (measured on SQLite). Services use this for the statements of
-their hot paths and Core everywhere else. Write the SQL with ``:name`` parameters; values of
-JSON columns are passed as JSON text (:func:`dumps`) and read back with :func:`loads`.
+their hot paths and Core everywhere else.
+
+A statement is written in SQLAlchemy Core on the registry's table objects, so a column that
+does not exist fails when the module loads, and compiled on first use into the text the
+driver runs. Its values are :func:`param` (passed by the caller), :func:`param_list` (a list,
+see :meth:`HotSql.sized`) or :func:`const` (written into the text); anything else is refused
+when the statement is compiled, since no caller would pass it. Values of JSON columns are
+passed as JSON text (:func:`dumps`); a query's JSON columns come back decoded from
+:meth:`HotSql.one` and :meth:`HotSql.all`.
 """
 
 from __future__ import annotations
 
-import functools
 import json
 import operator
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, text
+from sqlalchemy import JSON, BindParameter, Connection, Insert, Table, bindparam, insert, literal
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.types import NullType, TypeDecorator
 
 
 def dumps(value: Any) -> str:
@@ -29,6 +38,40 @@ def dumps(value: Any) -> str:
 def loads(value: Any) -> Any:
     """A JSON column as read from the driver: text on SQLite, already decoded on PostgreSQL."""
     return json.loads(value) if isinstance(value, str | bytes) else value
+
+
+class _AsGiven(TypeDecorator[Any]):
+    """The type of a hot statement's values: they reach the driver as the caller gave them
+    (SQLAlchemy never sees them), so the text carries no cast either (PostgreSQL's compiler
+    writes one for a typed value, ``%(ns)s::VARCHAR``)."""
+
+    impl = NullType
+    cache_ok = True
+
+
+_AS_GIVEN = _AsGiven()
+
+
+def param(name: str) -> BindParameter[Any]:
+    """A value the caller passes as ``params[name]``."""
+    # A value (None) and required=False only so the compiler may write const()s into the text.
+    return bindparam(name, None, type_=_AS_GIVEN, required=False)
+
+
+def param_list(name: str) -> BindParameter[Any]:
+    """A list of values, as in ``column.in_(param_list("keys"))``: see :meth:`HotSql.sized`."""
+    return bindparam(name, None, type_=_AS_GIVEN, required=False, expanding=True)
+
+
+def const(value: str | int | bool) -> BindParameter[Any]:
+    """A constant written into the statement's text (``vendor = 'enos'``), not a value to pass."""
+    return literal(value, literal_execute=True)
+
+
+def insert_of(table: Table, columns: Iterable[str]) -> Insert:
+    """``INSERT INTO table (columns) VALUES (...)``, each value the :func:`param` of its column's
+    name. No ``RETURNING`` of the new key (PostgreSQL's default for a single row)."""
+    return insert(table).inline().values({table.c[name]: param(name) for name in columns})
 
 
 Values = Callable[[Mapping[str, Any]], Any]
@@ -56,23 +99,48 @@ class Record(dict[str, Any]):
 
 
 class HotSql:
-    """``json`` names the JSON columns a query returns, decoded by :meth:`one` and :meth:`all`."""
+    """A Core statement run as plain SQL on the driver's cursor (see the module's docstring)."""
 
-    def __init__(self, sql: str, *, json: tuple[str, ...] = ()) -> None:
-        self.sql = sql
-        self.json = json
+    def __init__(self, statement: ClauseElement) -> None:
+        self.statement = statement
+        # The JSON columns a query returns, decoded by one() and all(), as the table says.
+        selected = getattr(statement, "selected_columns", ())
+        self.json = tuple(c.name for c in selected if isinstance(c.type, JSON))
         self._compiled: dict[str, tuple[str, Values]] = {}
+        self._sizes: dict[int, HotSql] = {}
+
+    def sized(self, name: str, size: int) -> HotSql:
+        """This statement with its :func:`param_list` ``name`` holding ``size`` values, one
+        statement per size; pass the values as :func:`list_params`."""
+        statement = self._sizes.get(size)
+        if statement is None:
+            statement = self._sizes[size] = HotSql(self.statement.params({name: [None] * size}))
+        return statement
 
     def _for(self, conn: Connection) -> tuple[str, Values]:
         dialect = conn.dialect
         compiled = self._compiled.get(dialect.name)
         if compiled is None:
-            statement = text(self.sql).compile(dialect=dialect)
-            # Positional paramstyles (SQLite's "?") need the parameters in order; named ones
-            # (psycopg's "%(name)s") take the mapping as it is.
-            order = tuple(statement.positiontup or ())
-            compiled = self._compiled[dialect.name] = (statement.string, _values_of(order))
+            compiled = self._compiled[dialect.name] = self._compile(dialect)
         return compiled
+
+    def _compile(self, dialect: Any) -> tuple[str, Values]:
+        # render_postcompile writes the const()s into the text and a sized list as its values.
+        statement = self.statement.compile(
+            dialect=dialect, compile_kwargs={"render_postcompile": True}
+        )
+        assert isinstance(statement, SQLCompiler)
+        for bind in statement.binds.values():
+            if not (bind.literal_execute or isinstance(bind.type, _AsGiven)):
+                raise TypeError(
+                    f"{bind.key!r} (value {bind.value!r}) in a hot statement: no caller passes"
+                    f" it; write param(name) for a value, const(value) for a constant"
+                    f"\n{statement.string}"
+                )
+        # Positional paramstyles (SQLite's "?") need the parameters in order; named ones
+        # (psycopg's "%(name)s") take the mapping as it is.
+        order = tuple(statement.positiontup or ())
+        return statement.string, _values_of(order)
 
     def execute(self, conn: Connection, params: Mapping[str, Any]) -> Any:
         """Run inside ``conn``'s transaction; returns the DB-API cursor."""
@@ -126,14 +194,7 @@ def _translated(conn: Connection, sql: str, params: Any, exc: Exception) -> Exce
     )
 
 
-@functools.lru_cache(maxsize=256)
-def expanded(sql: str, name: str, size: int, json: tuple[str, ...] = ()) -> HotSql:
-    """``sql`` whose ``:name`` stands for a list: ``IN (:name)`` becomes ``size`` parameters
-    ``:name0 .. :nameN``, one cached statement per list size. Pass :func:`list_params` as values."""
-    # An empty list: IN (NULL) matches nothing; PostgreSQL refuses the IN () SQLite accepts.
-    values = ", ".join(f":{name}{i}" for i in range(size)) or "NULL"
-    return HotSql(sql.replace(f":{name}", values), json=json)
-
-
 def list_params(name: str, values: Sequence[Any]) -> dict[str, Any]:
-    return {f"{name}{i}": value for i, value in enumerate(values)}
+    """The values of :func:`param_list` ``name``, by the names SQLAlchemy gives a list's
+    values (``name_1 .. name_N``; a test runs each sized statement on both dialects)."""
+    return {f"{name}_{i}": value for i, value in enumerate(values, 1)}

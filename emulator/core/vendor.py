@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 from pydantic import AfterValidator
 from pydantic_core import PydanticCustomError
 
+from emulator.core.masking import GENERIC, Credentials
+
 if TYPE_CHECKING:
     from fastapi import APIRouter
     from sqlalchemy import Connection
@@ -85,6 +87,9 @@ class Vendor:
     docs: Mapping[str, str] = field(default_factory=dict)
     # The vendor's success code in its envelope (None: success carries no code).
     success_code: int | None = None
+    # Its credential fields, beyond names that say token, secret or password: what the
+    # journal and the access log mask (core/masking.py).
+    credentials: Credentials = GENERIC
     # Its section of a fixture file (``<name>:``; core/fixtures.py); None: it has none.
     fixtures: FixtureSection[Any] | None = None
     devices: DeviceRows | None = None

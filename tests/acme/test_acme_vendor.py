@@ -7,6 +7,7 @@ the built-in vendors only).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,8 +19,9 @@ from fastapi.testclient import TestClient
 from emulator.app import create_app
 from emulator.cli import main
 from emulator.config import DEFAULT_FIXTURES, Settings
-from emulator.core import fixtures
+from emulator.core import fixtures, masking
 from emulator.core.ids import Ids
+from emulator.core.journal import MASK
 from emulator.core.operations import OPERATIONS
 from emulator.core.vendor import registered
 from tests.acme.errors import AcmeError
@@ -71,6 +73,15 @@ def test_the_journal_records_its_operation(client: TestClient) -> None:
         "requests"
     ]
     assert (entry["operation"], entry["vendorCode"]) == (CREATE_DEVICE, 0)
+
+
+def test_the_journal_masks_the_credentials_it_declares(client: TestClient) -> None:
+    code = create(client, "masked").json()["data"]["pairingCode"]
+    (entry,) = client.get("/_emulator/requests", params={"operation": CREATE_DEVICE}).json()[
+        "requests"
+    ]
+    assert code not in json.dumps(entry)
+    assert entry["response"]["data"]["pairingCode"] == MASK
 
 
 def test_a_fault_injects_its_fault_only_code(client: TestClient) -> None:
@@ -156,6 +167,7 @@ def test_the_fleet_generator_fills_its_products(acme: None, tmp_path: Path) -> N
 
 def test_unregistered_it_is_gone() -> None:
     assert CREATE_DEVICE not in OPERATIONS
+    assert masking.of_operation(CREATE_DEVICE) is masking.GENERIC
     with pytest.raises(fixtures.FixtureError, match="acme"):
         fixtures.parse_document({"acme": {}}, "test")
     doc = fixtures.parse_document({}, "test")

@@ -1,7 +1,7 @@
 """Every credential of every flow stays out of the journal: what the client sends (query,
 headers, JSON and form bodies) and what the emulator hands out (tokens, device secrets).
 
-Each vendor declares its credential fields (``CREDENTIALS`` in its package, core/masking.py);
+Each vendor declares its credential fields (``credentials`` of its ``Vendor``, core/masking.py);
 these tests run each flow for real and look for the credential values anywhere in what
 ``GET /_emulator/requests`` shows.
 """

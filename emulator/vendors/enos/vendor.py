@@ -9,6 +9,7 @@ from sqlalchemy import Connection, func, select, update
 from emulator.core import registry
 from emulator.core.context import Emulator
 from emulator.core.ids import Ids
+from emulator.core.masking import Credentials
 from emulator.core.vendor import DeviceRows, Vendor
 from emulator.vendors.enos import fixtures
 from emulator.vendors.enos import ids as enos_ids
@@ -103,4 +104,13 @@ VENDOR = Vendor(
     # EnOS devices log in over MQTT (vendors/enos/mqtt): the default namespace's listener on
     # --host:--mqtt-port, unless --no-mqtt.
     listeners=(mqtt_listener,),
+    # Masked in the journal and the access log (core/masking.py), beyond names that say
+    # token, secret or password.
+    credentials=Credentials(
+        headers=frozenset({"apim-accesstoken", "apim-signature"}),
+        # The token service: ``encryption`` is SHA-256 of appKey, timestamp and secret (a
+        # password for that timestamp); ``accessToken`` is sent back to be refreshed.
+        fields=frozenset({"encryption", "accessToken"}),
+        answer=frozenset({"accessToken", "deviceSecret", "deviceSecrete"}),
+    ),
 )

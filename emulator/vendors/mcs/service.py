@@ -28,7 +28,7 @@ from emulator.core import registry
 from emulator.core.context import Ctx
 from emulator.core.errors import VendorError
 from emulator.core.faults import device_fault
-from emulator.core.sql import HotSql, dumps, expanded, list_params
+from emulator.core.sql import HotSql, const, dumps, insert_of, list_params, param, param_list
 from emulator.vendors.mcs.auth import Caller
 from emulator.vendors.mcs.errors import DeviceError
 from emulator.vendors.mcs.schemas import RegisterDeviceRequest
@@ -65,23 +65,30 @@ class Registered:
 
 # registerDevice runs on every request of a load test: its statements run on the driver's
 # cursor (core/sql.py).
-_PRODUCTS = (
-    "SELECT product_key, org_id, name, attrs FROM products WHERE namespace = :ns"
-    " AND vendor = 'mcs' AND product_key IN (:ids)"
+_D, _P = registry.devices, registry.products
+_PRODUCTS = HotSql(
+    select(_P.c.product_key, _P.c.org_id, _P.c.name, _P.c.attrs).where(
+        _P.c.namespace == param("ns"),
+        _P.c.vendor == const("mcs"),
+        _P.c.product_key.in_(param_list("ids")),
+    )
 )
 _ID_TAKEN = HotSql(
-    "SELECT id FROM devices WHERE namespace = :ns AND vendor = 'mcs' AND device_key = :id"
+    select(_D.c.id).where(
+        _D.c.namespace == param("ns"), _D.c.vendor == const("mcs"), _D.c.device_key == param("id")
+    )
 )
 _INSERT = HotSql(
-    "INSERT INTO devices (namespace, vendor, product_key, device_key, org_id, name, secret,"
-    " online, attrs, created_at, updated_at) VALUES (:namespace, :vendor, :product_key,"
-    " :device_key, :org_id, :name, :secret, :online, :attrs, :created_at, :updated_at)"
-)
+    insert_of(_D, (
+        "namespace", "vendor", "product_key", "device_key", "org_id", "name", "secret", "online",
+        "attrs", "created_at", "updated_at",
+    ))
+)  # fmt: skip
 
 
 def _products(conn: Connection, ctx: Ctx, prod_ids: set[str]) -> dict[str, Product]:
     wanted = sorted(prod_ids)
-    rows = expanded(_PRODUCTS, "ids", len(wanted), json=("attrs",)).all(
+    rows = _PRODUCTS.sized("ids", len(wanted)).all(
         conn, {"ns": ctx.namespace, **list_params("ids", wanted)}
     )
     return {

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from emulator.core.ids import Ids
+from emulator.core.masking import Credentials
 from emulator.core.vendor import DeviceRows, Vendor
 from emulator.vendors.mcs import fixtures
 from emulator.vendors.mcs.envelope import McsUnknownRoute
@@ -36,4 +37,14 @@ VENDOR = Vendor(
     fixtures=fixtures.SECTION,
     devices=DeviceRows(make=_fleet_device),
     example_product="a1234567890",
+    # Masked in the journal and the access log (core/masking.py), beyond names that say
+    # token, secret or password.
+    credentials=Credentials(
+        # A device's key is its secret here (mcs-registerDevice.md: the device signs in with it),
+        # sent back by registerDevice and, by the device APIs, in a deviceKey header.
+        headers=frozenset({"deviceKey"}),
+        answer=frozenset({"deviceKey"}),
+        # The OAuth forms: the login's password, the refresh form's token.
+        fields=frozenset({"password", "token", "deviceKey"}),
+    ),
 )

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from emulator.core.ids import Ids
+from emulator.core.masking import Credentials
 from emulator.core.vendor import DeviceRows, FleetCommands, Vendor
 from emulator.vendors.quectel import fixtures
 from emulator.vendors.quectel.devicemgr.routes import (
@@ -60,4 +61,13 @@ VENDOR = Vendor(
         cache_s=86_400,
     ),
     example_product="PK0001",
+    # Masked in the journal and the access log (core/masking.py), beyond names that say
+    # token, secret or password.
+    credentials=Credentials(
+        # emailPwdLogin: ``random`` is the AES key of the encrypted ``pwd`` (with it, the password
+        # decrypts); ``signature`` signs them with the user domain's secret.
+        fields=frozenset(
+            {"pwd", "random", "signature", "password", "refreshToken", "refresh_token"}
+        ),
+    ),
 )

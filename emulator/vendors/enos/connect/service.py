@@ -11,14 +11,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, delete, select
+from sqlalchemy import Connection, and_, delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from emulator.core import registry
 from emulator.core.context import Ctx
 from emulator.core.errors import VendorError
-from emulator.core.sql import HotSql, dumps, loads
+from emulator.core.sql import HotSql, const, dumps, insert_of, loads, param
 from emulator.vendors.enos import ids as enos_ids
+from emulator.vendors.enos import tables
 from emulator.vendors.enos.connect.errors import ConnectError
 from emulator.vendors.enos.connect.schemas import DeviceCreateRequest
 
@@ -28,31 +29,46 @@ _P = registry.products
 
 # The create path runs on every request of a load test: its statements run on the driver's
 # cursor (core/sql.py).
-ORG_EXISTS = HotSql("SELECT org_id FROM enos_orgs WHERE namespace = :ns AND org_id = :org")
+_O = tables.orgs
+ORG_EXISTS = HotSql(
+    select(_O.c.org_id).where(_O.c.namespace == param("ns"), _O.c.org_id == param("org"))
+)
+_THE_PRODUCT = (
+    _P.c.namespace == param("ns"), _P.c.vendor == const(VENDOR), _P.c.product_key == param("pk")
+)  # fmt: skip
 _PRODUCT = HotSql(
-    "SELECT product_key, attrs FROM products WHERE namespace = :ns AND vendor = 'enos'"
-    " AND product_key = :pk AND org_id = :org"
+    select(_P.c.product_key, _P.c.attrs).where(*_THE_PRODUCT, _P.c.org_id == param("org"))
 )
 # Both checks of a create in one statement: the org (no row), then its product (NULLs).
+_org, _product = _O.alias("o"), _P.alias("p")
 _ORG_AND_PRODUCT = HotSql(
-    "SELECT o.org_id, p.product_key, p.attrs FROM enos_orgs o LEFT JOIN products p"
-    " ON p.namespace = o.namespace AND p.vendor = 'enos' AND p.product_key = :pk"
-    " AND p.org_id = o.org_id WHERE o.namespace = :ns AND o.org_id = :org"
-)
+    select(_org.c.org_id, _product.c.product_key, _product.c.attrs)
+    .select_from(
+        _org.outerjoin(
+            _product,
+            and_(
+                _product.c.namespace == _org.c.namespace, _product.c.vendor == const(VENDOR),
+                _product.c.product_key == param("pk"), _product.c.org_id == _org.c.org_id,
+            ),
+        )
+    )
+    .where(_org.c.namespace == param("ns"), _org.c.org_id == param("org"))
+)  # fmt: skip
 # Takes one place of the product's quota, atomically: no row updated means the quota is full.
 _TAKE_QUOTA = HotSql(
-    "UPDATE products SET quota_used = quota_used + 1 WHERE namespace = :ns AND vendor = 'enos'"
-    " AND product_key = :pk AND quota_used < :quota"
+    update(_P)
+    .values(quota_used=_P.c.quota_used + const(1))
+    .where(*_THE_PRODUCT, _P.c.quota_used < param("quota"))
 )
 _GIVE_BACK_QUOTA = HotSql(
-    "UPDATE products SET quota_used = quota_used - 1 WHERE namespace = :ns AND vendor = 'enos'"
-    " AND product_key = :pk"
+    update(_P).values(quota_used=_P.c.quota_used - const(1)).where(*_THE_PRODUCT)
 )
 _INSERT_DEVICE = HotSql(
-    "INSERT INTO devices (namespace, vendor, product_key, device_key, org_id, asset_id, name,"
-    " secret, online, attrs, created_at, updated_at) VALUES (:namespace, :vendor, :product_key,"
-    " :device_key, :org_id, :asset_id, :name, :secret, :online, :attrs, :created_at, :updated_at)"
-)
+    insert_of(_D, (
+        "namespace", "vendor", "product_key", "device_key", "org_id", "asset_id", "name",
+        "secret", "online", "attrs", "created_at", "updated_at",
+    ))
+)  # fmt: skip
 
 
 def invalid(field: str, detail: str) -> VendorError:

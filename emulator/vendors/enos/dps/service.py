@@ -41,6 +41,7 @@ from sqlalchemy import (
     false,
     func,
     insert,
+    null,
     select,
     true,
     update,
@@ -50,7 +51,7 @@ from emulator.control.schemas import DeviceView
 from emulator.core import faults, registry
 from emulator.core.context import Ctx
 from emulator.core.errors import VendorError
-from emulator.core.sql import HotSql, dumps
+from emulator.core.sql import HotSql, const, dumps, param
 from emulator.vendors.enos import tables
 from emulator.vendors.enos.connect import service as connect
 from emulator.vendors.enos.dps.errors import DpsError
@@ -72,41 +73,53 @@ _D = registry.devices
 # Allocation runs on every request of a load test: its statements run on the driver's cursor
 # (core/sql.py). ``_FIND`` is an SN with its registration group and the connection-service
 # device it provisioned.
+_M = tables.dps_master_data
 _FIND = HotSql(
-    "SELECT s.sn, s.org_id, s.group_id, s.allocate_status, s.allocated_at, s.connected_at,"
-    " s.reprovisioning, s.product_key, s.device_key, s.attrs, s.created_at, s.updated_at,"
-    " g.product_key AS group_product_key, g.region_id, d.online"
-    " FROM dps_devices s"
-    " LEFT JOIN dps_groups g ON g.namespace = s.namespace AND g.org_id = s.org_id"
-    " AND g.group_id = s.group_id"
-    " LEFT JOIN devices d ON d.namespace = s.namespace AND d.vendor = 'enos'"
-    " AND d.product_key = s.product_key AND d.device_key = s.device_key"
-    " WHERE s.namespace = :ns AND s.org_id = :org AND s.sn = :sn",
-    json=("attrs",),
-)
+    select(
+        _S.c.sn, _S.c.org_id, _S.c.group_id, _S.c.allocate_status, _S.c.allocated_at,
+        _S.c.connected_at, _S.c.reprovisioning, _S.c.product_key, _S.c.device_key, _S.c.attrs,
+        _S.c.created_at, _S.c.updated_at, _G.c.product_key.label("group_product_key"),
+        _G.c.region_id, _D.c.online,
+    )
+    .select_from(
+        _S.outerjoin(_G, and_(
+            _G.c.namespace == _S.c.namespace, _G.c.org_id == _S.c.org_id,
+            _G.c.group_id == _S.c.group_id,
+        ))
+        .outerjoin(_D, and_(
+            _D.c.namespace == _S.c.namespace, _D.c.vendor == const(VENDOR),
+            _D.c.product_key == _S.c.product_key, _D.c.device_key == _S.c.device_key,
+        ))
+    )
+    .where(_S.c.namespace == param("ns"), _S.c.org_id == param("org"), _S.c.sn == param("sn"))
+)  # fmt: skip
 _GROUP = HotSql(
-    "SELECT group_id, product_key, region_id, master_data_group, attrs FROM dps_groups"
-    " WHERE namespace = :ns AND org_id = :org AND group_id = :group",
-    json=("attrs",),
+    select(_G.c.group_id, _G.c.product_key, _G.c.region_id, _G.c.master_data_group, _G.c.attrs)
+    .where(_G.c.namespace == param("ns"), _G.c.org_id == param("org"),
+           _G.c.group_id == param("group"))
+)  # fmt: skip
+_ORG_DEFINITIONS = select(_M.c.key, _M.c.data_type, _M.c.attrs).where(
+    _M.c.namespace == param("ns"), _M.c.org_id == param("org")
 )
-_DEFINITIONS = HotSql(
-    "SELECT key, data_type, attrs FROM dps_master_data WHERE namespace = :ns AND org_id = :org",
-    json=("attrs",),
-)
-_GROUP_DEFINITIONS = HotSql(
-    "SELECT key, data_type, attrs FROM dps_master_data WHERE namespace = :ns AND org_id = :org"
-    " AND master_data_group = :mdg",
-    json=("attrs",),
-)
+_DEFINITIONS = HotSql(_ORG_DEFINITIONS)
+_GROUP_DEFINITIONS = HotSql(_ORG_DEFINITIONS.where(_M.c.master_data_group == param("mdg")))
 _PROVISIONED = HotSql(
-    "SELECT device_key, asset_id FROM devices WHERE namespace = :ns AND vendor = 'enos'"
-    " AND product_key = :pk AND device_key = :dk"
+    select(_D.c.device_key, _D.c.asset_id).where(
+        _D.c.namespace == param("ns"),
+        _D.c.vendor == const(VENDOR),
+        _D.c.product_key == param("pk"),
+        _D.c.device_key == param("dk"),
+    )
 )
 _ALLOCATED = HotSql(
-    "UPDATE dps_devices SET allocate_status = 'allocated', allocated_at = :now,"
-    " connected_at = NULL, reprovisioning = :again, product_key = :pk, device_key = :dk,"
-    " attrs = :attrs, updated_at = :now WHERE namespace = :ns AND org_id = :org AND sn = :sn"
-)
+    update(_S)
+    .values(
+        allocate_status=const("allocated"), allocated_at=param("now"), connected_at=null(),
+        reprovisioning=param("again"), product_key=param("pk"), device_key=param("dk"),
+        attrs=param("attrs"), updated_at=param("now"),
+    )
+    .where(_S.c.namespace == param("ns"), _S.c.org_id == param("org"), _S.c.sn == param("sn"))
+)  # fmt: skip
 
 MAX_COUNT = 1_000_000
 _SN_ALPHABET = string.ascii_uppercase + string.digits

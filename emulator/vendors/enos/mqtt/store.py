@@ -17,7 +17,7 @@ from emulator.control import service as control
 from emulator.control.errors import ControlError
 from emulator.core import commands, registry
 from emulator.core.context import Ctx
-from emulator.core.sql import HotSql, dumps
+from emulator.core.sql import HotSql, const, dumps, param
 
 VENDOR = "enos"
 # Measure-point posts kept per device (oldest dropped first), for the control plane.
@@ -111,13 +111,13 @@ def answer(ctx: Ctx, ticket: str, success: bool, result: Any) -> dict[str, Any] 
 
 # Every uplink message writes its device's attrs: on the driver's cursor, JSON by orjson
 # (core/sql.py), as the hot HTTP paths do.
-_ATTRS = HotSql(
-    "SELECT attrs FROM devices WHERE namespace = :ns AND vendor = 'enos' AND product_key = :pk"
-    " AND device_key = :dk"
-)
+_THE_DEVICE = (
+    _D.c.namespace == param("ns"), _D.c.vendor == const("enos"),
+    _D.c.product_key == param("pk"), _D.c.device_key == param("dk"),
+)  # fmt: skip
+_ATTRS = HotSql(select(_D.c.attrs).where(*_THE_DEVICE))
 _SET_ATTRS = HotSql(
-    "UPDATE devices SET attrs = :attrs, updated_at = :now WHERE namespace = :ns"
-    " AND vendor = 'enos' AND product_key = :pk AND device_key = :dk"
+    update(_D).values(attrs=param("attrs"), updated_at=param("now")).where(*_THE_DEVICE)
 )
 
 

@@ -35,7 +35,7 @@ from emulator.core.context import Ctx
 from emulator.core.errors import VendorError
 from emulator.core.faults import device_fault
 from emulator.core.limits import INT32_MAX
-from emulator.core.sql import HotSql, dumps, expanded, list_params
+from emulator.core.sql import HotSql, const, dumps, insert_of, list_params, param, param_list
 from emulator.vendors.quectel.devicemgr.errors import VALIDATION, SaasError
 from emulator.vendors.quectel.devicemgr.schemas import (
     DeviceCreateBatchDto,
@@ -67,18 +67,21 @@ _INSERT_COLUMNS = (
     "namespace", "vendor", "product_key", "device_key", "name", "secret", "online", "attrs",
     "created_at", "updated_at",
 )  # fmt: skip
-_INSERT = HotSql(
-    f"INSERT INTO devices ({', '.join(_INSERT_COLUMNS)})"
-    f" VALUES ({', '.join(':' + c for c in _INSERT_COLUMNS)})"
-)
-_EXISTING = (
-    "SELECT device_key FROM devices WHERE namespace = :ns AND vendor = 'quectel'"
-    " AND product_key = :pk AND device_key IN (:keys)"
+_INSERT = HotSql(insert_of(_D, _INSERT_COLUMNS))
+_EXISTING = HotSql(
+    select(_D.c.device_key).where(
+        _D.c.namespace == param("ns"),
+        _D.c.vendor == const("quectel"),
+        _D.c.product_key == param("pk"),
+        _D.c.device_key.in_(param_list("keys")),
+    )
 )
 _PRODUCT = HotSql(
-    "SELECT product_key, name, attrs FROM products WHERE namespace = :ns AND vendor = 'quectel'"
-    " AND product_key = :pk",
-    json=("attrs",),
+    select(_P.c.product_key, _P.c.name, _P.c.attrs).where(
+        _P.c.namespace == param("ns"),
+        _P.c.vendor == const("quectel"),
+        _P.c.product_key == param("pk"),
+    )
 )
 
 
@@ -177,9 +180,7 @@ def _existing_keys(conn: Connection, ctx: Ctx, product_key: str, keys: Sequence[
     for start in range(0, len(keys), 500):
         chunk = keys[start : start + 500]
         params = {"ns": ctx.namespace, "pk": product_key, **list_params("keys", chunk)}
-        found |= {
-            row.device_key for row in expanded(_EXISTING, "keys", len(chunk)).all(conn, params)
-        }
+        found |= {row.device_key for row in _EXISTING.sized("keys", len(chunk)).all(conn, params)}
     return found
 
 

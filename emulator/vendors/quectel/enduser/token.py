@@ -33,7 +33,7 @@ from sqlalchemy import Connection, insert, select, update
 from emulator.core import registry
 from emulator.core.context import Ctx
 from emulator.core.errors import VendorError
-from emulator.core.sql import HotSql
+from emulator.core.sql import HotSql, param
 from emulator.vendors.quectel.enduser.errors import LoginError, TokenError
 
 VENDOR = "quectel"
@@ -224,9 +224,12 @@ def login(ctx: Ctx, request: LoginRequest) -> dict[str, Any]:
 
 
 _TOKEN_ROW = HotSql(
-    "SELECT subject, expires_at, attrs FROM tokens WHERE namespace = :ns AND vendor = :vendor"
-    " AND kind = :kind AND token = :token",
-    json=("attrs",),
+    select(_T.c.subject, _T.c.expires_at, _T.c.attrs).where(
+        _T.c.namespace == param("ns"),
+        _T.c.vendor == param("vendor"),
+        _T.c.kind == param("kind"),
+        _T.c.token == param("token"),
+    )
 )
 
 
