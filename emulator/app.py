@@ -29,7 +29,7 @@ from emulator.core import conformance, metrics, namespaces
 from emulator.core.asgi import ErrorBoundary, HotRoutes, NamespaceMiddleware
 from emulator.core.clock import Clock, SharedClock
 from emulator.core.context import Emulator
-from emulator.core.db import is_postgresql, make_side_engine
+from emulator.core.db import is_postgresql, make_eager_engine, make_side_engine
 from emulator.core.db_open import open_database
 from emulator.core.errors import VendorError
 from emulator.core.fixtures import FixtureError, build_baseline
@@ -70,6 +70,7 @@ def build_emulator(settings: Settings) -> Emulator:
         side_engine=side,
         # PostgreSQL answers over the network: the hot handlers wait for it on worker threads.
         offload=Offload() if is_postgresql(settings.db) else None,
+        eager_engine=make_eager_engine(engine, *timeouts) if is_postgresql(settings.db) else None,
     )
     try:
         emulator.namespaces.ensure(namespaces.DEFAULT)

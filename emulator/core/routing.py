@@ -292,10 +292,12 @@ class VendorRoute(APIRoute):
 async def run_handler(
     handler: Callable[[Request], Awaitable[Response]], request: Request
 ) -> Response:
-    """``handler(request)``; on a SQLite file, run again while it finds the database locked,
-    waiting on the loop in between (core/lockwait.py)."""
+    """``handler(request)``; run again while it finds the database locked, waiting on the loop
+    in between (core/lockwait.py). Not on an offload worker thread, which may wait."""
     emulator = emulator_of(request)
-    if not emulator.holds_connections:
+    may_stop_the_loop = emulator.holds_connections or emulator.eager_engine is not None
+    on_a_worker = emulator.offload is not None and emulator.offload.here()
+    if on_a_worker or not may_stop_the_loop:
         return await handler(request)
     return await lockwait.patiently(
         lambda: handler(request), emulator.settings.db_statement_timeout
