@@ -86,6 +86,17 @@ def postgresql_lock(url: str) -> Callable[[], None]:
     return release
 
 
+def health_times(client: httpx.Client, until: float) -> list[float]:
+    """Milliseconds of each health call until ``until`` (monotonic), one every 20 ms."""
+    samples: list[float] = []
+    while time.monotonic() < until:
+        started = time.perf_counter()
+        client.get("/_emulator/health", timeout=30).raise_for_status()
+        samples.append((time.perf_counter() - started) * 1000)
+        time.sleep(0.02)
+    return samples
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", default=None, help="default: a SQLite file in a temporary dir")
@@ -101,6 +112,7 @@ def main() -> None:
                 "deviceName": {"defaultValue": "x"},
             }
             assert client.post(CREATE, json=body, headers=ENOS).json()["code"] == 0
+            unlocked = health_times(client, time.monotonic() + 1.0)
             release = postgresql_lock(db) if "://" in db else sqlite_lock(db)
             answers: list[int] = []
 
@@ -116,14 +128,8 @@ def main() -> None:
             ] + [threading.Thread(target=write, args=(lambda c: c.post("/_emulator/reset"),))]
             for thread in writers:
                 thread.start()
-            samples: list[float] = []
-            locked_until = time.monotonic() + args.hold
             try:
-                while time.monotonic() < locked_until:
-                    started = time.perf_counter()
-                    client.get("/_emulator/health", timeout=30).raise_for_status()
-                    samples.append((time.perf_counter() - started) * 1000)
-                    time.sleep(0.02)
+                samples = health_times(client, time.monotonic() + args.hold)
             finally:
                 release()
             for thread in writers:
@@ -134,6 +140,8 @@ def main() -> None:
         "health_calls": len(samples),
         "health_median_ms": round(statistics.median(samples), 2),
         "health_max_ms": round(max(samples), 2),
+        "unlocked_median_ms": round(statistics.median(unlocked), 2),
+        "unlocked_max_ms": round(max(unlocked), 2),
         "writes_answered": sorted(answers),
     }))  # fmt: skip
 

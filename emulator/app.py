@@ -9,7 +9,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as SATimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -29,7 +29,7 @@ from emulator.core import conformance, metrics, namespaces
 from emulator.core.asgi import ErrorBoundary, HotRoutes, NamespaceMiddleware
 from emulator.core.clock import Clock, SharedClock
 from emulator.core.context import Emulator
-from emulator.core.db import is_postgresql, make_side_engine
+from emulator.core.db import is_postgresql, make_eager_engine, make_side_engine
 from emulator.core.db_open import open_database
 from emulator.core.errors import VendorError
 from emulator.core.fixtures import FixtureError, build_baseline
@@ -37,6 +37,7 @@ from emulator.core.ids import Ids
 from emulator.core.layering import load_fixture_files
 from emulator.core.namespaces import Namespaces
 from emulator.core.offload import Offload
+from emulator.core.responses import JsonResponse
 from emulator.core.routing import VendorRoute
 from emulator.core.vendor import vendors
 
@@ -69,6 +70,7 @@ def build_emulator(settings: Settings) -> Emulator:
         side_engine=side,
         # PostgreSQL answers over the network: the hot handlers wait for it on worker threads.
         offload=Offload() if is_postgresql(settings.db) else None,
+        eager_engine=make_eager_engine(engine, *timeouts) if is_postgresql(settings.db) else None,
     )
     try:
         emulator.namespaces.ensure(namespaces.DEFAULT)
@@ -168,8 +170,8 @@ def unexpected_error(request: Request, exc: Exception) -> Response:
     if isinstance(exc, OperationalError | SATimeoutError):
         cause = exc.orig if isinstance(exc, OperationalError) else exc
         message = f"the database is unreachable or did not answer in time ({type(cause).__name__})"
-        return JSONResponse(error_body(503, message), status_code=503)
-    return JSONResponse(
+        return JsonResponse(error_body(503, message), status_code=503)
+    return JsonResponse(
         error_body(500, f"internal error of the emulator ({type(exc).__name__}); see its log"),
         status_code=500,
     )
@@ -213,7 +215,7 @@ def _install_fallbacks(app: FastAPI) -> None:
         if exc.status_code == 405:
             # Starlette names the methods of the first route of the path only.
             headers = {**(headers or {}), "Allow": ", ".join(_methods_of(app, request))}
-        return JSONResponse(
+        return JsonResponse(
             error_body(exc.status_code, str(exc.detail)),
             status_code=exc.status_code,
             headers=headers,
@@ -225,7 +227,7 @@ def _install_fallbacks(app: FastAPI) -> None:
             {"field": ".".join(str(p) for p in e.get("loc", ())), "message": e.get("msg", "")}
             for e in exc.errors()
         ]
-        return JSONResponse(error_body(400, "invalid request", errors=errors), status_code=400)
+        return JsonResponse(error_body(400, "invalid request", errors=errors), status_code=400)
 
     @app.exception_handler(Exception)
     async def server_error(request: Request, exc: Exception) -> Response:
@@ -234,4 +236,4 @@ def _install_fallbacks(app: FastAPI) -> None:
 
     @app.exception_handler(ControlError)
     async def control_error(request: Request, exc: ControlError) -> Response:
-        return JSONResponse(error_body(exc.status, exc.message), status_code=exc.status)
+        return JsonResponse(error_body(exc.status, exc.message), status_code=exc.status)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import itertools
 import os
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +80,19 @@ def drop_schemas(*names: str) -> None:
         for name in names:
             conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
     engine.dispose()
+
+
+@contextmanager
+def scratch_schema(name: str) -> Iterator[str]:
+    """A URL on schema ``name`` (:func:`postgresql_schema`) for one test, dropped after it;
+    the test is skipped, saying why, when PostgreSQL is not there."""
+    reason = postgresql_skip_reason()
+    if reason is not None:
+        pytest.skip(reason)
+    try:
+        yield postgresql_schema(name)
+    finally:
+        drop_schemas(name)
 
 
 def postgresql_skip_reason() -> str | None:

@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 import yaml
 from fastapi import APIRouter, Depends, Path, Query, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 
 from emulator.control import service
 from emulator.control.errors import ControlError, error_body
@@ -24,6 +24,7 @@ from emulator.core import conformance, coverage
 from emulator.core.context import Ctx
 from emulator.core.limits import INT64_MAX
 from emulator.core.namespaces import NAME_PATTERN
+from emulator.core.responses import JsonResponse
 from emulator.core.routing import LockWaitingRoute, emulator_of, namespace_of, request_context
 from emulator.core.vendor import VendorFilter, VendorName
 
@@ -130,7 +131,7 @@ async def verify_requests(request: Request, spec: VerifyRequest) -> Any:
     if ok:
         return report
     message = report.pop("message")
-    return JSONResponse(error_body(409, message, **report), status_code=409)
+    return JsonResponse(error_body(409, message, **report), status_code=409)
 
 
 # --- faults -------------------------------------------------------------------------------

@@ -64,6 +64,8 @@ class Emulator:
     side_engine: Engine | None = None
     # Worker threads for the hot handlers on PostgreSQL (core/offload.py); None: on the loop.
     offload: Offload | None = None
+    # On PostgreSQL, connections that do not wait for a lock (core/db.py make_eager_engine).
+    eager_engine: Engine | None = None
     # Registered at app creation by the command engine and the vendors (core/vendor.py).
     hooks: Hooks = field(default_factory=Hooks)
     # Device-protocol listeners running now (the vendors' ``listeners``), by name: health
@@ -114,6 +116,8 @@ class Emulator:
         for conn in held:
             conn.close()
         self.engine.dispose()
+        if self.eager_engine is not None:
+            self.eager_engine.dispose()
         if self.side_engine is not None and self.side_engine is not self.engine:
             self.side_engine.dispose()
 
@@ -188,28 +192,53 @@ class Emulator:
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
-        """One transaction (:meth:`Ctx.begin`); on a SQLite file, a request's first one does
-        not wait for a lock (core/lockwait.py)."""
+        """One transaction (:meth:`Ctx.begin`); a request's first one does not wait for a
+        lock (core/lockwait.py)."""
         attempt = ATTEMPT.get()
-        eager = attempt is not None and not attempt.committed
-        held = self.held_connection(waits=not eager)
-        if held is None:
-            with self.engine.begin() as conn:
-                with _current(conn):
+        if attempt is None or attempt.committed:
+            held = self.held_connection()
+            if held is None:
+                with self.engine.begin() as conn, _current(conn):
                     yield conn
-            return
-        if not eager:
+                return
             with held.begin(), _current(held):
                 yield held
+            return
+        held = self.held_connection(waits=False)
+        try:
+            if held is None:
+                with (self.eager_engine or self.engine).begin() as conn, _current(conn):
+                    yield conn
+            else:
+                with held.begin(), _current(held):
+                    yield held
+        except OperationalError as exc:
+            attempt.busy = attempt.busy or is_busy(exc)
+            raise
+        attempt.committed = True
+
+    @contextmanager
+    def reading(self) -> Iterator[Connection]:
+        """A connection for reads (:meth:`Ctx.read`): on PostgreSQL a request's reads do not
+        wait for a lock either (a table locked for writes is locked for reads there)."""
+        held = self.held_connection()
+        if held is not None:
+            try:
+                yield held
+            finally:
+                held.rollback()
+            return
+        attempt = ATTEMPT.get()
+        if attempt is None or attempt.committed or self.eager_engine is None:
+            with self.engine.connect() as conn:
+                yield conn
             return
         try:
-            with held.begin(), _current(held):
-                yield held
+            with self.eager_engine.connect() as conn:
+                yield conn
         except OperationalError as exc:
-            if is_busy(exc):
-                attempt.busy = True  # type: ignore[union-attr]
+            attempt.busy = attempt.busy or is_busy(exc)
             raise
-        attempt.committed = True  # type: ignore[union-attr]
 
     def context(self, namespace: str) -> Ctx:
         self.namespaces.ensure(namespace)
@@ -247,19 +276,10 @@ class Ctx:
         """
         return self.emulator.transaction()
 
-    @contextmanager
-    def read(self) -> Iterator[Connection]:
+    def read(self) -> AbstractContextManager[Connection]:
         """A connection for reads; what the block writes is rolled back. No ``await`` inside
         (see :meth:`begin`)."""
-        held = self.emulator.held_connection()
-        if held is None:
-            with self.emulator.engine.connect() as conn:
-                yield conn
-            return
-        try:
-            yield held
-        finally:
-            held.rollback()
+        return self.emulator.reading()
 
 
 @contextmanager

@@ -162,9 +162,38 @@ def make_side_engine(
     return side
 
 
-def _statement_timeout(seconds: float) -> Callable[[Any, Any], None]:
-    """A PostgreSQL connection's ``statement_timeout`` (lock waits included), set once per
-    connection outside any transaction (a SET inside one would be rolled back with it)."""
+# A PostgreSQL statement of a request on the server's event loop waits this long for a lock,
+# then the request waits on the loop instead (core/lockwait.py): the loop stops at most this
+# long per try.
+EAGER_LOCK_TIMEOUT_MS = 1
+
+
+def make_eager_engine(
+    engine: Engine,
+    connect_timeout: float = CONNECT_TIMEOUT_S,
+    statement_timeout: float = STATEMENT_TIMEOUT_S,
+) -> Engine:
+    """On PostgreSQL, the engine of a request's first transaction on the server's event loop:
+    its connections do not wait for a lock (``lock_timeout``), so a locked table does not stop
+    the loop (core/lockwait.py). A small pool: the loop runs one statement at a time."""
+    eager = create_engine(
+        engine.url,
+        connect_args={"connect_timeout": max(2, math.ceil(connect_timeout))},
+        pool_recycle=1800,
+        pool_size=2,
+        max_overflow=2,
+        isolation_level="READ COMMITTED",
+    )
+    if engine.dialect.driver == "psycopg":
+        event.listen(eager, "connect", _psycopg_nul_safe_text)
+    event.listen(eager, "connect", _statement_timeout(statement_timeout, EAGER_LOCK_TIMEOUT_MS))
+    return eager
+
+
+def _statement_timeout(seconds: float, lock_ms: int = 0) -> Callable[[Any, Any], None]:
+    """A PostgreSQL connection's ``statement_timeout`` (lock waits included), and its
+    ``lock_timeout`` if given, set once per connection outside any transaction (a SET inside
+    one would be rolled back with it)."""
     milliseconds = max(1, int(seconds * 1000))
 
     def set_timeout(dbapi_connection: Any, _record: Any) -> None:
@@ -172,6 +201,8 @@ def _statement_timeout(seconds: float) -> Callable[[Any, Any], None]:
         dbapi_connection.autocommit = True
         cursor = dbapi_connection.cursor()
         cursor.execute(f"SET statement_timeout = {milliseconds}")
+        if lock_ms:
+            cursor.execute(f"SET lock_timeout = {lock_ms}")
         cursor.close()
         dbapi_connection.autocommit = autocommit
 

@@ -34,6 +34,10 @@ class Offload:
         self._loops: list[asyncio.AbstractEventLoop] = []
         self._lock = threading.Lock()
 
+    def here(self) -> bool:
+        """Whether the caller runs on one of these worker threads."""
+        return getattr(self._local, "loop", None) is not None
+
     def _start_loop(self) -> None:
         loop = asyncio.new_event_loop()
         self._local.loop = loop

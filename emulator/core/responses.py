@@ -1,4 +1,5 @@
-"""The JSON response of the vendor envelopes, rendered by orjson.
+"""The one JSON response of the answers the emulator builds by hand (the vendors' envelopes,
+the control plane's errors), rendered by orjson.
 
 A 500-device createBatch answers 500 credential entries: the standard encoder spends most of a
 millisecond on them, orjson a tenth of that. What orjson refuses (an integer beyond 64 bits

@@ -22,6 +22,7 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel, ValidationError
 
 from emulator.core import asgi, faults, journal, lockwait, namespaces
+from emulator.core.bodies import MalformedJson, json_of
 from emulator.core.context import Ctx, Emulator
 from emulator.core.errors import ErrorCode, ValidationMap, VendorError
 
@@ -158,12 +159,10 @@ class VendorRoute(APIRoute):
                 cls.describe(cls.validation_fallback, "body", f"request body over {limit} bytes"),
             )
         try:
-            data = json.loads(raw) if raw.strip() else {}
-        # RecursionError: a body nested thousands of levels deep is malformed, not a bug.
-        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+            data = json_of(raw) if raw.strip() else {}
+        except MalformedJson as exc:
             raise VendorError(
-                cls.validation_fallback,
-                cls.describe(cls.validation_fallback, "body", f"malformed JSON: {exc}"),
+                cls.validation_fallback, cls.describe(cls.validation_fallback, "body", str(exc))
             ) from None
         try:
             return model.model_validate(data)
@@ -293,10 +292,12 @@ class VendorRoute(APIRoute):
 async def run_handler(
     handler: Callable[[Request], Awaitable[Response]], request: Request
 ) -> Response:
-    """``handler(request)``; on a SQLite file, run again while it finds the database locked,
-    waiting on the loop in between (core/lockwait.py)."""
+    """``handler(request)``; run again while it finds the database locked, waiting on the loop
+    in between (core/lockwait.py). Not on an offload worker thread, which may wait."""
     emulator = emulator_of(request)
-    if not emulator.holds_connections:
+    may_stop_the_loop = emulator.holds_connections or emulator.eager_engine is not None
+    on_a_worker = emulator.offload is not None and emulator.offload.here()
+    if on_a_worker or not may_stop_the_loop:
         return await handler(request)
     return await lockwait.patiently(
         lambda: handler(request), emulator.settings.db_statement_timeout

@@ -17,7 +17,7 @@ from emulator.app import create_app
 from emulator.config import Settings
 from emulator.testing import serve_in_thread
 from emulator.vendors.enos.connect.errors import ConnectError
-from tests.conftest import DATABASE_URL, drop_schemas, postgresql_schema, postgresql_skip_reason
+from tests.conftest import DATABASE_URL, scratch_schema
 from tests.control.helpers import create_body
 from tests.vendors.enos.helpers import HEADERS, devices_url
 
@@ -62,14 +62,8 @@ def test_a_write_waiting_on_a_locked_sqlite_file_gets_the_internal_code(tmp_path
 
 @pytest.fixture
 def postgresql_url() -> Iterator[str]:
-    reason = postgresql_skip_reason()
-    if reason is not None:
-        pytest.skip(reason)
-    name = "emu_timeouts"
-    try:
-        yield postgresql_schema(name)
-    finally:
-        drop_schemas(name)
+    with scratch_schema("emu_timeouts") as url:
+        yield url
 
 
 def test_a_table_locked_on_postgresql_gets_the_internal_code_and_a_503(

@@ -1,11 +1,12 @@
 """A request waiting for a database lock does not stop the server (core/lockwait.py).
 
-Over a real socket, on a SQLite file: another connection holds the file's write lock, a vendor
-create and a control-plane write start and wait for it; health and a control-plane read answer
-while the lock is still held (their client gives up long before the statement timeout: on a
-blocked event loop they would fail); then the lock is released and both writes complete. Each
-step waits for an event (the server's log line saying a request waits), never for a guessed
-time. Past the statement timeout, each vendor family answers its own internal-error envelope.
+Over a real socket, on a SQLite file (and on PostgreSQL, a table locked): another connection
+holds the write lock, a vendor create and a control-plane write start and wait for it; health
+and a control-plane read answer while the lock is still held (their client gives up long
+before the statement timeout: on a blocked event loop they would fail); then the lock is
+released and both writes complete. Each step waits for an event (the server's log line saying
+a request waits, PostgreSQL showing a session waiting for a lock), never for a guessed time.
+Past the statement timeout, each vendor family answers its own internal-error envelope.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -26,6 +28,7 @@ from emulator.app import create_app
 from emulator.config import Settings
 from emulator.core import lockwait
 from emulator.testing import serve_in_thread
+from tests.conftest import DATABASE_URL, scratch_schema
 from tests.control.helpers import create_body
 from tests.vendors.enos import helpers as enos
 from tests.vendors.mcs import helpers as mcs
@@ -74,7 +77,7 @@ def waits() -> Iterator[WaitCounter]:
 
 
 @contextmanager
-def served(db: Path, statement_timeout: float) -> Iterator[httpx.Client]:
+def served(db: Path | str, statement_timeout: float) -> Iterator[httpx.Client]:
     app = create_app(Settings(db=str(db), seed=1, db_statement_timeout=statement_timeout))
     try:
         with serve_in_thread(app) as url, httpx.Client(base_url=url, timeout=PATIENT_S) as client:
@@ -174,3 +177,59 @@ def test_a_lock_held_past_the_statement_timeout_gets_the_vendors_internal_error(
         done = send(client, "after")
         assert done.status_code == 200, done.text
         assert not is_internal_error(done)
+
+
+@pytest.fixture
+def postgresql_url() -> Iterator[str]:
+    with scratch_schema("emu_lock_waits") as url:
+        yield url
+
+
+def _plain(url: str) -> str:
+    return url.replace("postgresql+psycopg", "postgresql")
+
+
+def _wait_for_a_lock_waiter(watcher: Any) -> None:
+    """Until a session of this database waits for a lock (the create, on a worker thread)."""
+    query = (
+        "SELECT count(*) FROM pg_stat_activity"
+        " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    )
+    deadline = time.monotonic() + EVENT_S
+    while watcher.execute(query).fetchone()[0] == 0:
+        assert time.monotonic() < deadline, "the create never waited for the lock"
+        time.sleep(0.01)
+
+
+def test_health_and_reads_answer_while_a_postgresql_table_is_locked(
+    postgresql_url: str, waits: WaitCounter
+) -> None:
+    assert DATABASE_URL is not None
+    import psycopg
+
+    with served(postgresql_url, PATIENT_S) as client, ThreadPoolExecutor(2) as pool:
+        assert enos_create(client, "before").json()["code"] == 0
+        online = f"/_emulator/devices/enos/{enos.PRODUCT}/before/online"
+        holder = psycopg.connect(_plain(DATABASE_URL))
+        watcher = psycopg.connect(_plain(DATABASE_URL), autocommit=True)
+        try:
+            holder.execute('LOCK TABLE "emu_lock_waits".devices IN ACCESS EXCLUSIVE MODE')
+            create: Future[httpx.Response] = pool.submit(enos_create, client, "during")
+            _wait_for_a_lock_waiter(watcher)
+            went_online: Future[httpx.Response] = pool.submit(client.post, online)
+            waits.wait_for(1)
+            # Both writes wait for the lock, which is still held.
+            health = client.get("/_emulator/health", timeout=QUICK_S)
+            journal = client.get("/_emulator/requests", timeout=QUICK_S)
+            assert not create.done()
+            assert not went_online.done()
+        finally:
+            holder.rollback()
+            holder.close()
+            watcher.close()
+        assert health.status_code == 200
+        assert journal.status_code == 200
+        assert create.result(EVENT_S).json()["code"] == 0
+        assert went_online.result(EVENT_S).json()["online"] is True
+        keys = {d["deviceKey"] for d in client.get("/_emulator/devices").json()["devices"]}
+        assert {"before", "during"} <= keys

@@ -37,8 +37,10 @@ def _request_id(request: Request) -> str:
     return emulator_of(request).ids(namespace_of(request)).uuid()
 
 
-def ok(request: Request, data: Any) -> JSONResponse:
-    return JsonResponse({"code": 0, "msg": "OK", "requestId": _request_id(request), "data": data})
+def ok(request: Request, data: Any, **fields: Any) -> JSONResponse:
+    """A success; ``fields`` go beside ``data`` (a paged answer's ``pagination``)."""
+    body = {"code": 0, "msg": "OK", "requestId": _request_id(request), "data": data, **fields}
+    return JsonResponse(body)
 
 
 def render_error(request: Request, error: VendorError) -> JSONResponse:

@@ -17,7 +17,7 @@ from emulator.core.conformance import request_body
 from emulator.core.context import Ctx
 from emulator.core.errors import VendorError
 from emulator.core.operations import Operation, register
-from emulator.core.routing import emulator_of, get_and_post, hot, namespace_of, request_context
+from emulator.core.routing import get_and_post, hot, request_context
 from emulator.vendors.enos import envelope
 from emulator.vendors.enos.auth import enos_auth
 from emulator.vendors.enos.dps import service
@@ -92,10 +92,7 @@ async def _search(request: Request, ctx: Ctx) -> JSONResponse:
     body = await DpsRoute.parse_body(request, PvsDeviceSearchRequest)
     devices, pagination = service.search(ctx, org_id=_org(request), request=body)
     # Paged EnOS answers carry ``pagination`` beside ``data`` (REAL-CLIENTS.md §1.5).
-    request_id = emulator_of(request).ids(namespace_of(request)).uuid()
-    return JSONResponse(
-        {"code": 0, "msg": "OK", "requestId": request_id, "data": devices, "pagination": pagination}
-    )
+    return envelope.ok(request, devices, pagination=pagination)
 
 
 async def _update(request: Request, ctx: Ctx) -> JSONResponse:

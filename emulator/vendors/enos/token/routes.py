@@ -11,6 +11,7 @@ from emulator.core.conformance import request_body
 from emulator.core.context import Ctx
 from emulator.core.errors import VendorError
 from emulator.core.operations import Operation, register
+from emulator.core.responses import JsonResponse
 from emulator.core.routing import VendorRoute, request_context
 from emulator.vendors.enos.token import service
 from emulator.vendors.enos.token.errors import VALIDATION, TokenError
@@ -24,7 +25,7 @@ def render_error(request: Request, error: VendorError) -> JSONResponse:
         "business": "apim-token-service",
         "data": None,
     }
-    return JSONResponse(body, status_code=error.error.http_status)
+    return JsonResponse(body, status_code=error.error.http_status)
 
 
 class TokenRoute(VendorRoute):
@@ -61,7 +62,7 @@ CtxDep = Annotated[Ctx, Depends(request_context)]
 
 def _answer(issued: service.IssuedToken) -> JSONResponse:
     data = {"accessToken": issued.token, "expire": issued.expire}
-    return JSONResponse(
+    return JsonResponse(
         {"status": 0, "msg": "SUCCESS", "business": "apim-token-service", "data": data}
     )
 

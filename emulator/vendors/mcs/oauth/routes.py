@@ -6,7 +6,6 @@ The docs name ``/oauth/login/thirdparty``; real clients and the zh docs call
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any, TypeVar
 from urllib.parse import parse_qsl
 
@@ -14,10 +13,12 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 
+from emulator.core.bodies import MalformedJson, json_of
 from emulator.core.conformance import request_body
 from emulator.core.context import Ctx
 from emulator.core.errors import ErrorCode, VendorError
 from emulator.core.operations import Operation, register
+from emulator.core.responses import JsonResponse
 from emulator.core.routing import VendorRoute, request_context
 from emulator.vendors.mcs.oauth import service
 from emulator.vendors.mcs.oauth.errors import VALIDATION, OAuthError
@@ -40,7 +41,7 @@ def render_error(request: Request, error: VendorError) -> JSONResponse:
         "statusCode": status,
         "options": {},
     }
-    return JSONResponse(body, status_code=status)
+    return JsonResponse(body, status_code=status)
 
 
 class OAuthRoute(VendorRoute):
@@ -80,9 +81,9 @@ async def _fields(request: Request, model: type[M]) -> M:
         data = {}
     elif text.lstrip().startswith(("{", "[")) or "json" in request.headers.get("content-type", ""):
         try:
-            data = json.loads(text)
-        except (json.JSONDecodeError, RecursionError) as exc:
-            raise _bad(f"malformed JSON: {exc}") from None
+            data = json_of(text)
+        except MalformedJson as exc:
+            raise _bad(str(exc)) from None
         if not isinstance(data, dict):
             raise _bad("the body must be a JSON object")
     else:
@@ -107,7 +108,7 @@ async def login(request: Request, ctx: CtxDep) -> JSONResponse:
     """Get User Token: HTTP Basic ``appKey:appSecret`` and the user's email and password."""
     body = await _fields(request, LoginRequest)
     authorization = request.headers.get("authorization")
-    return JSONResponse(service.login(ctx, authorization, body.email, body.password))
+    return JsonResponse(service.login(ctx, authorization, body.email, body.password))
 
 
 @router.post(
@@ -127,4 +128,4 @@ async def refresh(request: Request, ctx: CtxDep) -> JSONResponse:
     """Refresh User Access Token: the user token in the body, the app in HTTP Basic."""
     body = await _fields(request, RefreshRequest)
     authorization = request.headers.get("authorization")
-    return JSONResponse(service.refresh(ctx, authorization, body.token))
+    return JsonResponse(service.refresh(ctx, authorization, body.token))

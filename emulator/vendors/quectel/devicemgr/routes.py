@@ -6,7 +6,6 @@ Routes parse and dispatch; behaviour lives in ``service.py`` and ``token.py``.
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
@@ -14,9 +13,11 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
+from emulator.core.bodies import MalformedJson, json_of
 from emulator.core.context import Ctx
 from emulator.core.errors import ErrorCode, VendorError
 from emulator.core.operations import Operation, register
+from emulator.core.responses import JsonResponse
 from emulator.core.routing import get_and_post, hot, request_context
 from emulator.vendors.quectel.auth import saas_auth
 from emulator.vendors.quectel.devicemgr import service
@@ -67,7 +68,7 @@ class SaasTokenRoute(QuectelRoute):
     @classmethod
     def render_error(cls, request: Request, error: VendorError) -> JSONResponse:
         body = {"code": error.error.code, "msg": error.message, "error": error.message}
-        return JSONResponse(body, status_code=error.error.http_status)
+        return JsonResponse(body, status_code=error.error.http_status)
 
 
 router = APIRouter(
@@ -292,8 +293,8 @@ async def _token_params(request: Request) -> dict[str, str]:
     content_type = request.headers.get("content-type", "")
     if "json" in content_type:
         try:
-            data = json.loads(raw)
-        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+            data = json_of(raw)
+        except MalformedJson:
             raise VendorError(
                 SaasTokenError.PARAM_CHECK_ERROR, "param check error: malformed JSON body"
             ) from None
@@ -319,7 +320,7 @@ def _token_answer(issued: saas_tokens.IssuedToken) -> JSONResponse:
         "expires_in": issued.expires_in,
         "scope": issued.scope,
     }
-    return JSONResponse({"code": 200, "msg": "OK", **token, "data": token})
+    return JsonResponse({"code": 200, "msg": "OK", **token, "data": token})
 
 
 @get_and_post(

@@ -10,6 +10,7 @@ from urllib.parse import parse_qsl
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
+from emulator.core.bodies import MalformedJson, read_json
 from emulator.core.context import Ctx
 from emulator.core.errors import VendorError
 from emulator.core.limits import INT32_MAX
@@ -90,13 +91,10 @@ def _param_error(detail: str) -> VendorError:
 
 
 async def _json_body(request: Request) -> Any:
-    raw = await request.body()
-    if not raw.strip():
-        return {}
     try:
-        return json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        raise _param_error(f"malformed JSON: {exc}") from None
+        return await read_json(request)
+    except MalformedJson as exc:
+        raise _param_error(str(exc)) from None
 
 
 async def _params(request: Request) -> dict[str, str]:
