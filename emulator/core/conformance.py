@@ -442,6 +442,9 @@ def report(app: FastAPI) -> dict[str, Any]:
         for table in operation.errors:
             for member in table:
                 used.add((_table_name(table), member.code))
+        # A device message's code travels in a packet, not under an HTTP status: ``answer``
+        # names it and ``httpStatus`` is null (the tables' default status means nothing there).
+        answer = operation.message.answer if operation.message is not None else None
         for member in sorted(_members(operation).values(), key=lambda m: m.code):
             coverage = coverage_of(operation, member.code, internal)
             totals[coverage] += 1
@@ -450,9 +453,10 @@ def report(app: FastAPI) -> dict[str, Any]:
                     "code": member.code,
                     "name": member.name,
                     "message": member.message,
-                    "httpStatus": member.http_status,
+                    "httpStatus": None if answer else member.http_status,
                     "table": _table_name(type(member)),
                     "coverage": coverage,
+                    **({"answer": answer} if answer else {}),
                 }  # fmt: skip
             )
         entry["codes"] = codes
@@ -533,8 +537,9 @@ def render_table(data: dict[str, Any]) -> str:
                 text = f"    field {field['in']:<6} {field['name']:<34} {field['type']:<16} {need}"
                 lines.append(f"{text}  {limits}".rstrip())
             for code in op["codes"]:
+                carrier = code.get("answer") or f"HTTP {code['httpStatus']}"
                 lines.append(
-                    f"    code  {code['code']:>6}  HTTP {code['httpStatus']}  "
+                    f"    code  {code['code']:>6}  {carrier}  "
                     f"{code['coverage']:<12}  {code['message']}"
                 )
     if data["notEmulated"]:

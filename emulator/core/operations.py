@@ -32,6 +32,9 @@ class DeviceMessage:
     # vendor's HTTP envelope uses.
     success: frozenset[int]
     actions: frozenset[str] = frozenset(ACTIONS)
+    # What carries the answer's code, in place of an HTTP status: a packet (CONNACK), or a
+    # packet and its topic (PUBLISH on the request topic's reply topic).
+    answer: str = ""
 
 
 @dataclass(frozen=True)

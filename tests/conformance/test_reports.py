@@ -54,6 +54,20 @@ def test_conformance_report_lists_the_mqtt_messages_under_their_document(client:
     assert login["method"] == "CONNECT"
     coverage = {c["code"]: c["coverage"] for c in login["codes"]}
     assert coverage == {3: conformance.FAULT_ONLY, 5: conformance.REAL_INPUT}
+    # Their codes travel in a packet, not under an HTTP status.
+    assert {(c["answer"], c["httpStatus"]) for c in login["codes"]} == {("CONNACK", None)}
+    reply = "PUBLISH /sys/{productKey}/{deviceKey}/thing/measurepoint/post_reply"
+    assert {(c["answer"], c["httpStatus"]) for c in post["codes"]} == {(reply, None)}
+
+
+def test_conformance_text_shows_the_packet_of_an_mqtt_code_and_no_http_status(
+    client: Client,
+) -> None:
+    text = client.get("/_emulator/conformance", params={"format": "text"}).text
+    mqtt = text[text.index("== ENOS-DEVICES.md") : text.index(f"== {conformance.COMPANION_DOC}")]
+    assert "HTTP" not in mqtt
+    assert "     5  CONNACK  real input" in mqtt
+    assert "  1220  PUBLISH /sys/{productKey}/{deviceKey}/thing/measurepoint/post_reply  " in mqtt
 
 
 def test_conformance_report_lists_every_operation_and_every_documented_code(

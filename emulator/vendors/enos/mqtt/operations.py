@@ -8,7 +8,7 @@ from emulator.core.errors import ErrorCode
 from emulator.core.operations import DROP_CONNECTION, DeviceMessage, Operation
 from emulator.vendors.enos.mqtt import uplink
 from emulator.vendors.enos.mqtt.errors import ConnackCode, EmulatorCode, MqttCode, SubDeviceCode
-from emulator.vendors.enos.mqtt.protocol import OK
+from emulator.vendors.enos.mqtt.protocol import OK, REPLY_SUFFIX
 
 DOC = "ENOS-DEVICES.md"
 LOGIN = "enos.mqtt.login"
@@ -30,7 +30,10 @@ def _publish(path: str) -> Operation:
         errors = (MqttCode, SubDeviceCode, EmulatorCode)
         if path not in uplink.LOGINS:  # only a sub-device's login checks the topology
             fault_only |= {SubDeviceCode.NOT_IN_TOPOLOGY.code}
-    message = DeviceMessage("PUBLISH", _topic(path), DOC, success=frozenset({OK}))
+    topic = _topic(path)
+    message = DeviceMessage(
+        "PUBLISH", topic, DOC, success=frozenset({OK}), answer=f"PUBLISH {topic}{REPLY_SUFFIX}"
+    )
     return Operation(uplink.operation_id(path), VENDOR, errors, fault_only, message)
 
 
@@ -40,7 +43,7 @@ OPERATIONS = (
         fault_only=frozenset({ConnackCode.SERVER_UNAVAILABLE.code}),
         message=DeviceMessage(
             "CONNECT", "{deviceKey}|securemode=2,signmethod=hmacsha256,timestamp={ts}|", DOC,
-            success=frozenset({0}), actions=frozenset({DROP_CONNECTION}),
+            success=frozenset({0}), actions=frozenset({DROP_CONNECTION}), answer="CONNACK",
         ),
     ),
     *(_publish(path) for path in [*uplink.ROUTES, uplink.EVENT_POST]),
