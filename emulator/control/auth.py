@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
-import json
 
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from emulator.control.errors import send_error
 
 PREFIX = "/_emulator"
 HEADER = b"x-emulator-admin-token"
@@ -74,16 +75,5 @@ class AdminTokenMiddleware:
             if given is None
             else "the admin token is not valid"
         )
-        body = json.dumps({"error": {"status": 401, "message": message}}).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 401,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"www-authenticate", b'Bearer realm="iot-emulator control plane"'),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        realm = (b"www-authenticate", b'Bearer realm="iot-emulator control plane"')
+        await send_error(send, 401, message, headers=[realm])

@@ -9,12 +9,11 @@ the rest of the body is not read, so the connection cannot serve another request
 
 from __future__ import annotations
 
-import json
-
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from emulator.control.auth import PREFIX
+from emulator.control.errors import send_error
 
 # The paths whose bodies are whole fixture documents.
 DOCUMENT_PATHS = frozenset({"/_emulator/fixtures", "/_emulator/state"})
@@ -58,18 +57,7 @@ class ControlBodyLimit:
 
 
 async def _refuse(send: Send, limit: int) -> None:
-    body = json.dumps(
-        {"error": {"status": 413, "message": f"request body over {limit} bytes"}}
-    ).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 413,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                (b"connection", b"close"),
-            ],
-        }
+    # Closed after: the rest of the body is not read.
+    await send_error(
+        send, 413, f"request body over {limit} bytes", headers=[(b"connection", b"close")]
     )
-    await send({"type": "http.response.body", "body": body})

@@ -21,12 +21,12 @@ Answers are 403 (Origin, Host) and 415 (Content-Type) in the control plane's JSO
 
 from __future__ import annotations
 
-import json
 from urllib.parse import urlsplit
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from emulator.control.auth import PREFIX, is_loopback
+from emulator.control.errors import send_error
 
 # The media types the control plane reads (fixtures, state, every JSON body).
 ACCEPTED_TYPES = frozenset(
@@ -71,18 +71,7 @@ class ControlPlaneGuard:
             await self.app(scope, receive, send)
             return
         status, message = refusal
-        body = json.dumps({"error": {"status": status, "message": message}}).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        await send_error(send, status, message)
 
     def _refusal(self, scope: Scope, headers: dict[bytes, bytes]) -> tuple[int, str] | None:
         host = headers.get(b"host", b"").decode("latin-1")
