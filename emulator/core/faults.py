@@ -10,20 +10,26 @@ A device-protocol operation (an MQTT message, ``Operation.message``) takes the s
 one without ``deviceKey`` fires for every device's message, one with ``deviceKey`` for that
 device's only, and ``action`` may drop the reply or the connection instead of a code.
 
-``probability`` below 1 rolls the rule's own generator, seeded by ``seed`` when given, so a
-seeded rule fails the same calls every run. ``ttlSeconds`` counts on the emulator clock.
+``probability`` below 1 draws from the rule's own sequence (:func:`draw`), fixed by ``seed``
+when given, so a seeded rule fails the same calls every run, however many processes serve it.
+``ttlSeconds`` counts on the emulator clock.
+
+What fires is decided once, by :class:`FaultBook` (:func:`step`); where the rules live is its
+store's business: :class:`MemoryFaultStore` in one process, :class:`SqlFaultStore` when several
+processes share a database (chosen once, where the emulator is built: core/context.py).
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import os
-import random
 import threading
-from collections.abc import Mapping
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import Connection, Engine, delete, select, update
 
@@ -62,7 +68,10 @@ class FaultRule:
     fired: int = 0
     # A device message's fault that drops instead of answering (operations.ACTIONS).
     action: str | None = None
-    random: random.Random = field(default_factory=random.Random, repr=False)
+    # The rule's sequence of draws (see draw): its seed, or a random negative number for a
+    # rule armed without one; and how many draws any process has taken from it.
+    stream: int = field(default=0, repr=False)
+    draws: int = field(default=0, repr=False)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -145,13 +154,101 @@ def validate(
     return error
 
 
-class FaultBook:
-    """The armed rules of every namespace, in arming order."""
+def draw(stream: int, index: int) -> float:
+    """The ``index``-th draw (from 0) of a rule's sequence, in [0, 1).
 
-    def __init__(self) -> None:
-        self._rules: dict[str, list[FaultRule]] = {}
-        self._lock = threading.Lock()
-        self._counter = 0
+    A hash of the rule's stream and the index, not a generator's next value: any process
+    computes any draw directly, at one hash's cost, so a rule that several processes serve
+    draws the sequence one process would, without replaying the draws before it.
+    """
+    digest = hashlib.sha256(b"fault:%d:%d" % (stream, index)).digest()
+    return (int.from_bytes(digest[:8], "big") >> 11) / _TWO_53
+
+
+_TWO_53 = float(1 << 53)  # 53 bits: every float of [0, 1) the draw can give is exact
+
+
+def aims_at(rule_device: str | None, device_key: str | None, message: bool) -> bool:
+    """Whether a rule naming ``rule_device`` fires: for a whole request (``device_key`` None)
+    only rules naming no device; for one device of a batch only rules naming it (or ``*``);
+    for a device's own message both (a rule naming no device fires for every device)."""
+    if rule_device is None:
+        return device_key is None or message
+    return device_key is not None and rule_device in (device_key, ANY_DEVICE)
+
+
+@dataclass(frozen=True)
+class Step:
+    """What one call does to a rule it concerns: whether it fires, and the rule's counts after."""
+
+    fires: bool
+    draws: int
+    times: int | None
+
+    @property
+    def disarms(self) -> bool:
+        return self.fires and self.times is not None and self.times <= 0
+
+    def apply(self, rule: FaultRule) -> None:
+        rule.draws, rule.times = self.draws, self.times
+        rule.fired += self.fires
+
+
+def step(rule: FaultRule, operation: str, device_key: str | None, message: bool) -> Step | None:
+    """The matcher, one for every store: ``None`` when the rule does not concern the call
+    (it draws nothing then), else what the call does to it (expired rules are gone already)."""
+    if rule.operation != operation or not aims_at(rule.device_key, device_key, message):
+        return None
+    draws, fires = rule.draws, True
+    if rule.probability < 1.0:
+        fires = draw(rule.stream, draws) < rule.probability
+        draws += 1
+    times = rule.times
+    if fires and times is not None:
+        times -= 1
+    return Step(fires, draws, times)
+
+
+class Claim(Protocol):
+    """A namespace's live rules in arming order, held for one take (a lock or a transaction)."""
+
+    @property
+    def rules(self) -> Sequence[FaultRule]: ...
+
+    def record(self, rule: FaultRule, step: Step) -> bool:
+        """Apply ``step`` to the rule here and in the store (a disarmed rule leaves it);
+        False when another process changed the rule since it was read."""
+        ...
+
+
+class FaultStore(Protocol):
+    """Where the rules live: what :class:`FaultBook` needs of one process's memory or of the
+    database several processes share."""
+
+    def add(self, rule: FaultRule) -> None:
+        """Keep a new rule, giving it the next id (f1, f2, ...)."""
+        ...
+
+    def rules(self, namespace: str, now_ms: int) -> list[FaultRule]: ...
+
+    def remove(self, namespace: str, rule_id: str) -> bool: ...
+
+    def clear(self, namespace: str) -> int: ...
+
+    def armed(self, namespace: str) -> bool:
+        """Whether any rule is armed in ``namespace``: the cheap question asked per device."""
+        ...
+
+    def claim(self, namespace: str, now_ms: int) -> AbstractContextManager[Claim]: ...
+
+
+class FaultBook:
+    """The armed rules of every namespace, in arming order. What fires is decided here, once
+    (:func:`step`); the store keeps the rules (:class:`MemoryFaultStore` in one process,
+    :class:`SqlFaultStore` for several processes on one database)."""
+
+    def __init__(self, store: FaultStore | None = None) -> None:
+        self.store: FaultStore = store if store is not None else MemoryFaultStore()
 
     def arm(
         self,
@@ -169,51 +266,38 @@ class FaultBook:
         now_ms: int,
     ) -> FaultRule:
         error = validate(operation, code, device_key, latency_ms, action)
-        rng = random.Random()
-        # A str seed hashes with SHA-512: the same sequence on every run and platform.
-        rng.seed(f"fault:{seed}" if seed is not None else os.urandom(16))
-        with self._lock:
-            self._counter += 1
-            rule = FaultRule(
-                id=f"f{self._counter}",
-                namespace=namespace,
-                operation=operation,
-                code=code,
-                error=error,
-                times=times,
-                probability=probability,
-                seed=seed,
-                latency_ms=latency_ms,
-                device_key=device_key,
-                expires_at=None if ttl_seconds is None else now_ms + int(ttl_seconds * 1000),
-                created_at=now_ms,
-                action=action,
-                random=rng,
-            )
-            self._rules.setdefault(namespace, []).append(rule)
+        # Unseeded: a random stream, negative so that it is told from a seed where it is stored.
+        stream = seed if seed is not None else -int.from_bytes(os.urandom(6), "big") - 1
+        rule = FaultRule(
+            id="",
+            namespace=namespace,
+            operation=operation,
+            code=code,
+            error=error,
+            times=times,
+            probability=probability,
+            seed=seed,
+            latency_ms=latency_ms,
+            device_key=device_key,
+            expires_at=None if ttl_seconds is None else now_ms + int(ttl_seconds * 1000),
+            created_at=now_ms,
+            action=action,
+            stream=stream,
+        )
+        self.store.add(rule)
         return rule
 
     def rules(self, namespace: str, now_ms: int) -> list[FaultRule]:
-        with self._lock:
-            self._expire(namespace, now_ms)
-            return list(self._rules.get(namespace, ()))
+        return self.store.rules(namespace, now_ms)
 
     def remove(self, namespace: str, rule_id: str) -> bool:
-        with self._lock:
-            rules = self._rules.get(namespace, [])
-            for i, rule in enumerate(rules):
-                if rule.id == rule_id:
-                    del rules[i]
-                    return True
-            return False
+        return self.store.remove(namespace, rule_id)
 
     def clear(self, namespace: str) -> int:
-        with self._lock:
-            return len(self._rules.pop(namespace, []))
+        return self.store.clear(namespace)
 
     def armed(self, namespace: str) -> bool:
-        """Whether any rule is armed in ``namespace``: the cheap question asked per device."""
-        return bool(self._rules.get(namespace))
+        return self.store.armed(namespace)
 
     def take(
         self,
@@ -229,63 +313,111 @@ class FaultBook:
 
         Firing counts against ``times``; a rule whose ``times`` reach 0 is disarmed.
         """
-        if not self._rules.get(namespace):
+        if not self.store.armed(namespace):
             return None
+        for _attempt in range(50):
+            with self.store.claim(namespace, now_ms) as claim:
+                outcome = _first_firing(claim, operation, device_key, message)
+            if outcome is not _RETRY:
+                return outcome  # type: ignore[return-value]
+        return None  # pragma: no cover - fifty processes firing the same rule at once
+
+
+_RETRY = object()
+
+
+def _first_firing(
+    claim: Claim, operation: str, device_key: str | None, message: bool
+) -> FaultRule | None | object:
+    for rule in claim.rules:
+        change = step(rule, operation, device_key, message)
+        if change is None:
+            continue
+        if not claim.record(rule, change):
+            # Another process fired or drew it first: read the rules again.
+            return _RETRY
+        if change.fires:
+            return rule
+    return None
+
+
+class MemoryFaultStore:
+    """The rules of one process: a list per namespace, under a lock."""
+
+    def __init__(self) -> None:
+        self._rules: dict[str, list[FaultRule]] = {}
+        self._lock = threading.Lock()
+        self._counter = 0
+
+    def add(self, rule: FaultRule) -> None:
         with self._lock:
-            self._expire(namespace, now_ms)
+            self._counter += 1
+            rule.id = f"f{self._counter}"
+            self._rules.setdefault(rule.namespace, []).append(rule)
+
+    def rules(self, namespace: str, now_ms: int) -> list[FaultRule]:
+        with self._lock:
+            return list(self._live(namespace, now_ms))
+
+    def remove(self, namespace: str, rule_id: str) -> bool:
+        with self._lock:
             rules = self._rules.get(namespace, [])
             for i, rule in enumerate(rules):
-                if rule.operation != operation:
-                    continue
-                if not aims_at(rule.device_key, device_key, message):
-                    continue
-                if rule.probability < 1.0 and rule.random.random() >= rule.probability:
-                    continue
-                rule.fired += 1
-                if rule.times is not None:
-                    rule.times -= 1
-                    if rule.times <= 0:
-                        del rules[i]
-                return rule
-        return None
+                if rule.id == rule_id:
+                    del rules[i]
+                    return True
+            return False
 
-    def _expire(self, namespace: str, now_ms: int) -> None:
+    def clear(self, namespace: str) -> int:
+        with self._lock:
+            return len(self._rules.pop(namespace, []))
+
+    def armed(self, namespace: str) -> bool:
+        return bool(self._rules.get(namespace))
+
+    @contextmanager
+    def claim(self, namespace: str, now_ms: int) -> Iterator[Claim]:
+        with self._lock:
+            yield _MemoryClaim(self._live(namespace, now_ms))
+
+    def _live(self, namespace: str, now_ms: int) -> list[FaultRule]:
         rules = self._rules.get(namespace)
-        if rules:
-            rules[:] = [r for r in rules if r.expires_at is None or r.expires_at > now_ms]
+        if not rules:
+            return []
+        rules[:] = [r for r in rules if r.expires_at is None or r.expires_at > now_ms]
+        return rules
 
 
-def aims_at(rule_device: str | None, device_key: str | None, message: bool) -> bool:
-    """Whether a rule naming ``rule_device`` fires: for a whole request (``device_key`` None)
-    only rules naming no device; for one device of a batch only rules naming it (or ``*``);
-    for a device's own message both (a rule naming no device fires for every device)."""
-    if rule_device is None:
-        return device_key is None or message
-    return device_key is not None and rule_device in (device_key, ANY_DEVICE)
+class _MemoryClaim:
+    def __init__(self, live: list[FaultRule]) -> None:
+        self._live = live
+        self.rules = tuple(live)
+
+    def record(self, rule: FaultRule, step: Step) -> bool:
+        step.apply(rule)
+        if step.disarms:
+            self._live[:] = [r for r in self._live if r is not rule]
+        return True
 
 
-class SharedFaultBook(FaultBook):
+class SqlFaultStore:
     """The rules of several processes on one database (table ``emulator_faults``).
 
     A request asks the database only when its namespace has rules: each process caches the
     set of namespaces holding rules, reloaded when the fault version of the shared state row
-    (read with the clock, at most every few milliseconds) moves. Firing is a compare-and-set
-    on the rule's ``fired`` and ``draws`` counts, so a ``times=1`` rule fires once across every
-    process; a seeded probability rule replays its generator to the rule's next draw, so its
-    sequence is the one a single process draws.
+    (read with the clock, at most every few milliseconds) moves. Recording a call is a
+    compare-and-set on the rule's ``fired`` and ``draws`` counts, so a ``times=1`` rule fires
+    once across every process, and a probability rule's next draw is the one after the last
+    any process took (:func:`draw` computes it directly): its sequence is one process's.
     """
 
     def __init__(self, engine: Engine, clock: SharedClock) -> None:
-        super().__init__()
         self._engine = engine
         self._clock = clock
         self._seen_version = -1
         self._armed: frozenset[str] = frozenset()
 
     def armed(self, namespace: str) -> bool:
-        return self._has_rules(namespace)
-
-    def _has_rules(self, namespace: str) -> bool:
         version = self._clock.versions()[0]
         if version != self._seen_version:
             with self._engine.connect() as conn:
@@ -293,120 +425,36 @@ class SharedFaultBook(FaultBook):
             self._armed, self._seen_version = armed, version
         return namespace in self._armed
 
-    def _changed(self, conn: Connection) -> None:
-        _BUMP.execute(conn, {})
-
-    def _after_write(self) -> None:
-        self._clock.sync()
-
-    def arm(
-        self,
-        namespace: str,
-        *,
-        operation: str,
-        code: int | None = None,
-        times: int | None = None,
-        probability: float = 1.0,
-        seed: int | None = None,
-        latency_ms: int = 0,
-        device_key: str | None = None,
-        ttl_seconds: float | None = None,
-        action: str | None = None,
-        now_ms: int,
-    ) -> FaultRule:
-        error = validate(operation, code, device_key, latency_ms, action)
-        if seed is None:
-            # An unseeded rule still needs one generator every process replays.
-            seed = int.from_bytes(os.urandom(6), "big")
-            shown_seed = None
-        else:
-            shown_seed = seed
+    def add(self, rule: FaultRule) -> None:
         with self._engine.begin() as conn:
             _COUNT.execute(conn, {})
-            counter = int(_COUNTER.first(conn, {})[0])  # type: ignore[index]
-            row = {
-                "ns": namespace,
-                "rule_id": f"f{counter}",
-                "operation": operation,
-                "code": code,
-                "action": action,
-                "times": times,
-                "probability": probability,
-                # Negative: the rule was armed without a seed (the listing shows none).
-                "seed": seed if shown_seed is not None else -seed - 1,
-                "latency_ms": latency_ms,
-                "device_key": device_key,
-                "expires_at": None if ttl_seconds is None else now_ms + int(ttl_seconds * 1000),
-                "created_at": now_ms,
-            }
-            _INSERT.execute(conn, row)
-            self._changed(conn)
-        self._after_write()
-        return self._rule({**row, "fired": 0, "draws": 0}, error)
-
-    def _rule(self, row: Mapping[str, Any], error: ErrorCode | None = None) -> FaultRule:
-        seed = row["seed"]
-        if error is None and row["code"] is not None:
-            error = error_of(OPERATIONS[row["operation"]], row["code"])
-        return FaultRule(
-            id=row["rule_id"],
-            namespace=row["ns"],
-            operation=row["operation"],
-            code=row["code"],
-            error=error,
-            times=row["times"],
-            probability=row["probability"],
-            seed=None if seed is None or seed < 0 else seed,
-            latency_ms=row["latency_ms"],
-            device_key=row["device_key"],
-            expires_at=row["expires_at"],
-            created_at=row["created_at"],
-            fired=row["fired"],
-            action=row["action"],
-        )
-
-    def _rows(self, conn: Connection, namespace: str, now_ms: int) -> list[Any]:
-        if _EXPIRE.rowcount(conn, {"ns": namespace, "now": now_ms}):
-            self._changed(conn)
-        return _RULES.all(conn, {"ns": namespace})
+            rule.id = f"f{int(_COUNTER.first(conn, {})[0])}"  # type: ignore[index]
+            _INSERT.execute(conn, _row_of(rule))
+            _BUMP.execute(conn, {})
+        self._clock.sync()
 
     def rules(self, namespace: str, now_ms: int) -> list[FaultRule]:
         with self._engine.begin() as conn:
-            rows = self._rows(conn, namespace, now_ms)
-        return [self._rule(row) for row in rows]
+            return [_rule_of(row) for row in _live_rows(conn, namespace, now_ms)]
 
     def remove(self, namespace: str, rule_id: str) -> bool:
-        with self._engine.begin() as conn:
-            found = _REMOVE.rowcount(conn, {"ns": namespace, "rule_id": rule_id}) > 0
-            if found:
-                self._changed(conn)
-        self._after_write()
-        return found
+        return self._delete(_REMOVE, {"ns": namespace, "rule_id": rule_id}) > 0
 
     def clear(self, namespace: str) -> int:
+        return self._delete(_CLEAR, {"ns": namespace})
+
+    def _delete(self, sql: HotSql, params: dict[str, Any]) -> int:
         with self._engine.begin() as conn:
-            count = _CLEAR.rowcount(conn, {"ns": namespace})
+            count = sql.rowcount(conn, params)
             if count:
-                self._changed(conn)
-        self._after_write()
+                _BUMP.execute(conn, {})
+        self._clock.sync()
         return count
 
-    def take(
-        self,
-        namespace: str,
-        operation: str,
-        now_ms: int,
-        device_key: str | None = None,
-        *,
-        message: bool = False,
-    ) -> FaultRule | None:
-        if not self._has_rules(namespace):
-            return None
-        for _attempt in range(50):
-            outcome = self._try_take(namespace, operation, now_ms, device_key, message)
-            if outcome is not _RETRY:
-                return outcome  # type: ignore[return-value]
-        return None  # pragma: no cover - fifty processes firing the same rule at once
+    @contextmanager
+    def claim(self, namespace: str, now_ms: int) -> Iterator[Claim]:
+        with self._transaction() as conn:
+            yield _SqlClaim(conn, _live_rows(conn, namespace, now_ms))
 
     def _transaction(self) -> AbstractContextManager[Connection]:
         current = TRANSACTION.get()
@@ -415,56 +463,86 @@ class SharedFaultBook(FaultBook):
             return nullcontext(current)
         return self._engine.begin()
 
-    def _try_take(
-        self, namespace: str, operation: str, now_ms: int, device_key: str | None, message: bool
-    ) -> FaultRule | None | object:
-        with self._transaction() as conn:
-            for row in self._rows(conn, namespace, now_ms):
-                if row["operation"] != operation:
-                    continue
-                if not aims_at(row["device_key"], device_key, message):
-                    continue
-                draws = row["draws"]
-                fires = True
-                if row["probability"] < 1.0:
-                    fires = _draw(row["seed"], draws) < row["probability"]
-                    draws += 1
-                times = row["times"]
-                if fires and times is not None:
-                    times -= 1
-                claimed = _FIRE.rowcount(
-                    conn,
-                    {
-                        "seq": row["seq"],
-                        "fired": row["fired"],
-                        "draws": row["draws"],
-                        "new_fired": row["fired"] + (1 if fires else 0),
-                        "new_draws": draws,
-                        "times": times,
-                    },
-                )
-                if not claimed:
-                    # Another process fired or drew it first: read the rules again.
-                    return _RETRY
-                if not fires:
-                    continue
-                if times is not None and times <= 0:
-                    _DELETE.execute(conn, {"seq": row["seq"]})
-                    self._changed(conn)
-                return self._rule({**row, "times": times, "fired": row["fired"] + 1})
-        return None
+
+class _SqlClaim:
+    def __init__(self, conn: Connection, rows: list[Any]) -> None:
+        self._conn = conn
+        self.rules = [_rule_of(row) for row in rows]
+        self._seq = {rule.id: row["seq"] for rule, row in zip(self.rules, rows, strict=True)}
+
+    def record(self, rule: FaultRule, step: Step) -> bool:
+        seq = self._seq[rule.id]
+        claimed = _FIRE.rowcount(
+            self._conn,
+            {
+                "seq": seq,
+                "fired": rule.fired,
+                "draws": rule.draws,
+                "new_fired": rule.fired + step.fires,
+                "new_draws": step.draws,
+                "times": step.times,
+            },
+        )
+        if not claimed:
+            return False
+        step.apply(rule)
+        if step.disarms:
+            _DELETE.execute(self._conn, {"seq": seq})
+            _BUMP.execute(self._conn, {})
+        return True
 
 
-_RETRY = object()
+def _live_rows(conn: Connection, namespace: str, now_ms: int) -> list[Any]:
+    if _EXPIRE.rowcount(conn, {"ns": namespace, "now": now_ms}):
+        _BUMP.execute(conn, {})
+    return _RULES.all(conn, {"ns": namespace})
 
 
-def _draw(seed: int, index: int) -> float:
-    """The ``index``-th draw of a rule's generator (seeded as FaultBook seeds it)."""
-    rng = random.Random()
-    rng.seed(f"fault:{seed}" if seed >= 0 else f"fault-unseeded:{-seed - 1}")
-    for _ in range(index):
-        rng.random()
-    return rng.random()
+def _row_of(rule: FaultRule) -> dict[str, Any]:
+    return {
+        "ns": rule.namespace,
+        "rule_id": rule.id,
+        "operation": rule.operation,
+        "code": rule.code,
+        "action": rule.action,
+        "times": rule.times,
+        "probability": rule.probability,
+        # Negative: the rule was armed without a seed (the listing shows none).
+        "seed": rule.stream,
+        "latency_ms": rule.latency_ms,
+        "device_key": rule.device_key,
+        "expires_at": rule.expires_at,
+        "created_at": rule.created_at,
+    }
+
+
+def _rule_of(row: Mapping[str, Any]) -> FaultRule:
+    stream = row["seed"] if row["seed"] is not None else -1
+    code = row["code"]
+    return FaultRule(
+        id=row["rule_id"],
+        namespace=row["ns"],
+        operation=row["operation"],
+        code=code,
+        error=None if code is None else _error_of(row["operation"], code),
+        times=row["times"],
+        probability=row["probability"],
+        seed=stream if stream >= 0 else None,
+        latency_ms=row["latency_ms"],
+        device_key=row["device_key"],
+        expires_at=row["expires_at"],
+        created_at=row["created_at"],
+        fired=row["fired"],
+        action=row["action"],
+        stream=stream,
+        draws=row["draws"],
+    )
+
+
+@functools.lru_cache(maxsize=1024)
+def _error_of(operation: str, code: int) -> ErrorCode | None:
+    # Every take builds its namespace's rules from their rows: the code's lookup once.
+    return error_of(OPERATIONS[operation], code)
 
 
 _F, _S = shared_faults.c, shared_state.c
