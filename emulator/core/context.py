@@ -20,7 +20,8 @@ from sqlalchemy.pool import QueuePool
 from emulator.config import Settings
 from emulator.core.clock import Clock, SharedClock
 from emulator.core.db import TRANSACTION
-from emulator.core.faults import FaultBook, SqlFaultStore
+from emulator.core.faults import FaultBook
+from emulator.core.faults_sql import SqlFaultStore
 from emulator.core.fixtures import Baseline
 from emulator.core.ids import Ids
 from emulator.core.journal import Journal, SqlJournal
