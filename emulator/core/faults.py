@@ -24,8 +24,8 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
-from collections.abc import Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
@@ -368,10 +368,8 @@ class MemoryFaultStore:
     def armed(self, namespace: str) -> bool:
         return bool(self._rules.get(namespace))
 
-    @contextmanager
-    def claim(self, namespace: str, now_ms: int) -> Iterator[Claim]:
-        with self._lock:
-            yield _MemoryClaim(self._live(namespace, now_ms))
+    def claim(self, namespace: str, now_ms: int) -> _MemoryClaim:
+        return _MemoryClaim(self, namespace, now_ms)
 
     def _live(self, namespace: str, now_ms: int) -> list[FaultRule]:
         rules = self._rules.get(namespace)
@@ -382,9 +380,22 @@ class MemoryFaultStore:
 
 
 class _MemoryClaim:
-    def __init__(self, live: list[FaultRule]) -> None:
-        self._live = live
-        self.rules = tuple(live)
+    """The store's lock, held while a take reads and records the namespace's live rules
+    (a class, not a generator: it runs on every request of a namespace that has rules)."""
+
+    def __init__(self, store: MemoryFaultStore, namespace: str, now_ms: int) -> None:
+        self._store, self._namespace, self._now_ms = store, namespace, now_ms
+        self._live: list[FaultRule] = []
+        self.rules: tuple[FaultRule, ...] = ()
+
+    def __enter__(self) -> _MemoryClaim:
+        self._store._lock.acquire()
+        self._live = self._store._live(self._namespace, self._now_ms)
+        self.rules = tuple(self._live)
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._store._lock.release()
 
     def record(self, rule: FaultRule, step: Step) -> bool:
         step.apply(rule)

@@ -4,8 +4,10 @@ the same however many draws came before it."""
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
@@ -14,18 +16,24 @@ from emulator.app import build_emulator
 from emulator.config import Settings
 from emulator.core.context import Emulator
 from emulator.core.faults import FaultBook
+from tests.conftest import scratch_schema
 
 OP = "enos.connect.create_device"
 
 
-@pytest.fixture
-def shared(tmp_path: Path) -> Iterator[list[Emulator]]:
-    """Two emulators on one SQLite file, as two workers of ``--workers 2`` (faults shared)."""
-    settings = Settings(db=str(tmp_path / "emulator.db"), workers=2, mqtt=False)
-    emulators = [build_emulator(settings) for _ in range(2)]
-    yield emulators
-    for emulator in emulators:
-        emulator.dispose()
+@pytest.fixture(params=["sqlite", "postgresql"])
+def shared(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[list[Emulator]]:
+    """Two emulators sharing their faults: two workers of ``--workers 2`` on one SQLite file,
+    or two processes on one PostgreSQL schema."""
+    with ExitStack() as stack:
+        db = str(tmp_path / "emulator.db")
+        if request.param == "postgresql":
+            db = stack.enter_context(scratch_schema(f"emu_faults_{os.getpid()}"))
+        settings = Settings(db=db, workers=2, mqtt=False)
+        emulators = [build_emulator(settings) for _ in range(2)]
+        yield emulators
+        for emulator in emulators:
+            emulator.dispose()
 
 
 def fire_pattern(books: list[FaultBook], calls: int, **rule: object) -> list[bool]:
