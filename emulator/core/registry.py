@@ -292,7 +292,8 @@ shared_faults = Table(
     Column("times", Integer, nullable=True),
     Column("probability", Float, nullable=False),
     Column("seed", BigInteger, nullable=True),
-    # Draws taken from the rule's seeded generator so far: any process replays to the next one.
+    # Draws taken from the rule's sequence so far: any process computes the next one from this
+    # count (core/faults.py draw).
     Column("draws", Integer, nullable=False, default=0),
     Column("latency_ms", Integer, nullable=False, default=0),
     Column("device_key", String, nullable=True),

@@ -68,7 +68,7 @@ def _sized(statement: HotSql) -> HotSql:
 def test_the_hot_statements_are_found() -> None:
     # The services' create paths and the shared state's statements, at least.
     assert "emulator.vendors.enos.connect.service._INSERT_DEVICE" in HOT
-    assert "emulator.core.faults._FIRE" in HOT
+    assert "emulator.core.faults_sql._FIRE" in HOT
     assert len(HOT) >= 40
 
 
