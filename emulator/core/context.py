@@ -19,12 +19,13 @@ from sqlalchemy.pool import QueuePool
 from emulator.config import Settings
 from emulator.core.clock import Clock, SharedClock
 from emulator.core.db import TRANSACTION
-from emulator.core.faults import FaultBook, SharedFaultBook
+from emulator.core.faults import FaultBook
+from emulator.core.faults_sql import SqlFaultStore
 from emulator.core.fixtures import Baseline
 from emulator.core.held import Held
 from emulator.core.ids import Ids
-from emulator.core.journal import Journal, SharedJournal
-from emulator.core.journal_writer import BatchedJournal
+from emulator.core.journal import Journal, SqlJournal
+from emulator.core.journal_writer import BatchedSqlJournal
 from emulator.core.lockwait import ATTEMPT, is_busy
 from emulator.core.namespaces import Namespaces
 from emulator.core.offload import Offload
@@ -89,17 +90,19 @@ class Emulator:
         self._held_eager = Held(self.engine, _no_busy_wait)
         # The namespaces' writes (a reset, a state import) are a request's transactions too.
         self.namespaces.begin = self.transaction
+        # The one place the stores are chosen: several processes on one database (a shared
+        # clock, emulator/app.py) keep their faults and journal there too; one process in memory.
+        size = self.settings.journal_size
         if isinstance(self.clock, SharedClock):
-            # Several processes on one database: faults and the journal live there too.
             side = self.side_engine or self.engine
             # On PostgreSQL an entry is written after its answer, in batches
             # (core/journal_writer.py); on a SQLite file a thread writing would contend for
             # the one write lock with the requests.
-            shared = BatchedJournal if side.dialect.name == "postgresql" else SharedJournal
-            self.journal = shared(self.settings.journal_size, side)
-            self.faults = SharedFaultBook(self.engine, self.clock)
+            store = BatchedSqlJournal if side.dialect.name == "postgresql" else SqlJournal
+            self.journal = Journal(size, store=store(size, side))
+            self.faults = FaultBook(SqlFaultStore(self.engine, self.clock))
         else:
-            self.journal = Journal(self.settings.journal_size, self.settings.journal_bytes)
+            self.journal = Journal(size, self.settings.journal_bytes)
 
     @property
     def holds_connections(self) -> bool:
@@ -118,8 +121,8 @@ class Emulator:
         self._held_eager.close()
         if self.offload is not None:
             self.offload.close()
-        if isinstance(self.journal, BatchedJournal):
-            self.journal.close()
+        if isinstance(self.journal.store, BatchedSqlJournal):
+            self.journal.store.close()
         if isinstance(self.clock, SharedClock):
             self.clock.close()
         self.engine.dispose()

@@ -1,8 +1,8 @@
 """The shared journal on PostgreSQL, written after the answer and in batches.
 
-:class:`SharedJournal` wrote each entry before its answer left: one more round trip on every
+:class:`SqlJournal` writes each entry before its answer leaves: one more round trip on every
 request's path, and its serialisation (the request's parts masked, JSON) on the thread that
-served it. On PostgreSQL, :class:`BatchedJournal` queues the entry instead, and one thread
+served it. On PostgreSQL, :class:`BatchedSqlJournal` queues the entry instead, and one thread
 writes what has queued in one pipelined ``executemany`` (a round trip per batch, not per
 entry). A vendor row is still committed before its answer; only its journal entry follows.
 
@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from emulator.core.journal import _JOURNAL_TRIM, Entry, SharedJournal, _dump
+from emulator.core.journal import _JOURNAL_TRIM, Entry, SqlJournal, _dump
 from emulator.core.registry import shared_journal
 from emulator.core.sql import HotSql, insert_of
 
@@ -34,8 +34,8 @@ BATCH_MAX = 500
 _INSERT = HotSql(insert_of(shared_journal, ("ns", "operation", "entry")))
 
 
-class BatchedJournal(SharedJournal):
-    """:class:`SharedJournal` whose appends are written by a thread of its own, in batches."""
+class BatchedSqlJournal(SqlJournal):
+    """:class:`SqlJournal` whose appends are written by a thread of its own, in batches."""
 
     def __init__(self, size: int, engine: Engine) -> None:
         super().__init__(size, engine)
@@ -47,8 +47,6 @@ class BatchedJournal(SharedJournal):
         self._closed = False
 
     def append(self, entry: Entry) -> None:
-        if self.size == 0:
-            return
         with self._cond:
             if self._closed:
                 return
@@ -68,17 +66,11 @@ class BatchedJournal(SharedJournal):
             self._cond.notify_all()
             self._cond.wait_for(lambda: not self._queue and not self._writing)
 
-    def query(
-        self,
-        *,
-        namespace: str | None = None,
-        operation: str | None = None,
-        limit: int | None = None,
-    ) -> list[Entry]:
+    def query(self, namespace: str | None, operation: str | None, limit: int) -> list[Entry]:
         self.flush()
-        return super().query(namespace=namespace, operation=operation, limit=limit)
+        return super().query(namespace, operation, limit)
 
-    def clear(self, namespace: str | None = None) -> int:
+    def clear(self, namespace: str | None) -> int:
         self.flush()
         return super().clear(namespace)
 
@@ -121,4 +113,4 @@ class BatchedJournal(SharedJournal):
             _INSERT.executemany(conn, rows)
             before, self._appended = self._appended, self._appended + len(rows)
             if before // self.TRIM_EVERY != self._appended // self.TRIM_EVERY:
-                _JOURNAL_TRIM.execute(conn, {"keep": self.size})
+                _JOURNAL_TRIM.execute(conn, {"keep": self._size})

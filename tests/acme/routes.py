@@ -21,6 +21,7 @@ from emulator.core.errors import VendorError
 from emulator.core.operations import Operation
 from emulator.core.responses import JsonResponse
 from emulator.core.routing import VendorRoute, hot, request_context
+from tests.acme.auth import ACME_AUTH
 from tests.acme.errors import AcmeError
 
 NAME = "acme"
@@ -36,6 +37,8 @@ class AcmeRoute(VendorRoute):
     render = staticmethod(render_error)
     validation_fallback = AcmeError.INVALID_ARGUMENT
     internal_error = AcmeError.INTERNAL_ERROR
+    # The caller (the token's subject in strict mode, else None) is ``request.state.auth``.
+    auth = ACME_AUTH
 
 
 class CreateDevice(BaseModel):
@@ -86,6 +89,6 @@ async def create_device(request: Request) -> JSONResponse:
     # The device's secret goes by a plain name only Acme's docs give away (vendor.py masks it).
     data: dict[str, Any] = {
         "productKey": row["product_key"], "deviceKey": row["device_key"],
-        "pairingCode": row["secret"],
+        "pairingCode": row["secret"], "createdBy": request.state.auth,
     }  # fmt: skip
     return JsonResponse({"code": 0, "message": "OK", "data": data})

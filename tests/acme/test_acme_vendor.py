@@ -30,6 +30,8 @@ from tests.acme.vendor import VENDOR
 
 ACME_FIXTURES = Path(__file__).resolve().parent / "acme.yaml"
 URL = "/acme/v1/devices"
+# Well formed, as lenient auth (the default) asks; test_acme_auth.py covers the modes.
+TOKEN = {"X-Acme-Token": "acme-lenient0001"}
 
 
 @pytest.fixture
@@ -49,7 +51,9 @@ def client(acme: None) -> Iterator[TestClient]:
 
 
 def create(client: TestClient, device_key: str, product_key: str = "AcmeP1") -> Any:
-    return client.post(URL, json={"productKey": product_key, "deviceKey": device_key})
+    return client.post(
+        URL, json={"productKey": product_key, "deviceKey": device_key}, headers=TOKEN
+    )
 
 
 def test_the_operation_answers_in_the_vendors_envelope(client: TestClient) -> None:

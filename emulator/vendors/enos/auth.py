@@ -14,8 +14,9 @@ import re
 
 from fastapi import Request
 
+from emulator.core.auth import AuthPolicy
 from emulator.core.errors import VendorError
-from emulator.core.routing import emulator_of, namespace_of
+from emulator.core.routing import request_context
 from emulator.vendors.enos.token import service as tokens
 from emulator.vendors.enos.token.errors import TokenError
 
@@ -27,29 +28,31 @@ TIMESTAMP_HEADER = "apim-timestamp"
 _WELL_FORMED = re.compile(r"^[A-Za-z0-9+/=._\-]{8,4096}$")
 
 
-async def enos_auth(request: Request) -> None:
-    """The credential check of every EnOS business route (``VendorRoute.auth``)."""
-    emulator = emulator_of(request)
-    mode = emulator.settings.auth
-    if mode == "off":
-        return
-    token = request.headers.get(TOKEN_HEADER, "").strip()
-    if not token:
-        raise VendorError(TokenError.PARAMETER_EMPTY, f"Parameter is empty: {TOKEN_HEADER}")
-    if not _WELL_FORMED.match(token):
-        raise VendorError(TokenError.INVALID_PARAMETER, f"Invalid parameter: {TOKEN_HEADER}")
-    if mode != "strict":
-        return
+async def _verify(request: Request, token: str) -> None:
+    """Strict: the signature headers are present, the token is one the namespace issued, and
+    the signature over the query, the raw body and the timestamp is the token owner's."""
     sign = request.headers.get(SIGNATURE_HEADER, "").strip()
     timestamp = request.headers.get(TIMESTAMP_HEADER, "").strip()
     if not sign or not timestamp:
         missing = SIGNATURE_HEADER if not sign else TIMESTAMP_HEADER
         raise VendorError(TokenError.PARAMETER_EMPTY, f"Parameter is empty: {missing}")
-    ctx = emulator.context(namespace_of(request))
-    owner = tokens.verify_token(ctx, token)
+    owner = tokens.verify_token(await request_context(request), token)
     body = await request.body()
     expected = tokens.signature(
         token, list(request.query_params.multi_items()), body, timestamp, owner.secret_key
     )
     if sign.lower() != expected:
         raise VendorError(TokenError.ENCRYPTION_INVALID, "The signature is not valid")
+
+
+# The credential check of every EnOS business route (``VendorRoute.auth``).
+enos_auth: AuthPolicy[None] = AuthPolicy(
+    header=TOKEN_HEADER,
+    missing=TokenError.PARAMETER_EMPTY,
+    missing_message=f"Parameter is empty: {TOKEN_HEADER}",
+    well_formed=lambda token: _WELL_FORMED.match(token) is not None,
+    malformed=TokenError.INVALID_PARAMETER,
+    malformed_message=f"Invalid parameter: {TOKEN_HEADER}",
+    verify=_verify,
+    anonymous=None,
+)

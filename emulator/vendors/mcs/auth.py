@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 from fastapi import Request
 
-from emulator.core.errors import VendorError
-from emulator.core.routing import emulator_of, namespace_of
+from emulator.core.auth import AuthPolicy
+from emulator.core.routing import request_context
 from emulator.vendors.mcs.errors import AuthError
 from emulator.vendors.mcs.oauth import service as oauth
 
@@ -36,27 +36,30 @@ class Caller:
         return self.user_id is None or self.user_id == owner
 
 
-def bearer_token(authorization: str) -> str | None:
+def bearer_token(authorization: str) -> str:
+    """The token of a ``Bearer`` value; "" when the value has another scheme."""
     match = _BEARER.match(authorization.strip())
     if match is None:
-        return None
+        return ""
     token = match.group(1).strip()
     # The doc writes ``Bearer '{token}'``: quotes are notation, but a quoted token passes.
     if len(token) >= 2 and token[0] == token[-1] and token[0] in "'\"":
         token = token[1:-1]
-    return token if _WELL_FORMED.match(token) else None
+    return token
 
 
-async def mcs_auth(request: Request) -> Caller:
-    """The credential check of every ``/mcs/v2`` route (``VendorRoute.auth``)."""
-    emulator = emulator_of(request)
-    mode = emulator.settings.auth
-    if mode == "off":
-        return Caller()
-    token = bearer_token(request.headers.get("authorization", ""))
-    if token is None:
-        raise VendorError(AuthError.NO_ACCESS_RIGHT)
-    if mode != "strict":
-        return Caller()
-    ctx = emulator.context(namespace_of(request))
-    return Caller(user_id=oauth.verify_access_token(ctx, token))
+async def _verify(request: Request, authorization: str) -> Caller:
+    token = bearer_token(authorization)
+    return Caller(user_id=oauth.verify_access_token(await request_context(request), token))
+
+
+# The credential check of every ``/mcs/v2`` route (``VendorRoute.auth``): an absent and a
+# malformed token answer the same code.
+mcs_auth: AuthPolicy[Caller] = AuthPolicy(
+    header="authorization",
+    missing=AuthError.NO_ACCESS_RIGHT,
+    well_formed=lambda value: _WELL_FORMED.match(bearer_token(value)) is not None,
+    malformed=AuthError.NO_ACCESS_RIGHT,
+    verify=_verify,
+    anonymous=Caller(),
+)

@@ -36,7 +36,7 @@ class DevicesRoute(McsRoute):
     """``/mcs/v2`` routes: the :class:`Caller` is ``request.state.auth``."""
 
     validation_map = VALIDATION
-    auth = staticmethod(mcs_auth)
+    auth = mcs_auth
 
 
 def _caller(request: Request) -> Caller:

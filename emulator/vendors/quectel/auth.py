@@ -15,24 +15,24 @@ from __future__ import annotations
 
 from fastapi import Request
 
-from emulator.core.errors import VendorError
-from emulator.core.routing import emulator_of, namespace_of
+from emulator.core.auth import AuthPolicy
+from emulator.core.routing import request_context
 from emulator.vendors.quectel.devicemgr import token as saas_tokens
 from emulator.vendors.quectel.devicemgr.errors import SaasAuthError
 
 SAAS_TOKEN_HEADER = "authorization"
 
 
-async def saas_auth(request: Request) -> None:
-    """The credential check of every Quectel SaaS business route (``VendorRoute.auth``)."""
-    emulator = emulator_of(request)
-    mode = emulator.settings.auth
-    if mode == "off":
-        return
-    token = request.headers.get(SAAS_TOKEN_HEADER, "").strip()
-    if not token:
-        raise VendorError(SaasAuthError.TOKEN_MISSING)
-    if not saas_tokens.well_formed(token):
-        raise VendorError(SaasAuthError.TOKEN_INCORRECT)
-    if mode == "strict":
-        saas_tokens.verify(emulator.context(namespace_of(request)), token)
+async def _verify(request: Request, token: str) -> None:
+    saas_tokens.verify(await request_context(request), token)
+
+
+# The credential check of every Quectel SaaS business route (``VendorRoute.auth``).
+saas_auth: AuthPolicy[None] = AuthPolicy(
+    header=SAAS_TOKEN_HEADER,
+    missing=SaasAuthError.TOKEN_MISSING,
+    well_formed=saas_tokens.well_formed,
+    malformed=SaasAuthError.TOKEN_INCORRECT,
+    verify=_verify,
+    anonymous=None,
+)

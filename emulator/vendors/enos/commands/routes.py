@@ -39,7 +39,7 @@ class CommandsRoute(EnosRoute):
     validation_map = VALIDATION
     validation_fallback = CommandError.INVALID_ARGUMENT
     internal_error = CommandError.EMULATOR_INTERNAL_ERROR
-    auth = staticmethod(enos_auth)
+    auth = enos_auth
 
     @classmethod
     def operation_of(cls, request: Request) -> str | None:

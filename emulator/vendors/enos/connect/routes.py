@@ -30,7 +30,7 @@ class ConnectRoute(EnosRoute):
     validation_map = VALIDATION
     validation_fallback = ConnectError.INVALID_ARGUMENT
     internal_error = ConnectError.EMULATOR_INTERNAL_ERROR
-    auth = staticmethod(enos_auth)
+    auth = enos_auth
 
     @classmethod
     def operation_of(cls, request: Request) -> str | None:

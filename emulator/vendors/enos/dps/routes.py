@@ -39,7 +39,7 @@ class DpsRoute(EnosRoute):
     validation_map = VALIDATION
     validation_fallback = DpsError.INVALID_ARGUMENT
     internal_error = DpsError.EMULATOR_INTERNAL_ERROR
-    auth = staticmethod(enos_auth)
+    auth = enos_auth
 
     @classmethod
     def operation_of(cls, request: Request) -> str | None:

@@ -49,7 +49,7 @@ class DeviceMgrRoute(QuectelRoute):
     validation_map = VALIDATION
     validation_fallback = SaasError.PARAM_CHECK_ERROR
     internal_error = SaasError.SERVICE_EXCEPTION
-    auth = staticmethod(saas_auth)
+    auth = saas_auth
 
     @classmethod
     def describe(cls, code: ErrorCode, field: str, detail: str) -> str | None:

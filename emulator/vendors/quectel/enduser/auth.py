@@ -14,8 +14,9 @@ from __future__ import annotations
 
 from fastapi import Request
 
+from emulator.core.auth import AuthPolicy
 from emulator.core.errors import VendorError
-from emulator.core.routing import emulator_of, namespace_of
+from emulator.core.routing import emulator_of, namespace_of, request_context
 from emulator.vendors.quectel.enduser import token as tokens
 from emulator.vendors.quectel.enduser.errors import TokenError
 from emulator.vendors.quectel.enduser.token import EndUser
@@ -23,20 +24,27 @@ from emulator.vendors.quectel.enduser.token import EndUser
 HEADER = "authorization"
 
 
-async def enduser_auth(request: Request) -> EndUser | None:
-    """The credential check of every end-user business route (``VendorRoute.auth``): the
-    caller, when known."""
-    emulator = emulator_of(request)
-    mode = emulator.settings.auth
-    value = request.headers.get(HEADER, "").strip()
-    ctx = emulator.context(namespace_of(request))
-    if mode == "off":
-        return tokens.lookup(ctx, value, live_only=False) if value else None
-    if not value or not tokens.bare(value):
-        raise VendorError(TokenError.TOKEN_MISSING)
-    if not tokens.well_formed(value):
-        raise VendorError(TokenError.TOKEN_VERIFICATION_FAILED)
-    user = tokens.lookup(ctx, value, live_only=mode == "strict")
-    if mode == "strict" and user is None:
+def _identify(request: Request, value: str) -> EndUser | None:
+    """Off and lenient: the user of a token the emulator issued, expired or not."""
+    ctx = emulator_of(request).context(namespace_of(request))
+    return tokens.lookup(ctx, value, live_only=False)
+
+
+async def _verify(request: Request, value: str) -> EndUser:
+    user = tokens.lookup(await request_context(request), value, live_only=True)
+    if user is None:
         raise VendorError(TokenError.TOKEN_VERIFICATION_FAILED)
     return user
+
+
+# The credential check of every end-user business route (``VendorRoute.auth``): the caller,
+# when known.
+enduser_auth: AuthPolicy[EndUser | None] = AuthPolicy(
+    header=HEADER,
+    missing=TokenError.TOKEN_MISSING,
+    well_formed=tokens.well_formed,
+    malformed=TokenError.TOKEN_VERIFICATION_FAILED,
+    verify=_verify,
+    anonymous=None,
+    identify=_identify,
+)

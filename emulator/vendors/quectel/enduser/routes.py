@@ -52,7 +52,7 @@ class EnduserApiRoute(EnduserRoute):
     """The business routes: the caller (an :class:`EndUser`, or None when the token is not one
     the emulator issued) is ``request.state.auth``."""
 
-    auth = staticmethod(enduser_auth)
+    auth = enduser_auth
 
 
 register(
