@@ -45,6 +45,9 @@ class BatchedSqlJournal(SqlJournal):
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
         self._closed = False
+        # Whether the writer waits for a first entry (else it is lingering or writing, and
+        # takes the queue when it is done: waking it per append would cost each request).
+        self._idle = False
 
     def append(self, entry: Entry) -> None:
         with self._cond:
@@ -58,7 +61,8 @@ class BatchedSqlJournal(SqlJournal):
                     target=self._run, name="emulator-journal", daemon=True
                 )
                 self._thread.start()
-            self._cond.notify()
+            if self._idle:
+                self._cond.notify()
 
     def flush(self) -> None:
         """Return once every entry appended so far is written (or its batch failed)."""
@@ -86,7 +90,9 @@ class BatchedSqlJournal(SqlJournal):
     def _run(self) -> None:
         while True:
             with self._cond:
+                self._idle = True
                 self._cond.wait_for(lambda: self._queue or self._closed)
+                self._idle = False
                 if not self._queue:
                     return  # closed, nothing left
                 if not self._closed:
