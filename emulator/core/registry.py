@@ -26,13 +26,13 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     Update,
-    bindparam,
     func,
     select,
     update,
 )
 from sqlmodel import Field, SQLModel
 
+from emulator.core.sql import HotSql, param
 from emulator.core.vendor import vendors
 
 Attrs = dict[str, Any]
@@ -244,16 +244,16 @@ def _recount_quota_statement() -> Update:
         )
         .scalar_subquery()
     )
-    return update(products).where(products.c.namespace == bindparam("ns")).values(quota_used=held)
+    return update(products).where(products.c.namespace == param("ns")).values(quota_used=held)
 
 
-# Built once: every new namespace runs it.
-_RECOUNT_QUOTA = _recount_quota_statement()
+# Built once, run on the driver's cursor: every new namespace runs it.
+_RECOUNT_QUOTA = HotSql(_recount_quota_statement())
 
 
 def recount_quota(conn: Connection, namespace: str) -> None:
     """Recompute ``products.quota_used`` of a namespace after a bulk load."""
-    conn.execute(_RECOUNT_QUOTA, {"ns": namespace})
+    _RECOUNT_QUOTA.execute(conn, {"ns": namespace})
 
 
 def namespaced_tables() -> list[Table]:
