@@ -244,8 +244,13 @@ def operation_id(path: str) -> str:
     return "enos.mqtt." + "_".join(p for p in parts if p != "thing")
 
 
+# Every request topic the platform does not serve (answered 1009): one declared operation, so
+# that faults aim at them and reports list them; the journal entry's path keeps the topic.
+UNSUPPORTED = "enos.mqtt.unsupported_topic"
+
+
 def operation_of(topic: Topic) -> str:
-    return operation_id(topic.path)
+    return operation_id(topic.path) if route(topic) is not None else UNSUPPORTED
 
 
 def handle(ctx: Ctx, conn: Connection, topic: Topic, payload: dict[str, Any]) -> Any:
