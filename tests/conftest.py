@@ -50,7 +50,10 @@ def _settings(tmp: Path, schema: str | None = None, **overrides: Any) -> Setting
     db = str(tmp / "emulator.db") if MODE == "server" else ":memory:"
     if schema is not None:
         db = postgresql_schema(schema)
-    return Settings(**{"db": db, "seed": 1234, **overrides})
+    # The app's lifespan (a TestClient's, here) opens the default MQTT listener: on an
+    # ephemeral port, since 11883 is one per machine and xdist workers or a second clone's
+    # suite would fight over it.
+    return Settings(**{"db": db, "seed": 1234, "mqtt_port": 0, **overrides})
 
 
 def postgresql_schema(name: str) -> str:

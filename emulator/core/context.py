@@ -20,10 +20,11 @@ from sqlalchemy.pool import QueuePool
 from emulator.config import Settings
 from emulator.core.clock import Clock, SharedClock
 from emulator.core.db import TRANSACTION
-from emulator.core.faults import FaultBook, SharedFaultBook
+from emulator.core.faults import FaultBook
+from emulator.core.faults_sql import SqlFaultStore
 from emulator.core.fixtures import Baseline
 from emulator.core.ids import Ids
-from emulator.core.journal import Journal, SharedJournal
+from emulator.core.journal import Journal, SqlJournal
 from emulator.core.lockwait import ATTEMPT, is_busy
 from emulator.core.namespaces import Namespaces
 from emulator.core.offload import Offload
@@ -88,14 +89,14 @@ class Emulator:
         )
         # The namespaces' writes (a reset, a state import) are a request's transactions too.
         self.namespaces.begin = self.transaction
+        # The one place the stores are chosen: several processes on one database (a shared
+        # clock, emulator/app.py) keep their faults and journal there too; one process in memory.
+        size = self.settings.journal_size
         if isinstance(self.clock, SharedClock):
-            # Several processes on one database: faults and the journal live there too.
-            self.journal = SharedJournal(
-                self.settings.journal_size, self.side_engine or self.engine
-            )
-            self.faults = SharedFaultBook(self.engine, self.clock)
+            self.journal = Journal(size, store=SqlJournal(size, self.side_engine or self.engine))
+            self.faults = FaultBook(SqlFaultStore(self.engine, self.clock))
         else:
-            self.journal = Journal(self.settings.journal_size, self.settings.journal_bytes)
+            self.journal = Journal(size, self.settings.journal_bytes)
 
     @property
     def holds_connections(self) -> bool:

@@ -17,10 +17,11 @@ from typing import TYPE_CHECKING, Any, Generic, NoReturn, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 from pydantic.alias_generators import to_camel
-from sqlalchemy import Connection, Table, UniqueConstraint, insert
+from sqlalchemy import JSON, Connection, Table, UniqueConstraint
 
 from emulator.core import registry
 from emulator.core.ids import Ids
+from emulator.core.sql import HotSql, dumps, insert_of
 from emulator.core.vendor import vendors
 
 
@@ -279,15 +280,44 @@ NOT_EXPORTED = frozenset({"tokens"})
 
 @dataclass
 class Baseline:
-    """Fixture documents turned into rows once, so a reset only has to write them."""
+    """Fixture documents turned into rows once, so a reset only has to write them.
+
+    Not changed once written: :meth:`write` prepares its statements on first use.
+    """
 
     rows: dict[Table, list[dict[str, Any]]] = field(default_factory=dict)
+    _inserts: list[tuple[HotSql, list[dict[str, Any]]]] | None = field(
+        default=None, repr=False, compare=False
+    )
 
     def write(self, conn: Connection, namespace: str) -> None:
-        for table, rows in self.rows.items():
-            if rows:
-                conn.execute(insert(table), [{**row, "namespace": namespace} for row in rows])
+        for statement, rows in self._prepared():
+            statement.executemany(conn, [{**row, "namespace": namespace} for row in rows])
         registry.recount_quota(conn, namespace)
+
+    def _prepared(self) -> list[tuple[HotSql, list[dict[str, Any]]]]:
+        """One insert per table on the driver's cursor, its JSON values already text: a test
+        suite creates a namespace per test, and SQLAlchemy building the same statements and
+        encoding the same values each time cost more than writing the rows."""
+        if self._inserts is None:
+            inserts = []
+            for table, rows in self.rows.items():
+                if not rows:
+                    continue
+                # The defaults SQLAlchemy's insert would fill in, given as values.
+                defaults = {
+                    c.name: column_default(table, c.name)
+                    for c in table.c
+                    if c.default is not None and c.name not in rows[0]
+                }
+                columns = [*rows[0], *defaults]
+                as_json = [c for c in columns if isinstance(table.c[c].type, JSON)]
+                # A JSON column's None is JSON null, as SQLAlchemy's own insert writes it.
+                full = [{**defaults, **row} for row in rows]
+                values = [{**row, **{c: dumps(row[c]) for c in as_json}} for row in full]
+                inserts.append((HotSql(insert_of(table, [*columns, "namespace"])), values))
+            self._inserts = inserts
+        return self._inserts
 
     def finish(self, doc: FixtureDocument, source: str = "fixtures") -> Baseline:
         """Add the raw rows and overrides of ``doc``, and give every row of a table the same

@@ -2,9 +2,9 @@
 
 ``VendorRoute`` records each vendor request after its answer (operation id, namespace, method,
 path, query, masked headers, body, HTTP status, vendor code, duration, and whether a fault
-answered it). The store's interface is three methods (``append``, ``query``, ``clear``):
-:class:`SharedJournal` keeps the same in the database when several processes share it
-(PostgreSQL, ``--workers N``), so any process lists every process's requests.
+answered it). :class:`Journal` keeps them in a store (``append``, ``query``, ``clear``):
+:class:`MemoryJournal` in one process, :class:`SqlJournal` in the database when several
+processes share it (PostgreSQL, ``--workers N``), so any process lists every process's requests.
 
 Memory stays flat: the buffer holds at most ``settings.journal_size`` entries and about
 ``settings.journal_bytes`` bytes (the oldest go first whichever bound is reached); a body and
@@ -18,7 +18,7 @@ import json
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlencode
 
 from sqlalchemy import ColumnElement, Engine, String, cast, delete, func, or_, select
@@ -296,9 +296,69 @@ def vendor_code(payload: Any) -> int | None:
     return None
 
 
+class JournalStore(Protocol):
+    """Where a :class:`Journal`'s entries live: one process's memory, or the database several
+    processes share."""
+
+    @property
+    def bytes(self) -> int: ...
+
+    def next_id(self) -> int: ...
+
+    def append(self, entry: Entry) -> None: ...
+
+    def query(self, namespace: str | None, operation: str | None, limit: int) -> list[Entry]:
+        """At most ``limit`` matching entries, newest first; ``None`` filters nothing."""
+        ...
+
+    def clear(self, namespace: str | None) -> int: ...
+
+
 class Journal:
-    """A bounded, thread-safe buffer of entries, oldest first: at most ``size`` entries and
-    about ``max_bytes`` bytes (the oldest go first)."""
+    """The recorded requests, oldest first: at most ``size`` entries, kept by a store chosen
+    once where the emulator is built (core/context.py); by default :class:`MemoryJournal`,
+    bounded to about ``max_bytes`` bytes too."""
+
+    def __init__(
+        self, size: int, max_bytes: int | None = None, store: JournalStore | None = None
+    ) -> None:
+        self.size = size
+        self.store: JournalStore = store if store is not None else MemoryJournal(size, max_bytes)
+        # Called with every recorded entry (the app's metrics subscribe here). An observer
+        # must be fast and must not raise; an exception is logged by the caller and the
+        # request is still answered.
+        self.observers: list[Callable[[Entry], None]] = []
+
+    def next_id(self) -> int:
+        return self.store.next_id()
+
+    @property
+    def bytes(self) -> int:
+        """About what the kept entries hold (in memory; 0 in the database)."""
+        return self.store.bytes
+
+    def append(self, entry: Entry) -> None:
+        if self.size > 0:
+            self.store.append(entry)
+
+    def query(
+        self,
+        *,
+        namespace: str | None = None,
+        operation: str | None = None,
+        limit: int | None = None,
+    ) -> list[Entry]:
+        """Matching entries, newest first; ``None`` filters nothing."""
+        return self.store.query(namespace, operation, self.size if limit is None else limit)
+
+    def clear(self, namespace: str | None = None) -> int:
+        """Drop the entries of a namespace (every entry with ``None``); returns how many."""
+        return self.store.clear(namespace)
+
+
+class MemoryJournal:
+    """The entries of one process: a bounded, thread-safe deque, the oldest going first when
+    ``size`` entries or about ``max_bytes`` bytes are reached."""
 
     def __init__(self, size: int, max_bytes: int | None = None) -> None:
         self._entries: deque[Entry] = deque(maxlen=size)
@@ -307,26 +367,15 @@ class Journal:
         self._lock = threading.Lock()
         # itertools.count: one atomic step under the GIL, no lock.
         self._ids = itertools.count(1)
-        # Called with every recorded entry (the app's metrics subscribe here). An observer
-        # must be fast and must not raise; an exception is logged by the caller and the
-        # request is still answered.
-        self.observers: list[Callable[[Entry], None]] = []
 
     @property
-    def size(self) -> int:
-        return self._entries.maxlen or 0
+    def bytes(self) -> int:
+        return self._bytes
 
     def next_id(self) -> int:
         return next(self._ids)
 
-    @property
-    def bytes(self) -> int:
-        """About what the kept entries hold."""
-        return self._bytes
-
     def append(self, entry: Entry) -> None:
-        if self.size == 0:
-            return
         with self._lock:
             entries = self._entries
             if entries.maxlen is not None and len(entries) == entries.maxlen and entries:
@@ -337,29 +386,21 @@ class Journal:
                 while self._bytes > self.max_bytes and len(entries) > 1:
                     self._bytes -= entries.popleft().size
 
-    def query(
-        self,
-        *,
-        namespace: str | None = None,
-        operation: str | None = None,
-        limit: int | None = None,
-    ) -> list[Entry]:
-        """Matching entries, newest first; ``None`` filters nothing."""
+    def query(self, namespace: str | None, operation: str | None, limit: int) -> list[Entry]:
         with self._lock:
             snapshot = list(self._entries)
         out: list[Entry] = []
         for entry in reversed(snapshot):
+            if len(out) >= limit:
+                break
             if namespace is not None and entry.namespace != namespace:
                 continue
             if operation is not None and entry.operation != operation:
                 continue
             out.append(entry)
-            if limit is not None and len(out) >= limit:
-                break
         return out
 
-    def clear(self, namespace: str | None = None) -> int:
-        """Drop the entries of a namespace (every entry with ``None``); returns how many."""
+    def clear(self, namespace: str | None) -> int:
         with self._lock:
             before = len(self._entries)
             if namespace is None:
@@ -372,16 +413,17 @@ class Journal:
             return before - len(self._entries)
 
 
-class SharedJournal(Journal):
-    """The journal of several processes on one database (table ``emulator_journal``), so any
+class SqlJournal:
+    """The entries of several processes on one database (table ``emulator_journal``), so any
     process answers for the requests of all. Each entry is written before its answer leaves
-    (the client that got an answer finds it in the journal of any process); past
-    ``journal_size`` entries the oldest are trimmed, every :data:`TRIM_EVERY` appends."""
+    (the client that got an answer finds it in the journal of any process); past ``size``
+    entries the oldest are trimmed, every :data:`TRIM_EVERY` appends."""
 
     TRIM_EVERY = 128
+    bytes = 0  # the entries are the database's to keep
 
     def __init__(self, size: int, engine: Engine) -> None:
-        super().__init__(size)
+        self._size = size
         self._engine = engine
         self._appended = 0
 
@@ -389,29 +431,21 @@ class SharedJournal(Journal):
         return 0  # the database numbers the entry when it is appended
 
     def append(self, entry: Entry) -> None:
-        if self.size == 0:
-            return
         row = {"ns": entry.namespace, "operation": entry.operation, "entry": _dump(entry)}
         # On PostgreSQL the engine is autocommit without a disk flush (core/db.py): one round trip.
         with self._engine.begin() as conn:
             entry.id = int(_JOURNAL_INSERT.first(conn, row)[0])  # type: ignore[index]
             self._appended += 1
             if self._appended % self.TRIM_EVERY == 0:
-                _JOURNAL_TRIM.execute(conn, {"keep": self.size})
+                _JOURNAL_TRIM.execute(conn, {"keep": self._size})
 
-    def query(
-        self,
-        *,
-        namespace: str | None = None,
-        operation: str | None = None,
-        limit: int | None = None,
-    ) -> list[Entry]:
-        params: dict[str, Any] = {"ns": namespace, "op": operation, "lim": limit or self.size}
+    def query(self, namespace: str | None, operation: str | None, limit: int) -> list[Entry]:
+        params: dict[str, Any] = {"ns": namespace, "op": operation, "lim": limit}
         with self._engine.connect() as conn:
             rows = _JOURNAL_QUERY.execute(conn, params).fetchall()
         return [_load(row[0], row[1]) for row in rows]
 
-    def clear(self, namespace: str | None = None) -> int:
+    def clear(self, namespace: str | None) -> int:
         with self._engine.begin() as conn:
             return _JOURNAL_CLEAR.rowcount(conn, {"ns": namespace})
 

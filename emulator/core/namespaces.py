@@ -11,13 +11,13 @@ import threading
 from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 
-from sqlalchemy import Connection, Engine, delete, insert, select, update
+from sqlalchemy import Connection, Engine, delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from emulator.core import registry
 from emulator.core.clock import Clock, SharedClock
 from emulator.core.fixtures import Baseline
-from emulator.core.sql import HotSql, param
+from emulator.core.sql import HotSql, const, insert_of, param
 
 DEFAULT = "default"
 HEADER = "x-emulator-namespace"
@@ -27,6 +27,19 @@ NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
 
 def valid_name(name: str) -> bool:
     return bool(NAME_PATTERN.match(name))
+
+
+# On the driver's cursor (core/sql.py): a test suite creates and drops a namespace per test.
+_NS = registry.namespaces
+_EXISTS = HotSql(select(_NS.c.name).where(_NS.c.name == param("name")))
+_CREATE = HotSql(insert_of(_NS, ["name", "created_at"]))
+_DELETE = HotSql(delete(_NS).where(_NS.c.name == param("name")))
+_STATE = registry.shared_state
+_BUMP_VERSION = HotSql(
+    update(_STATE)
+    .where(_STATE.c.id == const(1))
+    .values(namespaces_version=_STATE.c.namespaces_version + const(1))
+)
 
 
 class Namespaces:
@@ -71,11 +84,9 @@ class Namespaces:
         if name in self._known:
             return
         with self._lock, self.begin() as conn:
-            ns = registry.namespaces
-            exists = conn.execute(select(ns.c.name).where(ns.c.name == name)).first()
-            if exists is None:
+            if _EXISTS.first(conn, {"name": name}) is None:
                 try:
-                    conn.execute(insert(ns), {"name": name, "created_at": self._clock.now_ms()})
+                    _CREATE.execute(conn, {"name": name, "created_at": self._clock.now_ms()})
                 except IntegrityError:
                     # Another process created it first: its baseline is already there.
                     self._known.add(name)
@@ -94,25 +105,20 @@ class Namespaces:
             for table_name, statement in self._deletes:
                 if table_name not in kept:
                     statement.execute(conn, {"ns": name})
-            ns = registry.namespaces
-            conn.execute(delete(ns).where(ns.c.name == name))
-            conn.execute(insert(ns), {"name": name, "created_at": self._clock.now_ms()})
+            _DELETE.execute(conn, {"name": name})
+            _CREATE.execute(conn, {"name": name, "created_at": self._clock.now_ms()})
             state.write(conn, name)
             self._known.add(name)
 
     def drop(self, name: str) -> bool:
         with self._lock, self.begin() as conn:
-            ns = registry.namespaces
-            found = conn.execute(select(ns.c.name).where(ns.c.name == name)).first() is not None
-            for _, statement in self._deletes:
+            found = _EXISTS.first(conn, {"name": name}) is not None
+            # No namespace row, no rows: it is created with its baseline in one transaction.
+            for _, statement in self._deletes if found else ():
                 statement.execute(conn, {"ns": name})
-            conn.execute(delete(ns).where(ns.c.name == name))
+            _DELETE.execute(conn, {"name": name})
             if self._shared is not None:
-                conn.execute(
-                    update(registry.shared_state)
-                    .where(registry.shared_state.c.id == 1)
-                    .values(namespaces_version=registry.shared_state.c.namespaces_version + 1)
-                )
+                _BUMP_VERSION.execute(conn, {})
             self._known.discard(name)
         if self._shared is not None:
             self._shared.sync()

@@ -26,13 +26,13 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     Update,
-    bindparam,
     func,
     select,
     update,
 )
 from sqlmodel import Field, SQLModel
 
+from emulator.core.sql import HotSql, param
 from emulator.core.vendor import vendors
 
 Attrs = dict[str, Any]
@@ -244,16 +244,16 @@ def _recount_quota_statement() -> Update:
         )
         .scalar_subquery()
     )
-    return update(products).where(products.c.namespace == bindparam("ns")).values(quota_used=held)
+    return update(products).where(products.c.namespace == param("ns")).values(quota_used=held)
 
 
-# Built once: every new namespace runs it.
-_RECOUNT_QUOTA = _recount_quota_statement()
+# Built once, run on the driver's cursor: every new namespace runs it.
+_RECOUNT_QUOTA = HotSql(_recount_quota_statement())
 
 
 def recount_quota(conn: Connection, namespace: str) -> None:
     """Recompute ``products.quota_used`` of a namespace after a bulk load."""
-    conn.execute(_RECOUNT_QUOTA, {"ns": namespace})
+    _RECOUNT_QUOTA.execute(conn, {"ns": namespace})
 
 
 def namespaced_tables() -> list[Table]:
@@ -292,7 +292,8 @@ shared_faults = Table(
     Column("times", Integer, nullable=True),
     Column("probability", Float, nullable=False),
     Column("seed", BigInteger, nullable=True),
-    # Draws taken from the rule's seeded generator so far: any process replays to the next one.
+    # Draws taken from the rule's sequence so far: any process computes the next one from this
+    # count (core/faults.py draw).
     Column("draws", Integer, nullable=False, default=0),
     Column("latency_ms", Integer, nullable=False, default=0),
     Column("device_key", String, nullable=True),

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
+import pytest
 from starlette.datastructures import Headers, QueryParams
 
+from emulator.app import build_emulator
+from emulator.config import Settings
 from emulator.core import journal
-from emulator.core.journal import Entry, Journal
+from emulator.core.journal import Entry, Journal, SqlJournal
 
 
 def entry(id: int, namespace: str = "ns", operation: str = "op") -> Entry:
@@ -17,16 +22,34 @@ def entry(id: int, namespace: str = "ns", operation: str = "op") -> Entry:
     )  # fmt: skip
 
 
-def test_the_journal_keeps_only_the_newest_entries_up_to_its_size() -> None:
-    book = Journal(3)
+@pytest.fixture(params=["memory", "database"])
+def new_journal(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[Callable[[int], Journal]]:
+    """A journal of ``size`` entries, kept in memory or in the database (as several processes
+    keep it): the same answers either way."""
+    if request.param == "memory":
+        yield Journal
+        return
+    emulator = build_emulator(Settings(db=str(tmp_path / "emulator.db"), mqtt=False))
+    yield lambda size: Journal(size, store=SqlJournal(size, emulator.engine))
+    emulator.dispose()
+
+
+def test_the_journal_keeps_only_the_newest_entries_up_to_its_size(
+    new_journal: Callable[[int], Journal],
+) -> None:
+    book = new_journal(3)
     for i in range(1, 6):
         book.append(entry(i))
 
     assert [e.id for e in book.query()] == [5, 4, 3]
 
 
-def test_query_filters_by_namespace_and_operation_newest_first() -> None:
-    book = Journal(10)
+def test_query_filters_by_namespace_and_operation_newest_first(
+    new_journal: Callable[[int], Journal],
+) -> None:
+    book = new_journal(10)
     book.append(entry(1, "a", "x"))
     book.append(entry(2, "b", "x"))
     book.append(entry(3, "a", "y"))
@@ -34,16 +57,24 @@ def test_query_filters_by_namespace_and_operation_newest_first() -> None:
 
     assert [e.id for e in book.query(namespace="a", operation="x")] == [4, 1]
     assert [e.id for e in book.query(namespace="a", limit=2)] == [4, 3]
+    assert [e.id for e in book.query(operation="x", limit=1)] == [4]
 
 
-def test_clear_drops_one_namespace_or_all() -> None:
-    book = Journal(10)
-    for i, ns in enumerate(["a", "b", "a"]):
+def test_clear_drops_one_namespace_or_all(new_journal: Callable[[int], Journal]) -> None:
+    book = new_journal(10)
+    for i, ns in enumerate(["a", "b", "a"], start=1):
         book.append(entry(i, ns))
 
     assert book.clear("a") == 2
     assert [e.namespace for e in book.query()] == ["b"]
     assert book.clear() == 1
+
+
+def test_a_journal_of_size_zero_keeps_nothing(new_journal: Callable[[int], Journal]) -> None:
+    book = new_journal(0)
+    book.append(entry(1))
+
+    assert book.query() == []
 
 
 def test_credential_headers_are_masked() -> None:

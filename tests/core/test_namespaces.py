@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from tests.conftest import Client
+import json
+from typing import Any
+
+from sqlalchemy import insert, select
+
+from emulator.core import registry
+from tests.conftest import Client, Emulators
 from tests.vendors.enos.helpers import HEADERS, PRODUCT, devices_url
 
 BODY = {"productKey": PRODUCT, "timezone": "+08:00", "deviceName": {"defaultValue": "d"}}
@@ -46,3 +52,50 @@ def test_namespace_header_selects_the_namespace(root_client: Client, namespace: 
 
     assert listed["namespace"] == namespace + "-hdr"
     assert [d["deviceKey"] for d in listed["devices"]] == ["via-header"]
+
+
+def test_a_new_namespace_holds_the_rows_sqlalchemy_would_have_written(
+    emulators: Emulators, namespace: str
+) -> None:
+    # Baseline.write runs prepared inserts on the driver's cursor, its values made once
+    # (defaults filled in, JSON as text); the stored values must be those of SQLAlchemy's
+    # own insert of the same rows, on both databases.
+    app, _url = emulators.get()
+    emulator = app.state.emulator
+    baseline = emulator.namespaces.baseline
+    fast, core = namespace + "-fast", namespace + "-core"
+    emulator.namespaces.ensure(fast)
+    with emulator.engine.begin() as conn:
+        for table, rows in baseline.rows.items():
+            if rows:
+                conn.execute(insert(table), [{**row, "namespace": core} for row in rows])
+        registry.recount_quota(conn, core)
+
+    def stored(name: str) -> dict[str, list[tuple[Any, ...]]]:
+        out = {}
+        with emulator.engine.connect() as conn:
+            for table in baseline.rows:
+                columns = [c for c in table.c if c.name not in ("namespace", "id")]
+                query = select(*columns).where(table.c.namespace == name)
+                # Raw values as the driver returns them (JSON as stored, not decoded).
+                sql = str(query.compile(conn, compile_kwargs={"literal_binds": True}))
+                rows = conn.exec_driver_sql(sql).fetchall()
+                out[table.name] = sorted((tuple(map(_json, row)) for row in rows), key=repr)
+        return out
+
+    try:
+        written = stored(fast)
+        assert sum(map(len, written.values())) > 0
+        assert written == stored(core)
+    finally:
+        for name in (fast, core):
+            emulator.namespaces.drop(name)
+            emulator.forget(name)
+
+
+def _json(value: Any) -> Any:
+    """JSON text by its meaning (SQLAlchemy writes ``{"a": 1}``, orjson ``{"a":1}``); SQL NULL
+    stays apart from JSON null."""
+    if isinstance(value, str) and value[:1] in ("{", "[", '"') or value == "null":
+        return ("json", json.loads(value))
+    return value
