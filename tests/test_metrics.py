@@ -15,12 +15,13 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from prometheus_client import CONTENT_TYPE_LATEST
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import insert
 
 from emulator.app import create_app
 from emulator.config import Settings
-from emulator.core import registry
+from emulator.core import metrics, registry
 from emulator.testing import free_port
 from tests import calls
 from tests.conftest import Client, Emulators
@@ -160,6 +161,14 @@ def test_armed_faults_and_injected_answers_are_counted(
         - value(before, "emulator_requests_total", **code)
         == 1
     )
+
+
+def test_the_declared_media_type_is_the_one_served(client: Client) -> None:
+    # The route declares it without loading prometheus-client (core/metrics.py).
+    assert metrics.CONTENT_TYPE == CONTENT_TYPE_LATEST
+    assert client.get("/_emulator/metrics").headers["content-type"] == CONTENT_TYPE_LATEST
+    route = client.get("/openapi.json").json()["paths"]["/_emulator/metrics"]["get"]
+    assert list(route["responses"]["200"]["content"]) == [CONTENT_TYPE_LATEST]
 
 
 def test_each_app_counts_only_its_own_requests() -> None:

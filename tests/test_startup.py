@@ -174,3 +174,25 @@ def test_a_role_postgresql_refuses_is_named_at_once(tmp_path: Path) -> None:
         f'iot-emulator: --db {url}: PostgreSQL at {where} refused: FATAL: role "no_such_role" '
         "does not exist"
     ]
+
+
+# Libraries an app loads only when something uses them: amqtt when an MQTT listener starts
+# (serve's lifespan; the pytest plugin's server runs without one), pycryptodome at a Quectel
+# login with an encrypted password, prometheus-client at the first request counted or scrape.
+ON_DEMAND = ("amqtt", "transitions", "Crypto", "prometheus_client")
+
+
+def test_an_app_up_and_healthy_loads_no_library_it_has_not_used_yet() -> None:
+    script = (
+        "import sys\n"
+        "from fastapi.testclient import TestClient\n"
+        "from emulator.app import create_app\n"
+        "from emulator.config import Settings\n"
+        "app = create_app(Settings(db=':memory:'))\n"
+        "assert TestClient(app).get('/_emulator/health').status_code == 200\n"
+        f"print(sorted(m for m in {ON_DEMAND!r} if m in sys.modules))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert done.stdout.strip() == "[]"

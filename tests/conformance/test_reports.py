@@ -58,6 +58,12 @@ def test_conformance_report_lists_the_mqtt_messages_under_their_document(client:
     assert {(c["answer"], c["httpStatus"]) for c in login["codes"]} == {("CONNACK", None)}
     reply = "PUBLISH /sys/{productKey}/{deviceKey}/thing/measurepoint/post_reply"
     assert {(c["answer"], c["httpStatus"]) for c in post["codes"]} == {(reply, None)}
+    # The topics not served: one operation, 1009 its answer to real input.
+    unsupported = listed["enos.mqtt.unsupported_topic"]
+    assert (unsupported["method"], unsupported["path"]) == ("PUBLISH", "{unsupported topic}")
+    coverage = {c["code"]: c["coverage"] for c in unsupported["codes"]}
+    assert coverage[1009] == conformance.REAL_INPUT
+    assert coverage[1260] == coverage[99500] == conformance.FAULT_ONLY
 
 
 def test_conformance_text_shows_the_packet_of_an_mqtt_code_and_no_http_status(

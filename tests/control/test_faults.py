@@ -294,4 +294,9 @@ def test_operations_lists_the_mqtt_messages_with_what_a_fault_may_do(client: Cli
         1260,
         99500,
     ]
+    # Every topic the platform does not serve: refused 1009 before its method is read.
+    unsupported = listed["enos.mqtt.unsupported_topic"]
+    assert unsupported["codes"] == [1008, 1009, 1220, 1251, 1260, 99500]
+    assert unsupported["faultOnly"] == [1260, 99500]
+    assert unsupported["actions"] == ["dropConnection", "dropReply"]
     assert listed[CREATE]["actions"] == []

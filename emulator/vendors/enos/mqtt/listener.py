@@ -18,21 +18,24 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
-
-from amqtt.session import Session
+from typing import TYPE_CHECKING, Any
 
 from emulator.core import journal
 from emulator.core.context import Emulator
 from emulator.core.faults import FaultRule
 from emulator.core.namespaces import DEFAULT as DEFAULT_NAMESPACE
 from emulator.core.operations import DROP_CONNECTION, DROP_REPLY
-from emulator.vendors.enos.mqtt import broker as mqtt_broker
 from emulator.vendors.enos.mqtt import login, protocol, store, uplink
-from emulator.vendors.enos.mqtt.broker import EmulatorBroker
 from emulator.vendors.enos.mqtt.errors import ConnackCode, EmulatorCode
 from emulator.vendors.enos.mqtt.operations import LOGIN
 from emulator.vendors.enos.mqtt.protocol import Refused
+
+if TYPE_CHECKING:
+    # amqtt (the broker, its state machines) loads when a listener starts, not with the app:
+    # a server run without its lifespan (the pytest plugin's) never opens one.
+    from amqtt.session import Session
+
+    from emulator.vendors.enos.mqtt.broker import EmulatorBroker
 
 logger = logging.getLogger(__name__)
 
@@ -81,6 +84,8 @@ class MqttListener:
     # --- lifecycle --------------------------------------------------------------------------
 
     async def start(self) -> None:
+        from emulator.vendors.enos.mqtt import broker as mqtt_broker
+
         self._loop = asyncio.get_running_loop()
         listener = {"listener": self}
         config = {
@@ -92,7 +97,8 @@ class MqttListener:
             },
         }
         # amqtt keeps a process-wide table of plugin managers by namespace: one per broker.
-        self._broker = EmulatorBroker(self, config, f"iot-emulator.enos.{next(_brokers)}")
+        name = f"iot-emulator.enos.{next(_brokers)}"
+        self._broker = mqtt_broker.EmulatorBroker(self, config, name)
         await self._broker.start()
         if self.port == 0:  # an ephemeral port: the one the system gave
             server = self._broker._servers["default"].instance

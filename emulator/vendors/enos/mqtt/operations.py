@@ -1,6 +1,7 @@
-"""The MQTT side's operations (core/operations.py), declared with the EnOS vendor: the login
-and one per request topic, each with the codes its answer can carry. The journal, faults,
-the coverage report and the conformance report know them by these ids."""
+"""The MQTT side's operations (core/operations.py), declared with the EnOS vendor: the login,
+one per request topic and one for every topic not served, each with the codes its answer can
+carry. The journal, faults, the coverage report and the conformance report know them by these
+ids."""
 
 from __future__ import annotations
 
@@ -22,10 +23,13 @@ def _topic(path: str) -> str:
     return f"{base}/{{productKey}}/{{deviceKey}}/{path}"
 
 
+# An internal error answers only a bug of ours, or a fault.
+_INTERNAL = frozenset({EmulatorCode.INTERNAL_ERROR.code})
+
+
 def _publish(path: str) -> Operation:
     errors: tuple[type[ErrorCode], ...] = (MqttCode, EmulatorCode)
-    # An internal error answers only a bug of ours, or a fault.
-    fault_only = frozenset({EmulatorCode.INTERNAL_ERROR.code})
+    fault_only = _INTERNAL
     if path in uplink.SIGNED:
         errors = (MqttCode, SubDeviceCode, EmulatorCode)
         if path not in uplink.LOGINS:  # only a sub-device's login checks the topology
@@ -35,6 +39,17 @@ def _publish(path: str) -> Operation:
         "PUBLISH", topic, DOC, success=frozenset({OK}), answer=f"PUBLISH {topic}{REPLY_SUFFIX}"
     )
     return Operation(uplink.operation_id(path), VENDOR, errors, fault_only, message)
+
+
+def _unsupported() -> Operation:
+    """Any other request topic: refused 1009 once its payload is read, before its method is
+    compared with the topic's (so 1260 only a fault produces)."""
+    topic = "{unsupported topic}"
+    message = DeviceMessage(
+        "PUBLISH", topic, DOC, success=frozenset({OK}), answer=f"PUBLISH {topic}{REPLY_SUFFIX}"
+    )
+    fault_only = _INTERNAL | {MqttCode.METHOD_NOT_CONSISTENT.code}
+    return Operation(uplink.UNSUPPORTED, VENDOR, (MqttCode, EmulatorCode), fault_only, message)
 
 
 OPERATIONS = (
@@ -47,4 +62,5 @@ OPERATIONS = (
         ),
     ),
     *(_publish(path) for path in [*uplink.ROUTES, uplink.EVENT_POST]),
+    _unsupported(),
 )  # fmt: skip

@@ -45,14 +45,23 @@ def measurepoint_post(ctx: Ctx, conn: Connection, topic: Topic, params: Any) -> 
     return {}
 
 
+def _key(item: dict[str, Any], name: str) -> str | None:
+    """An entry's ``productKey`` or ``deviceKey``: a string, or absent (null) for the topic's
+    device; any other value is a payload format error, as a mistyped field of every topic."""
+    value = item.get(name)
+    if value is not None and not isinstance(value, str):
+        raise Refused.of(MqttCode.PAYLOAD_FORMAT_ERROR, f"params[].{name} must be a string")
+    return value
+
+
 def measurepoint_batch(ctx: Ctx, conn: Connection, topic: Topic, params: Any) -> Any:
     """``params``: a list of posts, each naming its device (the gateway's sub-devices) or not."""
     if not isinstance(params, list):
         raise Refused.of(MqttCode.PAYLOAD_FORMAT_ERROR, "params must be a list")
     for item in params:
         points, at = _point_map(item)
-        pk = item.get("productKey") or topic.product_key
-        dk = item.get("deviceKey") or topic.device_key
+        pk = _key(item, "productKey") or topic.product_key
+        dk = _key(item, "deviceKey") or topic.device_key
         if (pk, dk) != conn.device and (pk, dk) not in conn.sub_devices:
             raise Refused.of(MqttCode.NO_WRITE_PERMISSION, f"{pk}/{dk} is not logged in here")
         store.record_measurepoints(ctx, pk, dk, points, at)
@@ -235,8 +244,13 @@ def operation_id(path: str) -> str:
     return "enos.mqtt." + "_".join(p for p in parts if p != "thing")
 
 
+# Every request topic the platform does not serve (answered 1009): one declared operation, so
+# that faults aim at them and reports list them; the journal entry's path keeps the topic.
+UNSUPPORTED = "enos.mqtt.unsupported_topic"
+
+
 def operation_of(topic: Topic) -> str:
-    return operation_id(topic.path)
+    return operation_id(topic.path) if route(topic) is not None else UNSUPPORTED
 
 
 def handle(ctx: Ctx, conn: Connection, topic: Topic, payload: dict[str, Any]) -> Any:

@@ -26,8 +26,6 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from Crypto.Cipher import AES
-from Crypto.Util.Padding import unpad
 from sqlalchemy import Connection, insert, select, update
 
 from emulator.core import registry
@@ -87,6 +85,11 @@ def aes_key_iv(random: str) -> tuple[bytes, bytes]:
 
 def decrypt_pwd(pwd: str, random: str) -> str | None:
     """The clear password, or None when ``pwd`` is not a valid encryption under ``random``."""
+    # Loaded by the first login that sends an encrypted password, not with the app:
+    # pycryptodome sets up its C bindings (through cffi when installed) as it loads.
+    from Crypto.Cipher import AES
+    from Crypto.Util.Padding import unpad
+
     key, iv = aes_key_iv(random)
     try:
         raw = base64.b64decode(pwd)
@@ -103,10 +106,13 @@ def signature(email: str, pwd: str, random: str, user_domain_secret: str) -> str
 
 
 def bare(token: str) -> str:
-    """The JWT of an ``Authorization`` value, sent with or without ``Bearer ``."""
+    """The JWT of an ``Authorization`` value, sent with or without ``Bearer ``; "" for
+    ``Bearer`` alone (no token: the value reaches us stripped, so ``Bearer `` arrives so)."""
     token = token.strip()
     if token[:7].lower() == BEARER.lower():
         token = token[7:].strip()
+    elif token.lower() == BEARER.strip().lower():
+        token = ""
     return token
 
 

@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from emulator.app import create_app
+from emulator.core.context import Emulator
 from emulator.testing import free_port, serve_in_thread
 from tests.conftest import DATABASE_URL, _settings, drop_schemas
 from tests.vendors.enos.helpers import HEADERS, devices_url
@@ -38,6 +39,8 @@ class Live:
     http: httpx.Client
     mqtt_url: str
     mqtt_port: int
+    # The emulator behind them, for a test that breaks its database.
+    emulator: Emulator | None = None
 
     def create_device(self, **body: Any) -> dict[str, Any]:
         body = {"productKey": "Vu82Agp3", "timezone": "+08:00",
@@ -68,7 +71,7 @@ def live(tmp_path: Path) -> Iterator[Live]:
     app = create_app(settings)
     try:
         with serve_in_thread(app, lifespan=True) as url, httpx.Client(base_url=url) as http:
-            yield Live(http, f"tcp://127.0.0.1:{mqtt_port}", mqtt_port)
+            yield Live(http, f"tcp://127.0.0.1:{mqtt_port}", mqtt_port, app.state.emulator)
     finally:
         app.state.emulator.dispose()
         if schema:

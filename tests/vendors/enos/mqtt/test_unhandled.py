@@ -1,77 +1,73 @@
-"""A request the emulator fails to handle (a bug of ours) is still answered on its reply
-topic, in EnOS's reply format with the internal-error code, journalled with the error and
-logged once; the device's connection stays usable."""
+"""A request the emulator fails to handle (a bug of ours, or a database gone wrong under it) is
+still answered on its reply topic, in EnOS's reply format with the internal-error code,
+journalled with the error and logged once; the device's connection stays usable."""
 
 from __future__ import annotations
 
-import json
 import logging
-import queue
-from typing import Any
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
+from emulator.core import registry
+from emulator.core.context import Emulator
 from tests.vendors.enos.mqtt.conftest import SDK_WARNINGS, Live
-from tests.vendors.enos.mqtt.test_login import WAIT_S, paho_client
+from tests.vendors.enos.mqtt.raw import raw_device, request
 
 pytestmark = SDK_WARNINGS
 
-BATCH = "thing/measurepoint/post/batch"
 POST = "thing/measurepoint/post"
 
 
-def _request(message_id: str, method: str, params: Any) -> bytes:
-    return json.dumps(
-        {"id": message_id, "version": "1.0", "method": method, "params": params}
-    ).encode()
+@contextmanager
+def devices_table_missing(emulator: Emulator) -> Iterator[None]:
+    """The registry's devices table renamed away, as if dropped under the running emulator,
+    then put back: every handler that reads or writes a device fails meanwhile."""
+    table = registry.devices.name
+    with emulator.engine.begin() as conn:
+        conn.exec_driver_sql(f"ALTER TABLE {table} RENAME TO {table}_away")
+    try:
+        yield
+    finally:
+        with emulator.engine.begin() as conn:
+            conn.exec_driver_sql(f"ALTER TABLE {table}_away RENAME TO {table}")
 
 
 def test_a_handler_that_raises_answers_99500_and_the_connection_goes_on(
     live: Live, caplog: pytest.LogCaptureFixture
 ) -> None:
+    assert live.emulator is not None
     device = live.create_device()
     pk, dk = device["productKey"], device["deviceKey"]
-    replies: queue.Queue[tuple[str, dict[str, Any]]] = queue.Queue()
-    connected: queue.Queue[int] = queue.Queue()
-    client = paho_client(live, pk, dk, device["deviceSecret"])
-    client.on_connect = lambda _c, _u, _f, rc: connected.put(rc)
-    subscribed: queue.Queue[bool] = queue.Queue()
-    client.on_subscribe = lambda _c, _u, _mid, _granted: subscribed.put(True)
-    client.on_message = lambda _c, _u, m: replies.put((m.topic, json.loads(m.payload)))
-    client.connect("127.0.0.1", live.mqtt_port)
-    client.loop_start()
-    try:
-        assert connected.get(timeout=WAIT_S) == 0
-        base = f"/sys/{pk}/{dk}/"
-        client.subscribe([(base + BATCH + "_reply", 0), (base + POST + "_reply", 0)])
-        assert subscribed.get(timeout=WAIT_S)
-        # A real input path to a bug: a batch entry naming its device with a list as the
-        # productKey reaches a set lookup of the batch handler (unhashable: TypeError), past
-        # every documented check. Should that handler learn to refuse it (1220), this test
-        # needs another path to an unexpected error.
-        bad = [{"productKey": [pk], "deviceKey": dk, "measurepoints": {"temp": 1}}]
-        with caplog.at_level(logging.ERROR, logger="emulator"):
-            client.publish(base + BATCH, _request("7", "thing.measurepoint.post.batch", bad))
-            topic, reply = replies.get(timeout=WAIT_S)
-        assert topic == base + BATCH + "_reply"
+    with raw_device(live, device) as raw:
+        topic = raw.base + POST
+        raw.subscribe(topic + "_reply")
+        # Past every documented check, the handler's write fails in the database: an error
+        # nothing in EnOS's list describes.
+        with (
+            devices_table_missing(live.emulator),
+            caplog.at_level(logging.ERROR, logger="emulator"),
+        ):
+            params = {"measurepoints": {"temp": 1}}
+            reply_topic, reply = raw.publish(topic, request("7", "thing.measurepoint.post", params))
+        assert reply_topic == topic + "_reply"
         assert (reply["id"], reply["code"], reply["data"]) == ("7", 99500, {})
-        assert reply["message"].startswith("Internal Server Error: TypeError")
+        assert reply["message"].startswith("Internal Server Error: "), reply
+        assert registry.devices.name in reply["message"]  # the database's own complaint
         errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
         assert len(errors) == 1
-        assert base + BATCH in errors[0].getMessage()
-        # The same connection still works.
-        client.publish(
-            base + POST, _request("8", "thing.measurepoint.post", {"measurepoints": {"temp": 2}})
-        )
-        topic, reply = replies.get(timeout=WAIT_S)
-        assert (topic, reply["id"], reply["code"]) == (base + POST + "_reply", "8", 200)
-    finally:
-        client.loop_stop()
-        client.disconnect()
+        assert topic in errors[0].getMessage()
+        # The same connection still works, on the database put back.
+        params = {"measurepoints": {"temp": 2}}
+        reply_topic, reply = raw.publish(topic, request("8", "thing.measurepoint.post", params))
+        assert (reply_topic, reply["id"], reply["code"]) == (topic + "_reply", "8", 200)
     answer = live.http.get(
-        "/_emulator/requests", params={"operation": "enos.mqtt.measurepoint_post_batch"}
+        "/_emulator/requests", params={"operation": "enos.mqtt.measurepoint_post"}
     )
-    (entry,) = answer.json()["requests"]
-    assert (entry["method"], entry["path"], entry["vendorCode"]) == ("PUBLISH", base + BATCH, 99500)
-    assert "TypeError" in json.dumps(entry["response"])
+    entries = answer.json()["requests"]
+    assert sorted(entry["vendorCode"] for entry in entries) == [200, 99500]
+    (failed,) = [entry for entry in entries if entry["vendorCode"] == 99500]
+    assert (failed["method"], failed["path"]) == ("PUBLISH", topic)
+    assert failed["response"]["message"].startswith("Internal Server Error: ")
     assert live.device(pk, dk)["attrs"]["measurepoints"]["temp"]["value"] == 2
