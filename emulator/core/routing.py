@@ -244,6 +244,12 @@ class VendorRoute(APIRoute):
             return await handle(request, emulator, started)
 
         async def handle(request: Request, emulator: Emulator, started: float) -> Response:
+            # The request's faults, handler and journal entry read the shared clock's row
+            # once between them (core/clock.py), however long it takes.
+            with emulator.clock.one_read():
+                return await handle_once(request, emulator, started)
+
+        async def handle_once(request: Request, emulator: Emulator, started: float) -> Response:
             namespace = namespace_of(request)
             operation = route.operation_of(request) or route_operation
             marks = faults.RequestFaults()
