@@ -5,8 +5,8 @@ classes. The skeleton runs every mode in the same order for every vendor:
 
 - ``off``: nothing is checked; the caller is ``anonymous``, or who ``identify`` finds behind
   the credential when one was sent (a vendor whose handlers act for a known user);
-- then the credential (the ``header``, stripped): absent -> ``missing``; not ``well_formed``
-  -> ``malformed``;
+- then the credential (the ``header``, stripped, or what ``token`` reads in it): absent ->
+  ``missing``; not ``well_formed`` -> ``malformed``;
 - ``lenient`` stops there: the caller is ``identify``'s answer, else ``anonymous``;
 - ``strict``: ``verify`` checks the credential against what the namespace issued (and any
   signature) and returns the caller, or raises the vendor's own error.
@@ -49,6 +49,9 @@ class AuthPolicy(Generic[CallerT]):
     identify: Callable[[Request, str], CallerT] | None = None
     missing_message: str | None = None
     malformed_message: str | None = None
+    # The credential in the header's stripped value, when the value may carry more (a scheme
+    # before the token); "" when it holds none. Every check then sees the credential only.
+    token: Callable[[str], str] | None = None
 
     async def __call__(self, request: Request) -> CallerT:
         # The emulator read inline (what routing.emulator_of does), so that ``off`` costs this
@@ -58,6 +61,8 @@ class AuthPolicy(Generic[CallerT]):
         if mode == "off" and identify is None:
             return self.anonymous
         credential = request.headers.get(self.header, "").strip()
+        if self.token is not None:
+            credential = self.token(credential)
         if mode != "off":
             if not credential:
                 raise VendorError(self.missing, self.missing_message)

@@ -11,6 +11,7 @@ import time
 
 from sqlalchemy import Engine, case, null, select, update
 
+from emulator.core.held import Kept
 from emulator.core.registry import shared_state
 from emulator.core.sql import HotSql, const, param
 
@@ -69,13 +70,25 @@ class SharedClock(Clock):
         self._loaded_at = -1.0
         self._versions = (0, 0)
         self._lock = threading.Lock()
+        # On PostgreSQL (an autocommit engine: core/db.py make_side_engine) the reads share
+        # one connection kept open rather than a pool checkout each (core/held.py), and
+        # threads finding the row stale at once read it once. A SQLite connection kept open
+        # would keep its read snapshot.
+        self._kept = Kept(engine) if engine.dialect.name == "postgresql" else None
 
     def _refresh(self, force: bool = False) -> None:
-        now = time.monotonic()
-        if not force and now - self._loaded_at < self.ttl:
+        if not force and time.monotonic() - self._loaded_at < self.ttl:
             return
-        with self._engine.connect() as conn:
-            row = _READ.first(conn, {})
+        if self._kept is None:
+            now = time.monotonic()
+            with self._engine.connect() as conn:
+                row = _READ.first(conn, {})
+        else:
+            with self._kept.using() as conn:
+                now = time.monotonic()
+                if not force and now - self._loaded_at < self.ttl:
+                    return  # another thread has just read it
+                row = _READ.first(conn, {})
         if row is not None:
             with self._lock:
                 self._frozen_ms, self._offset_ms = row[0], int(row[1])
@@ -85,6 +98,11 @@ class SharedClock(Clock):
     def sync(self) -> None:
         """Read the row now (the control plane answers with what every process sees)."""
         self._refresh(force=True)
+
+    def close(self) -> None:
+        """Close the connection kept for reading."""
+        if self._kept is not None:
+            self._kept.close()
 
     def versions(self) -> tuple[int, int]:
         """(fault rules version, namespaces version), as of the last read of the row."""

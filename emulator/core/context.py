@@ -7,7 +7,6 @@ FastAPI, so the same behaviour serves the vendor routes, the control plane and t
 from __future__ import annotations
 
 import threading
-import weakref
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
@@ -23,8 +22,10 @@ from emulator.core.db import TRANSACTION
 from emulator.core.faults import FaultBook
 from emulator.core.faults_sql import SqlFaultStore
 from emulator.core.fixtures import Baseline
+from emulator.core.held import Held
 from emulator.core.ids import Ids
 from emulator.core.journal import Journal, SqlJournal
+from emulator.core.journal_writer import BatchedSqlJournal
 from emulator.core.lockwait import ATTEMPT, is_busy
 from emulator.core.namespaces import Namespaces
 from emulator.core.offload import Offload
@@ -73,12 +74,10 @@ class Emulator:
     # reports them, the vendor's routes reach them.
     listeners: dict[str, RunningListener] = field(default_factory=dict)
 
-    # Connections kept open per thread on a SQLite file (see held_connection).
-    _held: threading.local = field(default_factory=threading.local, init=False, repr=False)
-    _all_held: weakref.WeakSet[Connection] = field(
-        default_factory=weakref.WeakSet, init=False, repr=False
-    )
-    _held_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    # Connections kept open per thread (see held_connection): the second one does not wait
+    # for a lock (core/lockwait.py).
+    _held: Held = field(init=False, repr=False)
+    _held_eager: Held = field(init=False, repr=False)
     _ids_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -87,13 +86,20 @@ class Emulator:
         self._holds = self.engine.dialect.name == "sqlite" and isinstance(
             self.engine.pool, QueuePool
         )
+        self._held = Held(self.engine)
+        self._held_eager = Held(self.engine, _no_busy_wait)
         # The namespaces' writes (a reset, a state import) are a request's transactions too.
         self.namespaces.begin = self.transaction
         # The one place the stores are chosen: several processes on one database (a shared
         # clock, emulator/app.py) keep their faults and journal there too; one process in memory.
         size = self.settings.journal_size
         if isinstance(self.clock, SharedClock):
-            self.journal = Journal(size, store=SqlJournal(size, self.side_engine or self.engine))
+            side = self.side_engine or self.engine
+            # On PostgreSQL an entry is written after its answer, in batches
+            # (core/journal_writer.py); on a SQLite file a thread writing would contend for
+            # the one write lock with the requests.
+            store = BatchedSqlJournal if side.dialect.name == "postgresql" else SqlJournal
+            self.journal = Journal(size, store=store(size, side))
             self.faults = FaultBook(SqlFaultStore(self.engine, self.clock))
         else:
             self.journal = Journal(size, self.settings.journal_bytes)
@@ -110,12 +116,15 @@ class Emulator:
 
     def dispose(self) -> None:
         """Close every database connection: the pools of both engines and the held ones."""
+        # The held connections first: an offload worker's would be dropped open with it.
+        self._held.close()
+        self._held_eager.close()
         if self.offload is not None:
             self.offload.close()
-        with self._held_lock:
-            held = list(self._all_held)
-        for conn in held:
-            conn.close()
+        if isinstance(self.journal.store, BatchedSqlJournal):
+            self.journal.store.close()
+        if isinstance(self.clock, SharedClock):
+            self.clock.close()
         self.engine.dispose()
         if self.eager_engine is not None:
             self.eager_engine.dispose()
@@ -167,28 +176,21 @@ class Emulator:
     def held_connection(self, waits: bool = True) -> Connection | None:
         """This thread's own open connection when it is free, else ``None`` (use the pool).
 
-        Only on a SQLite file. The connection is taken out of the pool (detached), so it
-        counts against no pool limit, and it closes with its thread: an idle worker thread
-        that ends drops it, and :meth:`dispose` closes them all. A block that already holds
-        it in a transaction (a nested ``begin``) gets a pooled connection, as before.
-        ``waits=False``: the thread's second one, which does not wait for a lock another
-        connection holds (core/lockwait.py).
+        On a SQLite file, every thread; on PostgreSQL, the offload workers (core/offload.py,
+        a fixed set of threads, each serving request after request). The connection is
+        taken out of the pool (core/held.py), so it counts against no pool limit, and it
+        closes with its thread: an idle worker thread that ends drops it, and
+        :meth:`dispose` closes them all. A block that already holds it in a transaction (a
+        nested ``begin``) gets a pooled connection, as before. ``waits=False``: the thread's
+        second one, which does not wait for a lock another connection holds
+        (core/lockwait.py; SQLite only).
         """
-        if not self._holds:
+        if self._holds:
+            conn = (self._held if waits else self._held_eager).get()
+        elif waits and self.offload is not None and self.offload.here():
+            conn = self._held.get()
+        else:
             return None
-        held = self._held
-        conn: Connection | None = getattr(held, "conn" if waits else "eager", None)
-        if conn is None or conn.closed:
-            pooled = self.engine.raw_connection()
-            pooled.detach()
-            if not waits:
-                cursor = pooled.cursor()
-                cursor.execute("PRAGMA busy_timeout=0")
-                cursor.close()
-            conn = Connection(self.engine, connection=pooled)
-            setattr(held, "conn" if waits else "eager", conn)
-            with self._held_lock:
-                self._all_held.add(conn)
         return None if conn.in_transaction() else conn
 
     @contextmanager
@@ -281,6 +283,12 @@ class Ctx:
         """A connection for reads; what the block writes is rolled back. No ``await`` inside
         (see :meth:`begin`)."""
         return self.emulator.reading()
+
+
+def _no_busy_wait(dbapi_connection: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA busy_timeout=0")
+    cursor.close()
 
 
 @contextmanager

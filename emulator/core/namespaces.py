@@ -83,15 +83,17 @@ class Namespaces:
             self._check_version()
         if name in self._known:
             return
-        with self._lock, self.begin() as conn:
-            if _EXISTS.first(conn, {"name": name}) is None:
-                try:
-                    _CREATE.execute(conn, {"name": name, "created_at": self._clock.now_ms()})
-                except IntegrityError:
-                    # Another process created it first: its baseline is already there.
-                    self._known.add(name)
-                    return
-                self._baseline.write(conn, name)
+        with self._lock:
+            with self.begin() as conn:
+                if _EXISTS.first(conn, {"name": name}) is None:
+                    try:
+                        _CREATE.execute(conn, {"name": name, "created_at": self._clock.now_ms()})
+                    except IntegrityError:
+                        pass  # another process created it first: its baseline is committed
+                    else:
+                        self._baseline.write(conn, name)
+            # Known only once committed: a request of another thread (PostgreSQL serves on
+            # several) that finds the name known reads the baseline's rows at once.
             self._known.add(name)
 
     def reset(self, name: str) -> None:
@@ -101,13 +103,14 @@ class Namespaces:
     def replace(self, name: str, state: Baseline, keep: Iterable[str] = ("tokens",)) -> None:
         """Every row of the namespace replaced by ``state``, except the tables in ``keep``."""
         kept = set(keep)
-        with self._lock, self.begin() as conn:
-            for table_name, statement in self._deletes:
-                if table_name not in kept:
-                    statement.execute(conn, {"ns": name})
-            _DELETE.execute(conn, {"name": name})
-            _CREATE.execute(conn, {"name": name, "created_at": self._clock.now_ms()})
-            state.write(conn, name)
+        with self._lock:
+            with self.begin() as conn:
+                for table_name, statement in self._deletes:
+                    if table_name not in kept:
+                        statement.execute(conn, {"ns": name})
+                _DELETE.execute(conn, {"name": name})
+                _CREATE.execute(conn, {"name": name, "created_at": self._clock.now_ms()})
+                state.write(conn, name)
             self._known.add(name)
 
     def drop(self, name: str) -> bool:
@@ -119,7 +122,7 @@ class Namespaces:
             _DELETE.execute(conn, {"name": name})
             if self._shared is not None:
                 _BUMP_VERSION.execute(conn, {})
-            self._known.discard(name)
+        self._known.discard(name)
         if self._shared is not None:
             self._shared.sync()
             self._check_version()

@@ -144,8 +144,10 @@ class HotSql:
 
     def execute(self, conn: Connection, params: Mapping[str, Any]) -> Any:
         """Run inside ``conn``'s transaction; returns the DB-API cursor."""
+        return self._run(conn, params, conn.connection.cursor())
+
+    def _run(self, conn: Connection, params: Mapping[str, Any], cursor: Any) -> Any:
         sql, values_of = self._for(conn)
-        cursor = conn.connection.cursor()
         values = values_of(params)
         try:
             cursor.execute(sql, values)
@@ -162,21 +164,29 @@ class HotSql:
         except conn.dialect.loaded_dbapi.Error as exc:
             raise _translated(conn, sql, params, exc) from exc
 
+    def _read(self, conn: Connection, params: Mapping[str, Any]) -> Any:
+        """Run a statement whose result the caller reads at once (:meth:`first`,
+        :meth:`rowcount`, :meth:`one`, :meth:`all`): on PostgreSQL on a cursor its connection
+        keeps for these (:func:`_kept_cursor`)."""
+        if conn.dialect.name == "postgresql":
+            return self._run(conn, params, _kept_cursor(conn))
+        return self.execute(conn, params)
+
     def first(self, conn: Connection, params: Mapping[str, Any]) -> tuple[Any, ...] | None:
-        row: tuple[Any, ...] | None = self.execute(conn, params).fetchone()
+        row: tuple[Any, ...] | None = self._read(conn, params).fetchone()
         return row
 
     def rowcount(self, conn: Connection, params: Mapping[str, Any]) -> int:
-        count: int = self.execute(conn, params).rowcount
+        count: int = self._read(conn, params).rowcount
         return count
 
     def one(self, conn: Connection, params: Mapping[str, Any]) -> Record | None:
-        cursor = self.execute(conn, params)
+        cursor = self._read(conn, params)
         row = cursor.fetchone()
         return None if row is None else self._record(cursor, row)
 
     def all(self, conn: Connection, params: Mapping[str, Any]) -> list[Record]:
-        cursor = self.execute(conn, params)
+        cursor = self._read(conn, params)
         return [self._record(cursor, row) for row in cursor.fetchall()]
 
     def _record(self, cursor: Any, row: tuple[Any, ...]) -> Record:
@@ -184,6 +194,21 @@ class HotSql:
         for name in self.json:
             record[name] = loads(record[name])
         return record
+
+
+# A psycopg cursor costs about 10 us to make (its own adapters map); a statement whose rows
+# are read at once may reuse its connection's, kept in the pool's record of the connection.
+# Not on SQLite, where a cursor whose SELECT was not read to its end keeps its connection's
+# read snapshot until the cursor runs again.
+def _kept_cursor(conn: Connection) -> Any:
+    pooled = conn.connection
+    cursor = pooled.info.get(_KEPT_CURSOR)
+    if cursor is None or cursor.closed:
+        cursor = pooled.info[_KEPT_CURSOR] = pooled.cursor()
+    return cursor
+
+
+_KEPT_CURSOR = "emulator_hot_cursor"
 
 
 def _translated(conn: Connection, sql: str, params: Any, exc: Exception) -> Exception:

@@ -178,3 +178,24 @@ def test_no_cast_is_written_for_a_value(conn: Connection) -> None:
     """Values reach the driver as given: PostgreSQL's compiler would write ``::VARCHAR``."""
     sql = HOT["emulator.vendors.enos.connect.service._INSERT_DEVICE"]._for(conn)[0]
     assert "::" not in sql
+
+
+def test_a_result_read_at_once_reuses_the_connections_cursor_on_postgresql(
+    conn: Connection,
+) -> None:
+    """first/rowcount/one/all read their rows at once: on PostgreSQL they share a cursor the
+    connection keeps (making one costs about 10 us); a cursor ``execute`` hands out stays
+    the caller's, its rows intact whatever runs after it."""
+    if conn.dialect.name != "postgresql":
+        pytest.skip("SQLite makes a cursor per statement (a kept one would hold a snapshot)")
+    s = registry.shared_state
+    version = HotSql(select(s.c.namespaces_version).where(s.c.id == const(1)))
+    with conn.begin():
+        handed_out = version.execute(conn, {})
+        row = version.first(conn, {})
+        kept = conn.connection.info["emulator_hot_cursor"]
+        assert version.one(conn, {}) is not None
+        assert conn.connection.info["emulator_hot_cursor"] is kept
+        assert handed_out is not kept
+        assert handed_out.fetchall() == [row]
+        conn.rollback()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import event, insert, select
 
 from emulator.core import registry
 from tests.conftest import Client, Emulators
@@ -99,3 +99,25 @@ def _json(value: Any) -> Any:
     if isinstance(value, str) and value[:1] in ("{", "[", '"') or value == "null":
         return ("json", json.loads(value))
     return value
+
+
+def test_a_namespace_is_known_only_once_its_baseline_is_committed(
+    emulators: Emulators, namespace: str
+) -> None:
+    # On PostgreSQL requests run on several threads: one that found the name known before the
+    # creating transaction committed read no baseline (an EnOS create answered "organization
+    # does not exist" while two processes raced to create a namespace).
+    app, _url = emulators.get()
+    namespaces = app.state.emulator.namespaces
+    known_at_commit: list[bool] = []
+
+    def on_commit(conn: Any) -> None:
+        known_at_commit.append(namespace in namespaces._known)
+
+    event.listen(app.state.emulator.engine, "commit", on_commit)
+    try:
+        namespaces.ensure(namespace)
+    finally:
+        event.remove(app.state.emulator.engine, "commit", on_commit)
+        namespaces.drop(namespace)
+    assert known_at_commit == [False]

@@ -161,6 +161,22 @@ class TestAuth:
         assert response.status_code == 200
         assert code(response.json()) == (5106, "Please enter token")
 
+    @pytest.mark.parametrize("auth", ["lenient", "strict"])
+    @pytest.mark.parametrize("value", ["Bearer ", "Bearer", "  bearer\t "])
+    def test_bearer_with_nothing_after_it_returns_5106(
+        self, make_client: ClientFactory, auth: str, value: str
+    ) -> None:
+        # The token is what follows ``Bearer`` (sent with or without it): ``Bearer`` alone
+        # carries none, as an absent header, so "Please enter token", not a malformed token.
+        client = make_client(auth=auth)
+
+        batch = send(client, command_body([pkdk("DK1")]), {"Authorization": value})
+        listing = client.get(DEVICE_LIST, headers={"Authorization": value}).json()
+        refresh = client.put(REFRESH, headers={"Authorization": value}).json()
+
+        expected = (5106, "Please enter token")
+        assert (code(batch), code(listing), code(refresh)) == (expected, expected, expected)
+
     def test_batch_control_with_malformed_token_returns_5032(self, client: Client) -> None:
         body = send(client, command_body([pkdk("DK1")]), {"Authorization": "Bearer not a jwt"})
 

@@ -4,7 +4,8 @@ The ``Authorization`` header carries the token as issued (``Bearer eyJ...``); cl
 strip or add ``Bearer `` are accepted both ways.
 
 - ``off``: nothing is checked; an emulator-issued token still identifies its user.
-- ``lenient``: the header must be present (5106) and hold a JWT-shaped token (5032).
+- ``lenient``: the header must hold a token (5106; ``Bearer`` alone holds none) and the token
+  must be JWT-shaped (5032).
 - ``strict``: the token must be an access token issued by emailPwdLogin / refreshToken and
   unexpired on the emulator clock (5032); batchControlDevice then also checks that every
   device is bound to the token's user (5041).
@@ -47,4 +48,6 @@ enduser_auth: AuthPolicy[EndUser | None] = AuthPolicy(
     verify=_verify,
     anonymous=None,
     identify=_identify,
+    # ``Bearer`` alone carries no token: 5106, as an absent header.
+    token=tokens.bare,
 )

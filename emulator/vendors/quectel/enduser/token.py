@@ -106,10 +106,13 @@ def signature(email: str, pwd: str, random: str, user_domain_secret: str) -> str
 
 
 def bare(token: str) -> str:
-    """The JWT of an ``Authorization`` value, sent with or without ``Bearer ``."""
+    """The JWT of an ``Authorization`` value, sent with or without ``Bearer ``; "" for
+    ``Bearer`` alone (no token: the value reaches us stripped, so ``Bearer `` arrives so)."""
     token = token.strip()
     if token[:7].lower() == BEARER.lower():
         token = token[7:].strip()
+    elif token.lower() == BEARER.strip().lower():
+        token = ""
     return token
 
 
