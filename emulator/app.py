@@ -38,7 +38,7 @@ from emulator.core.layering import load_fixture_files
 from emulator.core.namespaces import Namespaces
 from emulator.core.offload import Offload
 from emulator.core.responses import JsonResponse
-from emulator.core.routing import VendorRoute
+from emulator.core.routing import VendorRoute, include
 from emulator.core.vendor import vendors
 
 logger = logging.getLogger(__name__)
@@ -123,17 +123,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # The documented operations' routers first (most traffic), then their companions.
     for vendor in registered:
         for router in vendor.routers:
-            app.include_router(router)
+            include(app, router)
     for vendor in registered:
         for router in vendor.companion_routers:
-            app.include_router(router)
-    app.include_router(control_router)
+            include(app, router)
+    include(app, control_router)
     metrics.install(app, emulator)
-    app.include_router(control_commands.router)
-    app.include_router(ui.router)
+    include(app, control_commands.router)
+    include(app, ui.router)
     for vendor in registered:
         for router in vendor.control_routers:
-            app.include_router(router)
+            include(app, router)
     api_docs.install(app)
     # Inside the namespace middleware (EmulatorApp): it sees /ns/{name}/_emulator/... as
     # /_emulator/...

@@ -196,3 +196,15 @@ def test_an_app_up_and_healthy_loads_no_library_it_has_not_used_yet() -> None:
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True
     )
     assert done.stdout.strip() == "[]"
+
+
+def test_an_app_serves_the_routes_as_declared_without_building_them_again() -> None:
+    # FastAPI builds an included router's routes a second time at the first request that
+    # passes them (core/routing.py include): about 80 ms before a new app's first answer.
+    from emulator.app import create_app
+    from emulator.config import Settings
+    from emulator.control.routes import router as control_router
+
+    app = create_app(Settings(db=":memory:"))
+    assert [r for r in app.router.routes if hasattr(r, "original_router")] == []
+    assert all(route in app.router.routes for route in control_router.routes)

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 from fastapi import APIRouter, FastAPI, Request, Response
 
 from emulator.core import journal
+from emulator.core.routing import include
 
 if TYPE_CHECKING:
     from emulator.core.context import Emulator
@@ -86,6 +87,6 @@ def install(app: FastAPI, emulator: Emulator) -> Metrics:
     """Give ``app`` its metrics and the scrape route; count what its journal records."""
     app_metrics = Metrics(emulator)
     app.state.metrics = app_metrics
-    app.include_router(router)
+    include(app, router)
     emulator.journal.observers.append(app_metrics.observe)
     return app_metrics

@@ -16,7 +16,7 @@ import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from typing import Any, ClassVar, Protocol, TypeVar
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ValidationError
@@ -478,3 +478,20 @@ async def _record(
             observer(entry)
         except Exception:
             logger.exception("journal observer %r failed", observer)
+
+
+def include(app: FastAPI, router: APIRouter) -> None:
+    """``app.include_router(router)``, without building each route a second time.
+
+    FastAPI builds a route (its dependencies, the validators of its parameters, body and
+    answer) where it is declared, then again for each router that includes it, at the first
+    request that passes it: about 1.5 ms a route, some 80 ms before a new app's first answer
+    (its health check). Our routers set everything where the routes are declared (prefix,
+    tags, route class) and are included with no options, so the routes declared are the ones
+    to serve; a router that nests others or sets options of its own is included as usual.
+    """
+    plain = all(isinstance(route, APIRoute) for route in router.routes)
+    if plain and not router.dependencies and not getattr(router, "_low_priority_routes", ()):
+        app.router.routes.extend(router.routes)
+    else:
+        app.include_router(router)
