@@ -431,13 +431,13 @@ class SqlJournal:
         return 0  # the database numbers the entry when it is appended
 
     def append(self, entry: Entry) -> None:
-        row = {"ns": entry.namespace, "operation": entry.operation, "entry": _dump(entry)}
+        row = {"ns": entry.namespace, "operation": entry.operation, "entry": dump_entry(entry)}
         # On PostgreSQL the engine is autocommit without a disk flush (core/db.py): one round trip.
         with self._engine.begin() as conn:
             entry.id = int(_JOURNAL_INSERT.first(conn, row)[0])  # type: ignore[index]
             self._appended += 1
             if self._appended % self.TRIM_EVERY == 0:
-                _JOURNAL_TRIM.execute(conn, {"keep": self._size})
+                JOURNAL_TRIM.execute(conn, {"keep": self._size})
 
     def query(self, namespace: str | None, operation: str | None, limit: int) -> list[Entry]:
         params: dict[str, Any] = {"ns": namespace, "op": operation, "lim": limit}
@@ -450,7 +450,7 @@ class SqlJournal:
             return _JOURNAL_CLEAR.rowcount(conn, {"ns": namespace})
 
 
-def _dump(entry: Entry) -> str:
+def dump_entry(entry: Entry) -> str:
     data = entry.fields()
     del data["id"]
     if entry.response is not None:
@@ -478,7 +478,7 @@ def _any_or(column: ColumnElement[Any], name: str) -> ColumnElement[bool]:
 
 
 _JOURNAL_INSERT = HotSql(insert_of(shared_journal, ("ns", "operation", "entry")).returning(_J.id))
-_JOURNAL_TRIM = HotSql(
+JOURNAL_TRIM = HotSql(
     delete(shared_journal).where(_J.id <= select(func.max(_J.id)).scalar_subquery() - param("keep"))
 )
 # SQLite writes an OFFSET after every LIMIT: a constant here, not a value to pass.

@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from emulator.core.journal import _JOURNAL_TRIM, Entry, SqlJournal, _dump
+from emulator.core.journal import JOURNAL_TRIM, Entry, SqlJournal, dump_entry
 from emulator.core.registry import shared_journal
 from emulator.core.sql import HotSql, insert_of
 
@@ -113,10 +113,10 @@ class BatchedSqlJournal(SqlJournal):
 
     def _write(self, batch: list[Entry]) -> None:
         rows: list[Mapping[str, Any]] = [
-            {"ns": e.namespace, "operation": e.operation, "entry": _dump(e)} for e in batch
+            {"ns": e.namespace, "operation": e.operation, "entry": dump_entry(e)} for e in batch
         ]
         with self._engine.begin() as conn:
             _INSERT.executemany(conn, rows)
             before, self._appended = self._appended, self._appended + len(rows)
             if before // self.TRIM_EVERY != self._appended // self.TRIM_EVERY:
-                _JOURNAL_TRIM.execute(conn, {"keep": self._size})
+                JOURNAL_TRIM.execute(conn, {"keep": self._size})
