@@ -156,8 +156,11 @@ def _secrets(ctx: Ctx, count: int) -> list[str]:
 
 
 def _insert_devices(conn: Connection, rows: list[dict[str, Any]]) -> None:
-    """One multi-row insert (executemany)."""
-    _INSERT.executemany(conn, [{**r, "attrs": dumps(r["attrs"])} for r in rows])
+    """One multi-row insert (executemany), in deviceKey order: two batches racing on the same
+    keys then wait for each other's keys in one order, where in their requests' orders each
+    could hold a key the other waits for (PostgreSQL aborts one of them as a deadlock)."""
+    ordered = sorted(rows, key=lambda r: r["device_key"])
+    _INSERT.executemany(conn, [{**r, "attrs": dumps(r["attrs"])} for r in ordered])
 
 
 def _credentials(row: Mapping[str, Any]) -> dict[str, Any]:
