@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import random
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -135,13 +136,23 @@ def racing_enos_creates(urls: list[str], keys: list[str]) -> None:
     assert refused == {11702: (CLIENTS - 1) * len(keys)}
 
 
-def journal(url: str, operation: str) -> list[dict[str, Any]]:
-    answer = calls.get(
-        f"{url}/_emulator/requests", params={"operation": operation, "limit": 10_000}, timeout=30
-    )
-    assert answer.status_code == 200, answer.text
-    entries: list[dict[str, Any]] = answer.json()["requests"]
-    return entries
+def journal(url: str, operation: str, expected: int) -> list[dict[str, Any]]:
+    """The journal's entries of ``operation``, once ``expected`` of them are there (or after
+    30 s, for the test to say what is missing). On PostgreSQL each process writes its entries
+    just after its answers, in batches (core/journal_writer.py), so the entries another
+    process answered may arrive a few milliseconds after the answers did."""
+    deadline = time.monotonic() + 30
+    while True:
+        answer = calls.get(
+            f"{url}/_emulator/requests",
+            params={"operation": operation, "limit": 10_000},
+            timeout=30,
+        )
+        assert answer.status_code == 200, answer.text
+        entries: list[dict[str, Any]] = answer.json()["requests"]
+        if len(entries) >= expected or time.monotonic() > deadline:
+            return entries
+        time.sleep(0.02)
 
 
 def test_racing_creates_of_one_device_key_create_it_once_across_processes(
@@ -159,7 +170,7 @@ def test_racing_creates_of_one_device_key_create_it_once_across_processes(
         assert sorted(listed) == keys
     # Every request in the journal once, whichever process answered it and is asked.
     for url in ns:
-        entries = journal(url, "enos.connect.create_device")
+        entries = journal(url, "enos.connect.create_device", CLIENTS * len(keys))
         assert len(entries) == CLIENTS * len(keys)
         assert len({e["id"] for e in entries}) == len(entries)
         assert Counter(e["vendorCode"] for e in entries) == {
@@ -235,7 +246,7 @@ def test_commands_sent_through_both_processes_reach_a_device_online_through_one(
         assert len(set(seqs)) == len(seqs), "each delivery has its own place in the inbox"
         listed = calls.get(f"{url}/_emulator/commands", params={"limit": 10_000}).json()
         assert listed["total"] == len(tickets)
-    entries = journal(ns[1], "quectel.enduser.batch_control_device")
+    entries = journal(ns[1], "quectel.enduser.batch_control_device", len(tickets))
     assert len(entries) == len(tickets)
 
 
@@ -256,7 +267,8 @@ def test_a_fault_armed_through_one_process_fires_its_times_across_both(ns: list[
     codes = race(ns, work)
     assert Counter(codes) == {11714: 5, 0: CLIENTS * 4 - 5}
     assert calls.get(f"{ns[1]}/_emulator/faults").json()["faults"] == []
-    injected = [e for e in journal(ns[0], "enos.connect.create_device") if e["injected"]]
+    created = journal(ns[0], "enos.connect.create_device", CLIENTS * 4)
+    injected = [e for e in created if e["injected"]]
     assert len(injected) == 5
 
 
@@ -292,7 +304,7 @@ def test_two_workers_on_one_sqlite_file_behave_as_one_emulator(tmp_path: Path) -
     try:
         base = f"{url}/ns/workers"
         racing_enos_creates([base], [f"w{i:02d}" for i in range(8)])
-        assert len(journal(base, "enos.connect.create_device")) == CLIENTS * 8
+        assert len(journal(base, "enos.connect.create_device", CLIENTS * 8)) == CLIENTS * 8
         rule = {"operation": "enos.connect.create_device", "code": 11714, "times": 3}
         assert calls.post(f"{base}/_emulator/faults", json=rule).status_code == 201
 
