@@ -162,7 +162,9 @@ class TestAuth:
         assert code(response.json()) == (5106, "Please enter token")
 
     @pytest.mark.parametrize("auth", ["lenient", "strict"])
-    @pytest.mark.parametrize("value", ["Bearer ", "Bearer", "  bearer\t "])
+    # No whitespace around the values: an HTTP field value has none (`Bearer ` arrives as
+    # `Bearer`), and over a socket httpx refuses to send it.
+    @pytest.mark.parametrize("value", ["Bearer", "bearer", "BEARER"])
     def test_bearer_with_nothing_after_it_returns_5106(
         self, make_client: ClientFactory, auth: str, value: str
     ) -> None:
