@@ -100,7 +100,8 @@ class EmulatorClient(httpx.Client):
     ) -> None:
         if not {"verify", "cert", "transport"} & kwargs.keys():
             kwargs["verify"] = _default_ssl_context()
-        super().__init__(base_url=url.rstrip("/"), timeout=timeout, **kwargs)
+        # With its trailing slash already, httpx parses the URL once rather than twice.
+        super().__init__(base_url=url.rstrip("/") + "/", timeout=timeout, **kwargs)
         self.url = url.rstrip("/")
         self.admin_headers = {ADMIN_TOKEN_HEADER: admin_token} if admin_token else {}
         self.clock = EmulatorClock(self)
