@@ -23,6 +23,7 @@ import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from emulator.config import Settings
+from emulator.core.logs import AccessLog
 
 # Headers over this are refused by h11 (uvicorn's own default, named here to be documented).
 MAX_HEADER_BYTES = 16 * 1024
@@ -31,6 +32,11 @@ MAX_HEADER_BYTES = 16 * 1024
 class TimedH11Protocol(H11Protocol):
     header_timeout: float = 10.0
     body_timeout: float = 30.0
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The same lines, for less per request (core/logs.py).
+        self.access_logger = AccessLog(self.access_logger)  # type: ignore[assignment]
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         self._read_timer: asyncio.TimerHandle | None = None
