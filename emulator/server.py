@@ -12,6 +12,9 @@ client that sends its headers or its body a byte at a time holds the connection 
   (not counted while the emulator itself has paused reading).
 
 Past either, the connection is closed.
+
+It also writes an answer's head and body to the socket together (:class:`_OneWritePerAnswer`):
+uvicorn writes them one after the other, a system call and a TCP segment each.
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ class TimedH11Protocol(H11Protocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         self._read_timer: asyncio.TimerHandle | None = None
-        super().connection_made(transport)
+        super().connection_made(_OneWritePerAnswer(transport, self))
         self._arm(self.header_timeout)
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -83,6 +86,88 @@ class TimedH11Protocol(H11Protocol):
             return
         if state in (h11.IDLE, h11.SEND_BODY) and not self.transport.is_closing():
             self.transport.close()
+
+
+class _OneWritePerAnswer(asyncio.Transport):
+    """The connection's transport, holding what is written while an answer's body is still to
+    come (h11 says so: the head and body of an answer, its body pieces), and writing it all in
+    one piece with the answer's end. What is held is written at the latest at the end of the
+    event loop's turn, so a body that comes later (a stream) never keeps the head waiting."""
+
+    def __init__(self, transport: asyncio.Transport, protocol: TimedH11Protocol) -> None:
+        super().__init__()
+        self._transport = transport
+        self._protocol = protocol
+        self._held: list[bytes] = []
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        held = self._held
+        if self._protocol.conn.our_state is h11.SEND_BODY:
+            if not held:
+                self._protocol.loop.call_soon(self._write_held)
+            held.append(bytes(data))
+        elif held:
+            held.append(bytes(data))
+            self._write_held()
+        else:
+            self._transport.write(data)
+
+    def _write_held(self) -> None:
+        if self._held:
+            data = b"".join(self._held)
+            self._held.clear()
+            if not self._transport.is_closing():
+                self._transport.write(data)
+
+    def writelines(self, list_of_data: Any) -> None:
+        for data in list_of_data:
+            self.write(data)
+
+    def close(self) -> None:
+        self._write_held()
+        self._transport.close()
+
+    def abort(self) -> None:
+        self._held.clear()
+        self._transport.abort()
+
+    def write_eof(self) -> None:
+        self._write_held()
+        self._transport.write_eof()
+
+    def can_write_eof(self) -> bool:
+        return self._transport.can_write_eof()
+
+    def is_closing(self) -> bool:
+        return self._transport.is_closing()
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return self._transport.get_extra_info(name, default)
+
+    def pause_reading(self) -> None:
+        self._transport.pause_reading()
+
+    def resume_reading(self) -> None:
+        self._transport.resume_reading()
+
+    def is_reading(self) -> bool:
+        return self._transport.is_reading()
+
+    def set_protocol(self, protocol: asyncio.BaseProtocol) -> None:
+        self._write_held()
+        self._transport.set_protocol(protocol)
+
+    def get_protocol(self) -> asyncio.BaseProtocol:
+        return self._transport.get_protocol()
+
+    def get_write_buffer_size(self) -> int:
+        return self._transport.get_write_buffer_size() + sum(map(len, self._held))
+
+    def get_write_buffer_limits(self) -> tuple[int, int]:
+        return self._transport.get_write_buffer_limits()
+
+    def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
+        self._transport.set_write_buffer_limits(high, low)
 
 
 def configure(settings: Settings) -> None:
