@@ -11,6 +11,9 @@ import functools
 import os
 import random
 import string
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 _ALNUM = string.ascii_letters + string.digits
 _LOWER_ALNUM = string.ascii_lowercase + string.digits
@@ -22,23 +25,75 @@ def _table(alphabet: str) -> bytes:
     return bytes(ord(alphabet[i % len(alphabet)]) for i in range(256))
 
 
+# The generator's state is kept every this many 32-bit words drawn (getstate costs about
+# 15 us), so that draws can be given back (Ids.give_back) by replaying at most this many.
+_SNAPSHOT_WORDS = 256
+
+
+class Drawn:
+    """The draws of one :meth:`Ids.drawing` block: words ``start`` up to ``end``."""
+
+    __slots__ = ("start", "end")
+
+    def __init__(self, start: int) -> None:
+        self.start = start
+        self.end = start
+
+
 class Ids:
     def __init__(self, seed: int | None, namespace: str) -> None:
         self._random = random.Random()
+        # Draws are counted in the generator's 32-bit words; the block of drawing() holds it.
+        self._lock = threading.RLock()
         self.reseed(seed, namespace)
 
     def reseed(self, seed: int | None, namespace: str) -> None:
-        if seed is None:
-            self._random.seed(os.urandom(16))
-        else:
-            # A str seed is hashed with SHA-512 by random.seed: stable across runs and platforms.
-            self._random.seed(f"{seed}:{namespace}")
+        with self._lock:
+            if seed is None:
+                self._random.seed(os.urandom(16))
+            else:
+                # A str seed is hashed with SHA-512 by random.seed: stable across runs and
+                # platforms.
+                self._random.seed(f"{seed}:{namespace}")
+            self._words = 0
+            # (words drawn, state) now and at the snapshot before (give_back's starting points).
+            self._snapshots = [(0, self._random.getstate())] * 2
 
     def chars(self, alphabet: str, length: int) -> str:
         # Random bytes mapped onto the alphabet in C: a 500-device batch draws 10,000 secret
         # characters, which random.choices' Python loop makes cost milliseconds. (A byte
         # modulo the alphabet's size favours a few characters very slightly: harmless here.)
-        return self._random.randbytes(length).translate(_table(alphabet)).decode("ascii")
+        with self._lock:
+            if self._words - self._snapshots[-1][0] >= _SNAPSHOT_WORDS:
+                self._snapshots = [self._snapshots[-1], (self._words, self._random.getstate())]
+            raw = self._random.randbytes(length)
+            # randbytes draws whole words, the last one cut (the same on every Python).
+            self._words += (length + 3) // 4
+        return raw.translate(_table(alphabet)).decode("ascii")
+
+    @contextmanager
+    def drawing(self) -> Iterator[Drawn]:
+        """Draws made in the block, with no other thread's in between, so that a request that
+        finds it cannot use them gives them back (:meth:`give_back`)."""
+        with self._lock:
+            drawn = Drawn(self._words)
+            yield drawn
+            drawn.end = self._words
+
+    def give_back(self, drawn: Drawn) -> None:
+        """Undo the draws of a :meth:`drawing` block, as if it had drawn nothing: the next
+        draws are the ones it made. Only while they are the last ones drawn (else another
+        request has used what followed them, and they stay drawn)."""
+        with self._lock:
+            if self._words != drawn.end or drawn.end == drawn.start:
+                return
+            for words, state in reversed(self._snapshots):
+                if words <= drawn.start:
+                    self._random.setstate(state)
+                    if drawn.start > words:
+                        self._random.getrandbits(32 * (drawn.start - words))
+                    self._words = drawn.start
+                    return
 
     def alnum(self, length: int) -> str:
         return self.chars(_ALNUM, length)

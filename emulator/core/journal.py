@@ -451,17 +451,54 @@ class SqlJournal:
 
 
 def dump_entry(entry: Entry) -> str:
-    data = entry.fields()
-    del data["id"]
-    if entry.response is not None:
-        # Bytes round-trip through latin-1 exactly; json escapes what a text column refuses.
-        data["response"] = entry.response.decode("latin-1")
-    return json.dumps(data, separators=(",", ":"))
+    """An entry as the JSON text of the shared journal's ``entry`` column (:func:`entry_data`)."""
+    return json.dumps(entry_data(entry), separators=(",", ":"))
+
+
+def entry_data(entry: Entry) -> dict[str, Any]:
+    """What the shared journal keeps of an entry, as JSON values. A request's parts
+    not read yet are kept as they came, and decoded and masked when read back (:func:`_load`),
+    as :class:`MemoryJournal` keeps them: recording, on every request, costs the less. Bytes
+    round-trip through latin-1 exactly; json escapes what a text column refuses."""
+    data: dict[str, Any] = {
+        "at": entry.at, "namespace": entry.namespace, "operation": entry.operation,
+        "method": entry.method, "path": entry.path, "status": entry.status,
+        "vendor_code": entry.vendor_code, "duration_ms": entry.duration_ms,
+        "injected": entry.injected, "fault_id": entry.fault_id,
+        "faulted_devices": entry.faulted_devices, "headers_truncated": entry.headers_truncated,
+        "response": None if entry.response is None else entry.response.decode("latin-1"),
+    }  # fmt: skip
+    if entry._query is None:
+        data["raw_query"] = (entry._raw_query or b"").decode("latin-1")
+    else:
+        data["query"] = entry._query
+    if entry._headers is None:
+        data["raw_headers"] = [
+            (k.decode("latin-1"), v.decode("latin-1")) for k, v in entry._raw_headers
+        ]
+    else:
+        data["headers"] = entry._headers
+    # The raw body first: a reader masking it meanwhile sets the masked one, then drops it.
+    raw_body, body = entry._raw_body, entry._body
+    if body is None:
+        data["raw_body"] = (raw_body or b"").decode("latin-1")
+    else:
+        data["body"], data["body_truncated"] = body
+    return data
 
 
 def _load(entry_id: int, text: str) -> Entry:
     data = json.loads(text)
     response = data.pop("response")
+    # Entries of an older emulator hold their parts masked already (query, headers, body).
+    if "raw_query" in data:
+        data["raw_query"] = data["raw_query"].encode("latin-1")
+    if "raw_headers" in data:
+        data["raw_headers"] = [
+            (k.encode("latin-1"), v.encode("latin-1")) for k, v in data["raw_headers"]
+        ]
+    if "raw_body" in data:
+        data["raw_body"] = data["raw_body"].encode("latin-1")
     return Entry(
         id=int(entry_id),
         response=None if response is None else response.encode("latin-1"),

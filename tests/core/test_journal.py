@@ -13,6 +13,7 @@ from emulator.app import build_emulator
 from emulator.config import Settings
 from emulator.core import journal
 from emulator.core.journal import Entry, Journal, SqlJournal
+from emulator.core.registry import shared_journal
 
 
 def entry(id: int, namespace: str = "ns", operation: str = "op") -> Entry:
@@ -168,6 +169,50 @@ def test_an_entry_recorded_as_it_came_reads_masked_like_one_recorded_masked() ->
         body_truncated=truncated,
     )  # fmt: skip
     assert raw.to_json() == eager.to_json()
+
+
+CREDENTIALS = (
+    b"action=create&orgId=o1&accessToken=secret-value",
+    {"authorization": "Bearer abc", "x-trace": "1"},
+    json.dumps(
+        {"productKey": "P", "nested": {"password": "hunter2"}, "name": "\u00e9t\u00e9"}
+    ).encode(),
+)
+
+
+def test_every_store_reads_an_entry_recorded_as_it_came_masked(
+    new_journal: Callable[[int], Journal],
+) -> None:
+    book = new_journal(10)
+    book.append(raw_entry(*CREDENTIALS))
+    read_before = raw_entry(*CREDENTIALS)
+    assert read_before.body is not None  # read (masked) before it was stored
+    book.append(read_before)
+
+    for found in book.query():
+        assert found.headers == {"authorization": "***", "x-trace": "1"}
+        assert found.query == {"action": "create", "orgId": "o1", "accessToken": "***"}
+        assert json.loads(found.body or "") == {
+            "productKey": "P", "nested": {"password": "***"}, "name": "\u00e9t\u00e9"
+        }  # fmt: skip
+        assert found.to_json() | {"id": 1} == raw_entry(*CREDENTIALS).to_json()
+
+
+def test_the_database_store_reads_the_masked_entries_an_older_emulator_wrote(
+    tmp_path: Path,
+) -> None:
+    emulator = build_emulator(Settings(db=str(tmp_path / "emulator.db"), mqtt=False))
+    older = raw_entry(*CREDENTIALS).fields()  # what it stored: every part masked
+    del older["id"]
+    with emulator.engine.begin() as conn:
+        conn.execute(
+            shared_journal.insert(), {"ns": "ns", "operation": "op", "entry": json.dumps(older)}
+        )
+    try:
+        (found,) = Journal(10, store=SqlJournal(10, emulator.engine)).query()
+        assert found.to_json() | {"id": 1} == raw_entry(*CREDENTIALS).to_json()
+    finally:
+        emulator.dispose()
 
 
 def test_a_long_body_recorded_as_it_came_is_masked_and_cut_at_once() -> None:

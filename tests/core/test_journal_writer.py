@@ -86,6 +86,25 @@ def test_the_table_is_trimmed_to_the_journals_size_as_batches_are_written(side: 
     store.close()
 
 
+def test_a_request_written_as_it_came_reads_masked_from_another_process(side: Engine) -> None:
+    book, store = batched(100, side)
+    book.append(
+        Entry(
+            id=0, at=1, namespace="ns", operation="enos.connect.create_device", method="POST",
+            path="/p", status=200, vendor_code=0, duration_ms=1.0,
+            raw_query=b"orgId=o1&accessToken=t0k", raw_headers=[(b"apim-accesstoken", b"t0k")],
+            raw_body=b'{"productKey":"P","secret":"s3cr3t"}', response=b'{"deviceSecret":"x"}',
+        )
+    )  # fmt: skip
+    store.close()
+    # Another process's journal, reading the table.
+    (found,) = Journal(100, store=SqlJournal(100, side)).query()
+    assert found.query == {"orgId": "o1", "accessToken": "***"}
+    assert found.headers == {"apim-accesstoken": "***"}
+    assert found.body_value() == {"productKey": "P", "secret": "***"}
+    assert found.response_value() == {"deviceSecret": "***"}
+
+
 def test_an_append_does_not_wait_for_the_database_and_a_lost_batch_is_logged(
     side: Engine, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -115,6 +115,25 @@ class TestCreateDevice:
         body = create(client, create_body(productKey="SmallQuota"), **query)
         assert body["msg"] == "Exceed max device size"
 
+    @pytest.mark.parametrize(
+        ("body", "query"),
+        [
+            pytest.param(create_body(productKey="NoSuchProduct"), {}, id="product-unknown"),
+            pytest.param(create_body(), {"orgId": "oNoSuchOrg"}, id="org-unknown"),
+        ],
+    )
+    def test_create_device_in_unknown_org_or_product_draws_no_seeded_ids(
+        self, client: Client, body: dict[str, Any], query: dict[str, str]
+    ) -> None:
+        # Like a create refused for its body, it draws only its answer's requestId: the next
+        # device gets the keys it would have got (the seed makes them comparable).
+        def next_device_after(refused: dict[str, Any], **refused_query: str) -> dict[str, Any]:
+            client.post("/_emulator/reset").raise_for_status()
+            assert create(client, refused, **refused_query)["code"] == 99400
+            return dict(create(client, create_body())["data"])
+
+        assert next_device_after(body, **query) == next_device_after(create_body(timezone=None))
+
     def test_create_device_makes_the_device_visible_in_the_control_plane(
         self, client: Client
     ) -> None:

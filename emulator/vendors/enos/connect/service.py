@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, select, update
+from sqlalchemy import Connection, and_, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from emulator.core import registry
 from emulator.core.context import Ctx
 from emulator.core.errors import VendorError
-from emulator.core.sql import HotSql, const, dumps, insert_of, loads, param
+from emulator.core.sql import HotSql, const, dumps, loads, param
 from emulator.vendors.enos import ids as enos_ids
 from emulator.vendors.enos import tables
 from emulator.vendors.enos.connect.errors import ConnectError
@@ -36,39 +36,51 @@ ORG_EXISTS = HotSql(
 _THE_PRODUCT = (
     _P.c.namespace == param("ns"), _P.c.vendor == const(VENDOR), _P.c.product_key == param("pk")
 )  # fmt: skip
-_PRODUCT = HotSql(
-    select(_P.c.product_key, _P.c.attrs).where(*_THE_PRODUCT, _P.c.org_id == param("org"))
-)
-# Both checks of a create in one statement: the org (no row), then its product (NULLs).
+# Why a create inserted nothing: no org (no row), or no such product in it (NULLs).
 _org, _product = _O.alias("o"), _P.alias("p")
+_org_product = and_(
+    _product.c.namespace == _org.c.namespace, _product.c.vendor == const(VENDOR),
+    _product.c.product_key == param("pk"), _product.c.org_id == _org.c.org_id,
+)  # fmt: skip
 _ORG_AND_PRODUCT = HotSql(
     select(_org.c.org_id, _product.c.product_key, _product.c.attrs)
-    .select_from(
-        _org.outerjoin(
-            _product,
-            and_(
-                _product.c.namespace == _org.c.namespace, _product.c.vendor == const(VENDOR),
-                _product.c.product_key == param("pk"), _product.c.org_id == _org.c.org_id,
-            ),
-        )
-    )
+    .select_from(_org.outerjoin(_product, _org_product))
     .where(_org.c.namespace == param("ns"), _org.c.org_id == param("org"))
-)  # fmt: skip
-# Takes one place of the product's quota, atomically: no row updated means the quota is full.
-_TAKE_QUOTA = HotSql(
-    update(_P)
-    .values(quota_used=_P.c.quota_used + const(1))
-    .where(*_THE_PRODUCT, _P.c.quota_used < param("quota"))
 )
 _GIVE_BACK_QUOTA = HotSql(
     update(_P).values(quota_used=_P.c.quota_used - const(1)).where(*_THE_PRODUCT)
 )
-_INSERT_DEVICE = HotSql(
-    insert_of(_D, (
-        "namespace", "vendor", "product_key", "device_key", "org_id", "asset_id", "name",
-        "secret", "online", "attrs", "created_at", "updated_at",
-    ))
+# A create: the device is inserted only where its org and the org's product exist (nothing
+# inserted: _ORG_AND_PRODUCT says which is missing), then a place of the product's quota is
+# taken, checked against the quota in its attrs by insert_device. The insert comes first: an
+# existing deviceKey answers 11702 even in a full product.
+_NEW_DEVICE = (
+    "device_key", "asset_id", "name", "secret", "online", "attrs", "created_at", "updated_at",
 )  # fmt: skip
+_insert_device = insert(_D).from_select(
+    ["namespace", "vendor", "product_key", "org_id", *_NEW_DEVICE],
+    select(
+        _org.c.namespace, _product.c.vendor, _product.c.product_key, _org.c.org_id,
+        *(param(name) for name in _NEW_DEVICE),
+    )
+    .select_from(_org.join(_product, _org_product))
+    .where(_org.c.namespace == param("ns"), _org.c.org_id == param("org")),
+)  # fmt: skip
+_TAKE_QUOTA = update(_P).values(quota_used=_P.c.quota_used + const(1))
+_QUOTA = (_P.c.quota_used, _P.c.attrs)
+_INSERTED = _insert_device.returning(_D.c.product_key).cte("inserted")
+# PostgreSQL: both in one statement (a round trip and a statement fewer a create).
+_CREATE = HotSql(
+    _TAKE_QUOTA.where(
+        _P.c.namespace == param("ns"), _P.c.vendor == const(VENDOR),
+        _P.c.product_key == _INSERTED.c.product_key,
+    )
+    .returning(*_QUOTA)
+    .add_cte(_INSERTED)
+)  # fmt: skip
+# SQLite (no insert in a WITH): the same in two.
+_INSERT_DEVICE = HotSql(_insert_device)
+_TAKE_QUOTA_OF = HotSql(_TAKE_QUOTA.where(*_THE_PRODUCT).returning(*_QUOTA))
 
 
 def invalid(field: str, detail: str) -> VendorError:
@@ -92,34 +104,16 @@ def require_org(conn: Connection, ctx: Ctx, org_id: str | None) -> str:
     return org_id
 
 
-def _product_attrs(
-    product: tuple[Any, ...] | None, org_id: str, product_key: str
-) -> dict[str, Any]:
-    """The attrs of a product row ``(product_key, attrs)``, or 99400 when there is none."""
-    if product is None or product[0] is None:
-        raise invalid(
-            "productKey", f"product {product_key} does not exist in organization {org_id}"
-        )
-    attrs: dict[str, Any] = loads(product[1]) or {}
-    return attrs
-
-
 def create_device(ctx: Ctx, *, org_id: str | None, request: DeviceCreateRequest) -> dict[str, Any]:
     """Create Device: the DeviceCreateResult of the doc."""
     org_id = _require_org_id(org_id)
-    product_key = request.product_key
     with ctx.begin() as conn:
-        params = {"ns": ctx.namespace, "org": org_id, "pk": product_key}
-        found = _ORG_AND_PRODUCT.first(conn, params)
-        if found is None:
-            raise _no_org(org_id)
         row = insert_device(
-            conn, ctx, org_id=org_id, product_key=product_key,
+            conn, ctx, org_id=org_id, product_key=request.product_key,
             device_key=request.device_key, timezone=request.timezone,
             device_name=request.device_name.model_dump(by_alias=True),
             device_attributes=request.device_attributes, device_tags=request.device_tags,
             device_desc=request.device_desc,
-            product_attrs=_product_attrs(found[1:], org_id, product_key),
         )  # fmt: skip
     return {
         "productKey": row["product_key"],
@@ -134,27 +128,29 @@ def insert_device(
     conn: Connection, ctx: Ctx, *, org_id: str, product_key: str, device_key: str | None,
     timezone: str, device_name: dict[str, Any], device_attributes: dict[str, Any] | None = None,
     device_tags: dict[str, str] | None = None, device_desc: str | None = None,
-    product_attrs: dict[str, Any] | None = None,
 ) -> dict[str, Any]:  # fmt: skip
-    """Insert one device row of a known org: also how DPS allocation provisions a device.
+    """Insert one device row of an org's product: also how DPS allocation provisions a device.
 
-    The unique key of the registry is the duplicate check (11702), so a create costs one
-    lookup, one insert and one quota update. A generated key that collides (never seen with
-    a 10-character key) is the platform's own 11714, "Generate deviceKey failed".
+    The org and product checks, the insert and the quota are one statement on PostgreSQL,
+    two on SQLite (_CREATE). The unique key of the registry is the duplicate check (11702). A
+    generated key that collides (never seen with a 10-character key) is the platform's own
+    11714, "Generate deviceKey failed". An unknown org or product (99400) draws no ids: those
+    drawn for the insert are given back.
     """
-    if product_attrs is None:  # not looked up by the caller
-        product = _PRODUCT.first(conn, {"ns": ctx.namespace, "pk": product_key, "org": org_id})
-        product_attrs = _product_attrs(product, org_id, product_key)
     ids, now = ctx.ids, ctx.now_ms()
+    with ids.drawing() as drawn:
+        key = device_key if device_key is not None else enos_ids.device_key(ids)
+        asset_id = enos_ids.asset_id(ids)
+        secret = ids.device_secret()
     row = {
         "namespace": ctx.namespace,
         "vendor": VENDOR,
         "product_key": product_key,
-        "device_key": device_key if device_key is not None else enos_ids.device_key(ids),
+        "device_key": key,
         "org_id": org_id,
-        "asset_id": enos_ids.asset_id(ids),
+        "asset_id": asset_id,
         "name": str(device_name.get("defaultValue", "")),
-        "secret": ids.device_secret(),
+        "secret": secret,
         "online": False,
         "attrs": {
             "timezone": timezone,
@@ -166,18 +162,39 @@ def insert_device(
         "created_at": now,
         "updated_at": now,
     }
+    params = {**row, "ns": ctx.namespace, "org": org_id, "pk": product_key}
+    params["attrs"] = dumps(row["attrs"])
     try:
-        _INSERT_DEVICE.execute(conn, {**row, "attrs": dumps(row["attrs"])})
+        taken = _insert_and_take_quota(conn, params)
     except IntegrityError:
         if device_key is None:
             raise VendorError(ConnectError.DEVICE_KEY_GENERATION_FAILED) from None
         raise VendorError(ConnectError.DEVICE_KEY_EXISTS) from None
-    # After the insert, so an existing deviceKey answers 11702 even in a full product; the
-    # caller's transaction rolls the insert back when the quota is full.
-    quota = int(product_attrs.get("deviceQuota", 10_000))
-    if _TAKE_QUOTA.rowcount(conn, {"ns": ctx.namespace, "pk": product_key, "quota": quota}) == 0:
+    if taken is None:
+        ids.give_back(drawn)
+        if _ORG_AND_PRODUCT.first(conn, params) is None:
+            raise _no_org(org_id)
+        raise invalid(
+            "productKey", f"product {product_key} does not exist in organization {org_id}"
+        )
+    # The place is taken whatever the quota; a full product's transaction is rolled back.
+    quota_used, attrs = taken
+    quota = int((loads(attrs) or {}).get("deviceQuota", 10_000))
+    if quota_used > quota:
         raise VendorError(ConnectError.DEVICE_QUOTA_EXCEEDED)
     return row
+
+
+def _insert_and_take_quota(conn: Connection, params: dict[str, Any]) -> tuple[Any, ...] | None:
+    """The new device inserted and a place of its product taken: the product's places taken
+    now and its attrs, or None when the org or the product does not exist."""
+    if conn.dialect.name == "postgresql":
+        return _CREATE.first(conn, params)
+    if _INSERT_DEVICE.rowcount(conn, params) == 0:
+        return None
+    # All of it read: a SQLite statement not read to its end stays open.
+    taken = _TAKE_QUOTA_OF.all(conn, params)
+    return (taken[0].quota_used, taken[0].attrs) if taken else None
 
 
 def _select_device(
