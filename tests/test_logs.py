@@ -16,9 +16,11 @@ from uvicorn.logging import AccessFormatter as UvicornAccessFormatter
 
 from emulator.core.logs import (
     AccessFormatter,
+    AccessLog,
     BufferedStreamHandler,
     JsonFormatter,
     LogSettings,
+    MaskQuery,
     log_config,
 )
 from emulator.testing import free_port
@@ -160,3 +162,64 @@ def test_flush_writes_what_is_pending_at_once() -> None:
         handler.flush()
 
     assert stream.writes == ['127.0.0.1:50000 - "POST /x?y=1 HTTP/1.1" 200\n']
+
+
+ACCESS_MESSAGE = '%s - "%s %s HTTP/%s" %d'
+
+
+def access_logger(name: str, formatter: logging.Formatter, *filters: logging.Filter) -> tuple[
+    logging.Logger, RecordingStream, BufferedStreamHandler
+]:  # fmt: skip
+    """A logger set up as log_config sets up uvicorn's access logger, writing to a stream."""
+    stream = RecordingStream()
+    handler = BufferedStreamHandler(stream)  # type: ignore[arg-type]
+    handler.setFormatter(formatter)
+    for one in filters:
+        handler.addFilter(one)
+    logger = logging.getLogger(name)
+    logger.handlers = [handler]
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+    return logger, stream, handler
+
+
+@pytest.mark.parametrize(
+    "path", ["/x", "/x?y=1", "/v2/quecauth/accessKeyAuthrize/accessKeyLogin?password=pw&u=1"]
+)
+@pytest.mark.parametrize("status", [200, 404, 599])
+def test_access_lines_without_a_record_are_the_records_lines(path: str, status: int) -> None:
+    fmt = log_config()["formatters"]["access"]["fmt"]
+    args = ("127.0.0.1:50000", "POST", path, "1.1", status)
+    lines = []
+    for how in ("record", "line"):
+        logger, stream, handler = access_logger(
+            f"test.access.{how}", AccessFormatter(fmt), MaskQuery()
+        )
+        if how == "record":
+            logger.info(ACCESS_MESSAGE, *args)
+        else:
+            AccessLog(logger).info(ACCESS_MESSAGE, *args)
+        handler.flush()
+        lines.append(stream.writes)
+
+    assert lines[0] == lines[1]
+    assert "pw" not in "".join(lines[1])
+
+
+def test_an_access_logger_set_up_otherwise_gets_the_record() -> None:
+    logger, stream, handler = access_logger("test.access.json", JsonFormatter())
+
+    AccessLog(logger).info(ACCESS_MESSAGE, "127.0.0.1:50000", "GET", "/x", "1.1", 200)
+    handler.flush()
+
+    assert json.loads(stream.writes[0])["message"] == '127.0.0.1:50000 - "GET /x HTTP/1.1" 200'
+
+
+def test_an_access_logger_above_info_writes_nothing() -> None:
+    logger, stream, handler = access_logger("test.access.quiet", AccessFormatter())
+    logger.setLevel(logging.WARNING)
+
+    AccessLog(logger).info(ACCESS_MESSAGE, "127.0.0.1:50000", "GET", "/x", "1.1", 200)
+    handler.flush()
+
+    assert stream.writes == []

@@ -105,18 +105,29 @@ class BufferedStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
     def emit(self, record: logging.LogRecord) -> None:
         # logging.Handler.handle holds self.lock around this call.
         try:
-            self._pending.append(self.format(record) + self.terminator)
-            if len(self._pending) >= MAX_PENDING_LINES:
-                self._write_pending()
-            elif not self._wake.is_set():
-                if self._writer is None:
-                    self._writer = threading.Thread(
-                        target=self._write_soon, name="access-log", daemon=True
-                    )
-                    self._writer.start()
-                self._wake.set()
+            self._add(self.format(record))
         except Exception:
             self.handleError(record)
+
+    def add_line(self, line: str) -> None:
+        """A line formatted already (:class:`AccessLog`), pending like an emitted record's."""
+        self.acquire()
+        try:
+            self._add(line)
+        finally:
+            self.release()
+
+    def _add(self, line: str) -> None:
+        self._pending.append(line + self.terminator)
+        if len(self._pending) >= MAX_PENDING_LINES:
+            self._write_pending()
+        elif not self._wake.is_set():
+            if self._writer is None:
+                self._writer = threading.Thread(
+                    target=self._write_soon, name="access-log", daemon=True
+                )
+                self._writer.start()
+            self._wake.set()
 
     def _write_soon(self) -> None:
         while True:
@@ -164,9 +175,59 @@ class AccessFormatter(UvicornAccessFormatter):
         if self.use_colors or not isinstance(args, tuple) or len(args) != 5:
             return super().formatMessage(record)
         client, method, path, version, status = args
-        status_line = _STATUS_LINES.get(status) or f"{status} "  # type: ignore[call-overload]
         prefix = f"{record.levelname}:".ljust(9)
-        return f'{prefix} {client} - "{method} {path} HTTP/{version}" {status_line}'
+        return access_line(prefix, client, method, path, version, status)
+
+
+def access_line(prefix: str, client: object, method: object, path: object, version: object,
+                status: object) -> str:  # fmt: skip
+    status_line = _STATUS_LINES.get(status) or f"{status} "  # type: ignore[call-overload]
+    return f'{prefix} {client} - "{method} {path} HTTP/{version}" {status_line}'
+
+
+_INFO_PREFIX = "INFO:".ljust(9)
+
+
+class AccessLog(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """What uvicorn's access logging calls, ``.info(msg, client, method, path, version,
+    status)`` once a request, in place of the ``uvicorn.access`` logger (emulator/server.py).
+
+    When that logger is configured as :func:`log_config` configures it in text (its one handler
+    a :class:`BufferedStreamHandler` with an uncoloured :class:`AccessFormatter`, filtered by
+    :class:`MaskQuery` or not at all), the line is built here and handed to the handler, the
+    same line the record would have become, without the record: the logging machinery around
+    a record (the caller's frame looked up, the record made, filtered and formatted) cost
+    several times the line itself. Configured any other way, the logger gets the call.
+    """
+
+    def __init__(self, logger: logging.Logger) -> None:
+        super().__init__(logger)
+
+    def info(self, msg: object, *args: object, **kwargs: Any) -> None:
+        logger = self.logger
+        handlers = logger.handlers
+        if len(args) == 5 and len(handlers) == 1 and not kwargs and not logger.propagate:
+            handler = handlers[0]
+            formatter = handler.formatter
+            if (
+                type(handler) is BufferedStreamHandler
+                and type(formatter) is AccessFormatter
+                and not formatter.use_colors
+                and handler.level <= logging.INFO
+                and not logger.filters
+                and logger.isEnabledFor(logging.INFO)
+            ):
+                filters = handler.filters
+                client, method, path, version, status = args
+                if filters:
+                    if len(filters) != 1 or type(filters[0]) is not MaskQuery:
+                        logger.info(msg, *args)
+                        return
+                    if isinstance(path, str) and "?" in path:
+                        path = mask_query_string(path)
+                handler.add_line(access_line(_INFO_PREFIX, client, method, path, version, status))
+                return
+        logger.info(msg, *args, **kwargs)
 
 
 def mask_query_string(path: str) -> str:
