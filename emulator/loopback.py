@@ -33,6 +33,7 @@ import httpx
 MAX_HEAD_BYTES = 64 * 1024
 _READ_SIZE = 64 * 1024
 _NO_BODY_STATUS = {204, 304}
+_HAS_POLL = hasattr(select, "poll")
 
 
 class _Connection:
@@ -48,10 +49,13 @@ class _Connection:
     def alive(self) -> bool:
         """An idle connection the server has not closed: nothing is readable on it (an idle
         connection that is readable has reached its end, or holds bytes no request asked)."""
-        poll = select.poll()
         try:
-            poll.register(self.sock, select.POLLIN)
-            return not poll.poll(0)
+            if _HAS_POLL:
+                poll = select.poll()
+                poll.register(self.sock, select.POLLIN)
+                return not poll.poll(0)
+            readable, _, _ = select.select([self.sock], [], [], 0)  # Windows has no poll()
+            return not readable
         except (OSError, ValueError):
             return False
 
