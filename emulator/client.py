@@ -29,6 +29,8 @@ from typing import Any
 
 import httpx
 
+from emulator.loopback import LoopbackTransport
+
 __all__ = ["DeviceHandle", "EmulatorClient", "EmulatorClock", "EmulatorError", "VerificationError"]
 
 ADMIN_TOKEN_HEADER = "X-Emulator-Admin-Token"
@@ -42,8 +44,11 @@ def _default_ssl_context() -> ssl.SSLContext:
     return httpx.create_ssl_context()
 
 
-class _SharedTransport(httpx.HTTPTransport):
+class _SharedTransport(LoopbackTransport):
     """A transport that outlives the clients using it: closing a client leaves it open."""
+
+    def __init__(self) -> None:
+        super().__init__(fallback=lambda: httpx.HTTPTransport(verify=_default_ssl_context()))
 
     def close(self) -> None:
         pass
@@ -53,11 +58,11 @@ class _SharedTransport(httpx.HTTPTransport):
 
 
 @contextmanager
-def shared_transport() -> Iterator[httpx.HTTPTransport]:
+def shared_transport() -> Iterator[httpx.BaseTransport]:
     """A connection pool to share between :class:`EmulatorClient` instances (``transport=``):
     each client then reuses the open connections of the ones before it. Closed when the
-    block ends."""
-    transport = _SharedTransport(verify=_default_ssl_context())
+    block ends. Plain HTTP goes through the lean transport of :mod:`emulator.loopback`."""
+    transport = _SharedTransport()
     try:
         yield transport
     finally:
@@ -95,7 +100,8 @@ class EmulatorClient(httpx.Client):
     ) -> None:
         if not {"verify", "cert", "transport"} & kwargs.keys():
             kwargs["verify"] = _default_ssl_context()
-        super().__init__(base_url=url.rstrip("/"), timeout=timeout, **kwargs)
+        # With its trailing slash already, httpx parses the URL once rather than twice.
+        super().__init__(base_url=url.rstrip("/") + "/", timeout=timeout, **kwargs)
         self.url = url.rstrip("/")
         self.admin_headers = {ADMIN_TOKEN_HEADER: admin_token} if admin_token else {}
         self.clock = EmulatorClock(self)

@@ -79,9 +79,9 @@ class _Servers:
         self._stack = ExitStack()
         self._urls: dict[str, str] = {}
         self._emulators: dict[str, Emulator] = {}  # by URL: the servers started here
-        self._transport: httpx.HTTPTransport | None = None
+        self._transport: httpx.BaseTransport | None = None
 
-    def transport(self) -> httpx.HTTPTransport:
+    def transport(self) -> httpx.BaseTransport:
         """One connection pool for every test's client: a test then reuses an open
         connection rather than connecting anew (closed at the end of the session)."""
         if self._transport is None:

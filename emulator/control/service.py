@@ -24,6 +24,7 @@ from emulator.control.schemas import (
 from emulator.core import fixtures, journal, namespaces, registry, snapshot
 from emulator.core.context import Ctx, Emulator
 from emulator.core.faults import FaultSpecError
+from emulator.core.layering import parse_yaml
 from emulator.core.operations import OPERATIONS
 
 
@@ -350,7 +351,7 @@ def parse_fixture_text(raw: bytes, content_type: str, source: str) -> Any:
         text = raw.decode("utf-8")
         if "json" in content_type:
             return json.loads(text) if text.strip() else None
-        return yaml.safe_load(text)
+        return parse_yaml(text)
     # RecursionError: a document nested thousands of levels deep.
     except (UnicodeDecodeError, ValueError, RecursionError, yaml.YAMLError) as exc:
         raise ControlError(400, f"{source}: not valid JSON or YAML: {exc}") from None
