@@ -26,7 +26,7 @@ from emulator.control.errors import ControlError, error_body
 from emulator.control.guard import ControlPlaneGuard
 from emulator.control.routes import router as control_router
 from emulator.core import conformance, metrics, namespaces
-from emulator.core.asgi import ErrorBoundary, HotRoutes, NamespaceMiddleware
+from emulator.core.asgi import HotRoutes, NamespaceMiddleware
 from emulator.core.clock import Clock, SharedClock
 from emulator.core.context import Emulator
 from emulator.core.db import is_postgresql, make_eager_engine, make_side_engine
@@ -101,8 +101,8 @@ class EmulatorApp(FastAPI):
     hot_routes: HotRoutes | None = None  # built with the stack, at the first request
 
     def build_middleware_stack(self) -> ASGIApp:
-        self.hot_routes = HotRoutes(super().build_middleware_stack())
-        return NamespaceMiddleware(ErrorBoundary(self.hot_routes, unexpected_error))
+        self.hot_routes = HotRoutes(super().build_middleware_stack(), unexpected_error)
+        return NamespaceMiddleware(self.hot_routes)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -3,10 +3,12 @@ hot vendor routes without the middleware and routing layers between."""
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from collections.abc import Awaitable, Callable
 
+from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -102,11 +104,13 @@ class ErrorBoundary:
             started, complete = progress
             if started and not complete:
                 raise
-            logger.error(
-                "unhandled error on %s %s", scope.get("method"), scope.get("path"), exc_info=exc
-            )
+            _log_unhandled(scope, exc)
             if not started:
                 await self.answer(Request(scope, receive), exc)(scope, receive, send)
+
+
+def _log_unhandled(scope: Scope, exc: Exception) -> None:
+    logger.error("unhandled error on %s %s", scope.get("method"), scope.get("path"), exc_info=exc)
 
 
 class HotRoutes:
@@ -123,10 +127,15 @@ class HotRoutes:
     the method and the path, so the answer is the one the router would give. Only routes
     with no path parameters offer themselves, so the table holds at most one entry per
     route and method.
+
+    The error boundary of the other requests (:class:`ErrorBoundary`, ``app``) is kept here
+    without its wrapping of every message sent: an exception of the handler gets ``answer``'s
+    answer, logged the same way, and the answer it returns is sent whole by Starlette.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+    def __init__(self, app: ASGIApp, answer: ErrorAnswer) -> None:
+        self.app = ErrorBoundary(app, answer)
+        self.answer = answer
         self.table: dict[tuple[str, str], DirectHandler] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -136,7 +145,15 @@ class HotRoutes:
         key = (scope["method"], scope["path"])
         handler = self.table.get(key)
         if handler is not None:
-            response = await handler(Request(scope, receive, send))
+            request = Request(scope, receive, send)
+            # Parsed once for every request that sends the same query (Starlette's
+            # QueryParams is immutable); the request would parse it at first use.
+            request._query_params = _query_params(scope["query_string"])
+            try:
+                response = await handler(request)
+            except Exception as exc:
+                _log_unhandled(scope, exc)
+                response = self.answer(request, exc)
             await response(scope, receive, send)
             return
         table = self.table
@@ -147,6 +164,11 @@ class HotRoutes:
 
         scope[_OFFER] = learn
         await self.app(scope, receive, send)
+
+
+@functools.lru_cache(maxsize=1024)
+def _query_params(query_string: bytes) -> QueryParams:
+    return QueryParams(query_string)
 
 
 def offer(scope: Scope, handler: DirectHandler) -> None:

@@ -23,7 +23,7 @@ from typing import Any
 
 import orjson
 from sqlalchemy import JSON, BindParameter, Connection, Insert, Table, bindparam, insert, literal
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DataError, DBAPIError
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.types import NullType, TypeDecorator
@@ -168,8 +168,15 @@ class HotSql:
         """Run a statement whose result the caller reads at once (:meth:`first`,
         :meth:`rowcount`, :meth:`one`, :meth:`all`): on PostgreSQL on a cursor its connection
         keeps for these (:func:`_kept_cursor`)."""
-        if conn.dialect.name == "postgresql":
+        if conn.dialect.name != "postgresql":
+            return self.execute(conn, params)
+        try:
             return self._run(conn, params, _kept_cursor(conn))
+        except DataError as exc:
+            if _NUL_REFUSED not in str(exc.orig):
+                raise
+        # A text value holding NUL, refused by the kept cursor's dumper before anything was
+        # sent: run again on a cursor with the connection's own, which replaces it (core/db.py).
         return self.execute(conn, params)
 
     def first(self, conn: Connection, params: Mapping[str, Any]) -> tuple[Any, ...] | None:
@@ -200,15 +207,25 @@ class HotSql:
 # are read at once may reuse its connection's, kept in the pool's record of the connection.
 # Not on SQLite, where a cursor whose SELECT was not read to its end keeps its connection's
 # read snapshot until the cursor runs again.
+# Its text values go through psycopg's own dumper, in C, rather than the connection's, which
+# replaces a NUL (core/db.py) at about three Python calls a value (eight values a create):
+# psycopg refuses a NUL before sending the statement, and the statement runs again on a
+# cursor of the connection's (HotSql._read).
 def _kept_cursor(conn: Connection) -> Any:
     pooled = conn.connection
     cursor = pooled.info.get(_KEPT_CURSOR)
     if cursor is None or cursor.closed:
         cursor = pooled.info[_KEPT_CURSOR] = pooled.cursor()
+        if conn.dialect.driver == "psycopg":
+            from psycopg.types.string import StrDumperUnknown
+
+            cursor.adapters.register_dumper(str, StrDumperUnknown)
     return cursor
 
 
 _KEPT_CURSOR = "emulator_hot_cursor"
+# What psycopg says of a text value holding NUL (a DataError raised before sending).
+_NUL_REFUSED = "cannot contain NUL"
 
 
 def _translated(conn: Connection, sql: str, params: Any, exc: Exception) -> Exception:

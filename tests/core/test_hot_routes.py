@@ -195,6 +195,29 @@ def test_a_failing_fault_book_answers_the_vendors_internal_error_routed_or_direc
     assert "faults: cannot check" in caplog.text
 
 
+def test_an_error_escaping_the_route_answers_the_vendors_internal_error_routed_or_direct(
+    own: OwnEmulator, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    own.create()
+    assert ("POST", DEVICES) in own.table
+
+    def broken(*_args: Any, **_kwargs: Any) -> None:
+        raise RuntimeError("the clock's row is unreachable")
+
+    monkeypatch.setattr(own.app.emulator.clock, "one_read", broken)
+    answers = [
+        own.client.post(devices_url("create"), json=create_body(), headers=HEADERS)
+        for _ in range(2)
+    ]
+    monkeypatch.undo()
+
+    for answer in answers:
+        assert answer.status_code == 200
+        assert (answer.json()["code"], answer.json()["msg"]) == (99500, "Internal Server Error")
+    assert "unhandled error on POST /connect-service/v2.1/devices" in caplog.text
+    assert own.create()["code"] == 0  # the same client, its connection kept
+
+
 def test_a_hot_endpoint_with_another_parameter_fails_when_its_route_is_built() -> None:
     router = APIRouter(route_class=ConnectRoute)
 

@@ -92,6 +92,14 @@ class TestCreateDevice:
         assert (body["code"], body["msg"]) == (11702, "DeviceKey existed")
         assert body["data"] is None
 
+    def test_create_device_with_a_nul_in_its_key_is_created_once(self, client: Client) -> None:
+        # PostgreSQL text cannot hold NUL: it is stored replaced (core/db.py), the same way
+        # for every statement, so the key is still one device.
+        first = create(client, create_body(deviceKey="nul\x00key"))
+        again = create(client, create_body(deviceKey="nul\x00key"))
+
+        assert (first["code"], again["code"]) == (0, 11702)
+
     def test_create_device_same_key_in_another_product_succeeds(
         self, make_client: ClientFactory
     ) -> None:
