@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from emulator.core import registry
 from emulator.core.context import Ctx
 from emulator.core.errors import VendorError
-from emulator.core.sql import HotSql, const, dumps, loads, param
+from emulator.core.sql import HotSql, const, dumps, insert_of, loads, param
 from emulator.vendors.enos import ids as enos_ids
 from emulator.vendors.enos import tables
 from emulator.vendors.enos.connect.errors import ConnectError
@@ -50,37 +50,44 @@ _ORG_AND_PRODUCT = HotSql(
 _GIVE_BACK_QUOTA = HotSql(
     update(_P).values(quota_used=_P.c.quota_used - const(1)).where(*_THE_PRODUCT)
 )
-# A create: the device is inserted only where its org and the org's product exist (nothing
-# inserted: _ORG_AND_PRODUCT says which is missing), then a place of the product's quota is
-# taken, checked against the quota in its attrs by insert_device. The insert comes first: an
+# A create on PostgreSQL, in one statement (two round trips and two statements fewer): the
+# device is inserted only where its org and the org's product exist (nothing inserted:
+# _ORG_AND_PRODUCT says which is missing), then a place of the product's quota is taken and
+# checked against the quota in its attrs by insert_device. The insert comes first: an
 # existing deviceKey answers 11702 even in a full product.
 _NEW_DEVICE = (
     "device_key", "asset_id", "name", "secret", "online", "attrs", "created_at", "updated_at",
 )  # fmt: skip
-_insert_device = insert(_D).from_select(
-    ["namespace", "vendor", "product_key", "org_id", *_NEW_DEVICE],
-    select(
-        _org.c.namespace, _product.c.vendor, _product.c.product_key, _org.c.org_id,
-        *(param(name) for name in _NEW_DEVICE),
+_INSERTED = (
+    insert(_D)
+    .from_select(
+        ["namespace", "vendor", "product_key", "org_id", *_NEW_DEVICE],
+        select(
+            _org.c.namespace, _product.c.vendor, _product.c.product_key, _org.c.org_id,
+            *(param(name) for name in _NEW_DEVICE),
+        )
+        .select_from(_org.join(_product, _org_product))
+        .where(_org.c.namespace == param("ns"), _org.c.org_id == param("org")),
     )
-    .select_from(_org.join(_product, _org_product))
-    .where(_org.c.namespace == param("ns"), _org.c.org_id == param("org")),
+    .returning(_D.c.product_key)
+    .cte("inserted")
 )  # fmt: skip
 _TAKE_QUOTA = update(_P).values(quota_used=_P.c.quota_used + const(1))
-_QUOTA = (_P.c.quota_used, _P.c.attrs)
-_INSERTED = _insert_device.returning(_D.c.product_key).cte("inserted")
-# PostgreSQL: both in one statement (a round trip and a statement fewer a create).
 _CREATE = HotSql(
     _TAKE_QUOTA.where(
         _P.c.namespace == param("ns"), _P.c.vendor == const(VENDOR),
         _P.c.product_key == _INSERTED.c.product_key,
     )
-    .returning(*_QUOTA)
+    .returning(_P.c.quota_used, _P.c.attrs)
     .add_cte(_INSERTED)
 )  # fmt: skip
-# SQLite (no insert in a WITH): the same in two.
-_INSERT_DEVICE = HotSql(_insert_device)
-_TAKE_QUOTA_OF = HotSql(_TAKE_QUOTA.where(*_THE_PRODUCT).returning(*_QUOTA))
+# On SQLite (no insert in a WITH; a statement there costs microseconds, and the two of the
+# statement above cost more than these three): the checks, the insert, then a place of the
+# quota taken atomically (no row updated: the quota is full).
+_INSERT_DEVICE = HotSql(
+    insert_of(_D, ("namespace", "vendor", "product_key", "org_id", *_NEW_DEVICE))
+)
+_TAKE_A_PLACE = HotSql(_TAKE_QUOTA.where(*_THE_PRODUCT, _P.c.quota_used < param("quota")))
 
 
 def invalid(field: str, detail: str) -> VendorError:
@@ -131,12 +138,20 @@ def insert_device(
 ) -> dict[str, Any]:  # fmt: skip
     """Insert one device row of an org's product: also how DPS allocation provisions a device.
 
-    The org and product checks, the insert and the quota are one statement on PostgreSQL,
-    two on SQLite (_CREATE). The unique key of the registry is the duplicate check (11702). A
-    generated key that collides (never seen with a 10-character key) is the platform's own
-    11714, "Generate deviceKey failed". An unknown org or product (99400) draws no ids: those
-    drawn for the insert are given back.
+    The org and product checks, the insert and the quota are one statement on PostgreSQL
+    (_CREATE), three on SQLite. The unique key of the registry is the duplicate check
+    (11702). A generated key that collides (never seen with a 10-character key) is the
+    platform's own 11714, "Generate deviceKey failed". An unknown org or product (99400)
+    draws no ids (on PostgreSQL those drawn for the statement are given back).
     """
+    params: dict[str, Any] = {"ns": ctx.namespace, "org": org_id, "pk": product_key}
+    on_postgresql = conn.dialect.name == "postgresql"
+    product_attrs = None
+    if not on_postgresql:
+        found = _ORG_AND_PRODUCT.first(conn, params)
+        if found is None or found[1] is None:
+            raise _missing(found, org_id, product_key)
+        product_attrs = found[2]
     ids, now = ctx.ids, ctx.now_ms()
     with ids.drawing() as drawn:
         key = device_key if device_key is not None else enos_ids.device_key(ids)
@@ -162,39 +177,41 @@ def insert_device(
         "created_at": now,
         "updated_at": now,
     }
-    params = {**row, "ns": ctx.namespace, "org": org_id, "pk": product_key}
-    params["attrs"] = dumps(row["attrs"])
+    params.update(row, attrs=dumps(row["attrs"]))
     try:
-        taken = _insert_and_take_quota(conn, params)
+        if on_postgresql:
+            taken = _CREATE.first(conn, params)
+        else:
+            _INSERT_DEVICE.execute(conn, params)
     except IntegrityError:
         if device_key is None:
             raise VendorError(ConnectError.DEVICE_KEY_GENERATION_FAILED) from None
         raise VendorError(ConnectError.DEVICE_KEY_EXISTS) from None
-    if taken is None:
+    # After the insert, so an existing deviceKey answers 11702 even in a full product; the
+    # caller's transaction rolls the insert back when the quota is full.
+    if not on_postgresql:
+        params["quota"] = _quota(product_attrs)
+        full = _TAKE_A_PLACE.rowcount(conn, params) == 0
+    elif taken is None:
         ids.give_back(drawn)
-        if _ORG_AND_PRODUCT.first(conn, params) is None:
-            raise _no_org(org_id)
-        raise invalid(
-            "productKey", f"product {product_key} does not exist in organization {org_id}"
-        )
-    # The place is taken whatever the quota; a full product's transaction is rolled back.
-    quota_used, attrs = taken
-    quota = int((loads(attrs) or {}).get("deviceQuota", 10_000))
-    if quota_used > quota:
+        raise _missing(_ORG_AND_PRODUCT.first(conn, params), org_id, product_key)
+    else:  # the place is taken whatever the quota
+        full = taken[0] > _quota(taken[1])
+    if full:
         raise VendorError(ConnectError.DEVICE_QUOTA_EXCEEDED)
     return row
 
 
-def _insert_and_take_quota(conn: Connection, params: dict[str, Any]) -> tuple[Any, ...] | None:
-    """The new device inserted and a place of its product taken: the product's places taken
-    now and its attrs, or None when the org or the product does not exist."""
-    if conn.dialect.name == "postgresql":
-        return _CREATE.first(conn, params)
-    if _INSERT_DEVICE.rowcount(conn, params) == 0:
-        return None
-    # All of it read: a SQLite statement not read to its end stays open.
-    taken = _TAKE_QUOTA_OF.all(conn, params)
-    return (taken[0].quota_used, taken[0].attrs) if taken else None
+def _missing(found: tuple[Any, ...] | None, org_id: str, product_key: str) -> VendorError:
+    """99400 for a create whose org (``found`` None) or product is missing."""
+    if found is None:
+        return _no_org(org_id)
+    return invalid("productKey", f"product {product_key} does not exist in organization {org_id}")
+
+
+def _quota(attrs: Any) -> int:
+    """The device quota in a product's attrs."""
+    return int((loads(attrs) or {}).get("deviceQuota", 10_000))
 
 
 def _select_device(
