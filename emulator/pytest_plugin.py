@@ -216,12 +216,17 @@ def iot_emulator_mqtt_url(iot_emulator: EmulatorClient) -> Iterator[str]:
         iot_emulator.request("DELETE", f"{iot_emulator.url}/_emulator/mqtt")
 
 
-@pytest.fixture(autouse=True)
-def _iot_emulator_marker(request: pytest.FixtureRequest) -> None:
-    # A test that carries the marker gets its namespace (and the files) even if it only asks
-    # for something else, e.g. an SDK fixture of its own built on iot_emulator_url.
-    if request.node.get_closest_marker(MARKER) is not None:
-        request.getfixturevalue("iot_emulator")
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # A test that carries the marker gets its namespace (and the files) before its other
+    # fixtures, even if it only asks for something else, e.g. an SDK fixture of its own built
+    # on iot_emulator_base_url. Named here, at collection, for the tests that carry it: an
+    # autouse fixture would run for every test of the suite.
+    for item in items:
+        names = getattr(item, "fixturenames", None)
+        if names is None or "iot_emulator" in names:
+            continue
+        if item.get_closest_marker(MARKER) is not None:
+            names.insert(0, "iot_emulator")
 
 
 def _fixture_path(request: pytest.FixtureRequest, name: object) -> Path:
