@@ -8,6 +8,7 @@ emulator alike, so the ratios compare like with like.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import re
 import shutil
@@ -19,6 +20,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+
+# Each run's request numbers start past the last run's: a scenario that makes its keys from
+# the number (createBatch) would otherwise send a run's keys again in the next run against the
+# same server (the measured run after its warm-up), and be answered "already exists".
+_RUN_SPAN = 10_000_000
+_runs = itertools.count(1)
 
 
 @dataclass
@@ -53,18 +60,21 @@ def wrk_available() -> bool:
 
 
 def run(base_url: str, scenario: Scenario, *, seconds: float, connections: int) -> Result:
+    first = next(_runs) * _RUN_SPAN
     if wrk_available():
-        return _run_wrk(base_url, scenario, seconds=seconds, connections=connections)
-    return asyncio.run(_run_python(base_url, scenario, seconds=seconds, connections=connections))
+        return _run_wrk(base_url, scenario, seconds=seconds, connections=connections, first=first)
+    return asyncio.run(
+        _run_python(base_url, scenario, seconds=seconds, connections=connections, first=first)
+    )
 
 
-def _lua(scenario: Scenario) -> str:
+def _lua(scenario: Scenario, first: int = 0) -> str:
     lines = [f'wrk.method = "{scenario.method}"']
     for key, value in scenario.headers.items():
         lines.append(f"wrk.headers[{json.dumps(key)}] = {json.dumps(value)}")
     if scenario.body_lua:
         lines += [
-            "counter = 0",
+            f"counter = {first}",
             "request = function()",
             "  counter = counter + 1",
             f"  {scenario.body_lua}",
@@ -81,9 +91,11 @@ def _ms(text: str) -> float:
     return number * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
 
 
-def _run_wrk(base_url: str, scenario: Scenario, *, seconds: float, connections: int) -> Result:
+def _run_wrk(
+    base_url: str, scenario: Scenario, *, seconds: float, connections: int, first: int = 0
+) -> Result:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(_lua(scenario))
+        script.write(_lua(scenario, first))
     out = subprocess.run(
         ["wrk", "-t1", f"-c{connections}", f"-d{max(1, int(seconds))}s", "--latency",
          "-s", script.name, base_url + scenario.path],
@@ -98,11 +110,11 @@ def _run_wrk(base_url: str, scenario: Scenario, *, seconds: float, connections: 
 
 
 async def _run_python(
-    base_url: str, scenario: Scenario, *, seconds: float, connections: int
+    base_url: str, scenario: Scenario, *, seconds: float, connections: int, first: int = 0
 ) -> Result:
     latencies: list[float] = []
     errors = 0
-    counter = 0
+    counter = first
     deadline = time.perf_counter() + seconds
     limits = httpx.Limits(max_connections=connections)
     async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=30) as client:

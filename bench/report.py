@@ -66,10 +66,12 @@ def evaluate(results: dict[str, Any]) -> list[dict[str, Any]]:
     target("reset of the default state p50 (ms)", round(f["reset"]["p50_ms"], 2), "<= 10 ms",
            f["reset"]["p50_ms"] <= 10)  # fmt: skip
     target("idle RSS (MB)", round(f["idle_rss_mb"], 1), "<= 100 MB", f["idle_rss_mb"] <= 100)
-    full, after = f.get("operations_full", {}), f.get("operations_empty_after", {})
+    full, around = f.get("operations_full", {}), f.get("operations_empty_around", {})
     for name in SCALE_SENSITIVE:
         if name in full and name in ops:
-            empty = [r[name]["requests_per_s"] for r in (ops, after) if name in r]
+            # The empty registry's runs on either side of the full one (older results: the
+            # empty registry's run at the start).
+            empty = [r["requests_per_s"] for r in around.get(name, [ops[name]])]
             ratio = full[name]["requests_per_s"] / (sum(empty) / len(empty))
             target(
                 f"{name}: with {f.get('fill_devices', 1_000_000):,} devices vs empty",
@@ -106,7 +108,11 @@ def raw_table(results: dict[str, Any]) -> str:
             rows.append((f"enos.connect.create_device, {label}", f[key]))
     filled = f.get("fill_devices", 1_000_000)
     rows += [(f"{n} ({filled:,} devices)", r) for n, r in f.get("operations_full", {}).items()]
-    rows += [(f"{n} (empty, after)", r) for n, r in f.get("operations_empty_after", {}).items()]
+    for n, runs in f.get("operations_empty_around", {}).items():
+        rows += [
+            (f"{n} (empty, {when} it)", r)
+            for when, r in zip(("before", "after"), runs, strict=True)
+        ]
     for name, r in rows:
         lines.append(
             f"| {name} | {r.get('connections', '')} | {r['requests_per_s']:.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['errors']} |"
@@ -265,9 +271,9 @@ def write_readme(results: dict[str, Any], path: Path, plot: Path) -> None:
         "`EMULATOR_BENCH_DATABASE_URL`, else `EMULATOR_TEST_DATABASE_URL`, else a local server; skipped\n"
         "and said so when there is none); and what a test using the pytest plugin costs over a plain\n"
         "test (`bench/per_test.py`: 300 generated tests of each kind, three runs each). The\n"
-        "emulator's modules are byte-compiled first, as installing the package does. The registry\n"
-        "of 1,000,000 devices is compared with an empty one measured at the start and again right\n"
-        "after it (the mean of the two).\n\n"
+        "emulator's modules are byte-compiled first, as installing the package does. Each operation\n"
+        "on the registry of 1,000,000 devices runs between two runs of it on an empty registry,\n"
+        "and is compared with their mean.\n\n"
         f"Last run: {m['cpus']} CPUs, {m['platform']}, Python {m['python']}, load by {m['generator']} "
         f"with {m['connections']} connections for {m['seconds']} s per figure.\n\n"
         "## Targets\n\n" + table(results) + "\n\n"

@@ -237,22 +237,14 @@ def run_all(args: argparse.Namespace) -> dict[str, Any]:
             scenarios.fill_registry(db, args.million, FIXTURES)
             figures["fill_s"] = time.perf_counter() - started
             figures["fill_devices"] = args.million
-            emulator = emulator_server(db)
+            full, empty = emulator_server(db), emulator_server(Path(tmp) / "empty-again.db")
             try:
-                figures["operations_full"] = run_operations(
-                    emulator.url, drive, only=scenarios.SCALE_SENSITIVE
+                figures["operations_full"], figures["operations_empty_around"] = scale_runs(
+                    full.url, empty.url, drive
                 )
             finally:
-                emulator.stop()
-            # The same operations on an empty registry again, in the same minutes: the ratio
-            # uses the mean of the two empty runs, as the other ratios use the bare app's.
-            emulator = emulator_server(Path(tmp) / "empty-after.db")
-            try:
-                figures["operations_empty_after"] = run_operations(
-                    emulator.url, drive, only=scenarios.SCALE_SENSITIVE
-                )
-            finally:
-                emulator.stop()
+                full.stop()
+                empty.stop()
     return results
 
 
@@ -276,6 +268,25 @@ def postgresql_vs_sqlite(tmp: Path, drive: Callable[..., dict[str, Any]]) -> dic
     finally:
         drop_postgresql_schema(url)
     return out
+
+
+def scale_runs(
+    full_url: str, empty_url: str, drive: Callable[..., dict[str, Any]]
+) -> tuple[dict[str, Any], dict[str, list[dict[str, Any]]]]:
+    """Each operation the registry's size may slow, on the full registry between two runs on an
+    empty one: the ratio compares figures of the same minute, whatever the machine does over
+    the whole benchmark."""
+    full: dict[str, Any] = {}
+    empty: dict[str, list[dict[str, Any]]] = {}
+    scenarios.prepare(full_url)
+    scenarios.prepare(empty_url)
+    plan = [(s, None) for s in scenarios.OPERATIONS] + scenarios.BATCHES
+    for scenario, connections in plan:
+        if scenario.name in scenarios.SCALE_SENSITIVE:
+            before = drive(empty_url, scenario, connections)
+            full[scenario.name] = drive(full_url, scenario, connections)
+            empty[scenario.name] = [before, drive(empty_url, scenario, connections)]
+    return full, empty
 
 
 def run_operations(url: str, drive: Callable[..., dict[str, Any]],
