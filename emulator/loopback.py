@@ -12,14 +12,16 @@ Everything above the transport (URLs, headers, cookies, redirects, auth, events)
 length) goes to an ``httpx.HTTPTransport``.
 
 What it speaks: keep-alive connections, kept in a pool and tested before reuse (a server may
-close an idle one; a request that finds its reused connection closed before any answer byte
-is sent again on a new one); bodies framed by ``Content-Length``, by chunked encoding, or by
-the connection's end; answers without a body (``HEAD``, 1xx, 204, 304); httpx's timeouts,
-and its exception classes for every failure.
+close an idle one); a request once written is never sent again, as with httpcore; an answer
+sent while the request was still being written (a 413 before the body was read) is read;
+bodies framed by ``Content-Length``, by chunked encoding, or by the connection's end; answers
+without a body (``HEAD``, 1xx, 204, 304); header names and values checked as h11 checks them;
+httpx's timeouts, and its exception classes for every failure.
 """
 
 from __future__ import annotations
 
+import re
 import select
 import socket
 import threading
@@ -34,6 +36,9 @@ MAX_HEAD_BYTES = 64 * 1024
 _READ_SIZE = 64 * 1024
 _NO_BODY_STATUS = {204, 304}
 _HAS_POLL = hasattr(select, "poll")
+# A header name is a token; a value holds no CR, LF or NUL (RFC 9110 5.1, 5.5).
+_BAD_NAME = re.compile(rb"[^!#$%&'*+\-.^_`|~0-9A-Za-z]")
+_BAD_VALUE = re.compile(rb"[\r\n\x00]")
 
 
 class _Connection:
@@ -43,7 +48,6 @@ class _Connection:
         self.sock = sock
         self.origin = origin
         self.buffer = b""
-        self.reused = False
         self.stream = _NetworkStream(sock)
 
     def alive(self) -> bool:
@@ -126,6 +130,9 @@ class _Body(httpx.SyncByteStream):
                 self._keep = False
                 yield from self._to_end(conn)
             self._whole = True
+        except TimeoutError as exc:
+            self._keep = False
+            raise httpx.ReadTimeout(str(exc), request=self._request) from exc
         except (OSError, _Closed) as exc:
             self._keep = False
             message = f"the answer's body was cut: {exc!r}"
@@ -183,7 +190,8 @@ class _Body(httpx.SyncByteStream):
         conn, self._conn = self._conn, None
         if conn is None:
             return
-        if self._keep and self._whole:
+        # Bytes past the answer (no request asked for them) would be read as the next one's.
+        if self._keep and self._whole and not conn.buffer:
             self._transport._release(conn)
         else:
             conn.close()
@@ -209,7 +217,6 @@ class LoopbackTransport(httpx.BaseTransport):
             while idle:
                 conn = idle.pop()
                 if conn.alive():
-                    conn.reused = True
                     return conn
                 conn.close()
         return self._connect(request, origin)
@@ -244,52 +251,50 @@ class LoopbackTransport(httpx.BaseTransport):
         if request.url.scheme != "http" or streamed:
             return self._other().handle_request(request)
         body = request.read()
+        for name, value in request.headers.raw:
+            if _BAD_NAME.search(name) or _BAD_VALUE.search(value):
+                # What h11 refuses too: a CR or LF would start a header of its own.
+                raise httpx.LocalProtocolError(f"illegal header {name!r}", request=request)
         head = [b"%s %s HTTP/1.1\r\n" % (request.method.encode(), request.url.raw_path)]
         head += [b"%s: %s\r\n" % (name, value) for name, value in request.headers.raw]
         head.append(b"\r\n")
-        message = b"".join(head) + body
-        while True:
-            conn = self._take(request)
-            try:
-                return self._exchange(conn, request, message)
-            except _Closed:
-                conn.close()
-                if not conn.reused:
-                    raise httpx.RemoteProtocolError(
-                        "the server closed the connection without answering", request=request
-                    ) from None
-                # A kept-alive connection the server closed as the request went out: the
-                # server saw no request on it, so the request goes again on a new connection.
-            except BaseException:
-                conn.close()
-                raise
+        conn = self._take(request)
+        try:
+            return self._exchange(conn, request, b"".join(head) + body)
+        except BaseException:
+            conn.close()
+            raise
 
     def _exchange(
         self, conn: _Connection, request: httpx.Request, message: bytes
     ) -> httpx.Response:
+        # A request once written is never sent again (as httpcore): the server may have acted
+        # on it. A connection the server closed while idle is caught before reuse (_take).
         conn.sock.settimeout(_timeout(request, "write"))
+        written = True
         try:
             conn.sock.sendall(message)
         except TimeoutError as exc:
             raise httpx.WriteTimeout(str(exc), request=request) from exc
-        except (BrokenPipeError, ConnectionResetError):
-            raise _Closed from None
-        except OSError as exc:
-            raise httpx.WriteError(str(exc), request=request) from exc
+        except OSError:
+            # The server stopped reading: it may have answered already (a 413 for a body
+            # over its limit, sent before the body was read), so its answer is read.
+            written = False
         conn.sock.settimeout(_timeout(request, "read"))
         try:
             while True:
                 status, version, reason, headers = self._head(conn, request)
                 if not 100 <= status < 200 or status == 101:
                     break
-                conn.reused = False  # an answer has begun: no more sending it again
         except TimeoutError as exc:
             raise httpx.ReadTimeout(str(exc), request=request) from exc
-        except ConnectionResetError:
-            raise _Closed from None
+        except (_Closed, ConnectionResetError):
+            closed = "the server closed the connection without answering"
+            raise httpx.RemoteProtocolError(closed, request=request) from None
         except OSError as exc:
             raise httpx.ReadError(str(exc), request=request) from exc
         framing, keep = _framing(request, status, headers)
+        keep = keep and written  # a request cut short leaves the connection unusable
         return httpx.Response(
             status,
             headers=headers,

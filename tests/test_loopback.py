@@ -282,25 +282,72 @@ def test_a_connection_the_server_closed_while_idle_is_not_reused(
         assert client.get("/").text == "2"
 
 
-def test_a_request_whose_reused_connection_closes_unanswered_goes_again(
+def test_a_request_once_written_is_never_sent_again(
     scripted: Callable[[Script], Scripted],
 ) -> None:
-    """The server closed the kept-alive connection just as the request went out (after the
-    pool found it open): the request is sent again on a new connection."""
-    transport = LoopbackTransport()
+    """The server read the request on a kept-alive connection and closed it unanswered: it may
+    have acted on it, so the request fails rather than going again (as with httpcore)."""
+    seen: list[bytes] = []
 
     def script(conn: socket.socket, number: int) -> None:
-        read_request(conn)
+        seen.append(read_request(conn))
         conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n%d" % number)
-        if number == 1:
-            read_request(conn)  # the second request arrives, and goes unanswered
-            return
-        read_request(conn)
+        seen.append(read_request(conn))  # the second request arrives, and goes unanswered
 
     server = scripted(script)
-    with httpx.Client(base_url=server.url, transport=transport) as client:
+    with client_of(server) as client:
         assert client.get("/").text == "1"
-        assert client.get("/").text == "2"
+        with pytest.raises(httpx.RemoteProtocolError):
+            client.post("/create", content=b"once")
+    assert server.accepted == 1
+    assert [r.split(b" ", 2)[:2] for r in seen] == [[b"GET", b"/"], [b"POST", b"/create"]]
+
+
+def test_an_answer_sent_before_the_body_was_read_is_read(
+    scripted: Callable[[Script], Scripted],
+) -> None:
+    """A server that refuses a body by its Content-Length answers and closes without reading
+    it (the emulator's 413): the client gets that answer, not a write error."""
+
+    def script(conn: socket.socket, number: int) -> None:
+        data = b""
+        while b"\r\n\r\n" not in data:
+            data += conn.recv(65536)
+        conn.sendall(
+            b"HTTP/1.1 413 Content Too Large\r\nConnection: close\r\nContent-Length: 3\r\n\r\nbig"
+        )
+        conn.shutdown(socket.SHUT_WR)
+        conn.settimeout(5)
+        try:
+            while conn.recv(65536):  # drained, as a closing server's kernel does
+                pass
+        except OSError:
+            pass
+
+    server = scripted(script)
+    with client_of(server) as client:
+        answer = client.post("/", content=b"x" * 8_000_000)
+    assert (answer.status_code, answer.text) == (413, "big")
+
+
+@pytest.mark.parametrize(
+    "headers", [{"X-Evil": "a\r\nX-Injected: 1"}, {"X-Nul": "a\x00b"}, {"Bad Name": "v"}]
+)
+def test_a_header_that_would_change_the_message_is_refused(headers: dict[str, str]) -> None:
+    with (
+        httpx.Client(transport=LoopbackTransport()) as client,
+        pytest.raises(httpx.LocalProtocolError),
+    ):
+        client.get("http://127.0.0.1:1/", headers=headers)
+
+
+def test_bytes_past_the_answer_retire_the_connection(
+    scripted: Callable[[Script], Scripted],
+) -> None:
+    server = scripted(answering(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokEXTRA", b""))
+    with client_of(server) as client:
+        assert client.get("/").text == "ok"
+        assert client.get("/").text == "ok"  # on a new connection, not "EXTRA..."
     assert server.accepted == 2
 
 
@@ -340,6 +387,24 @@ def test_a_slow_answer_times_out_as_httpx_does(scripted: Callable[[Script], Scri
 
     def script(conn: socket.socket, number: int) -> None:
         read_request(conn)
+        release.wait(30)
+
+    server = scripted(script)
+    try:
+        with client_of(server, timeout=0.2) as client, pytest.raises(httpx.ReadTimeout):
+            client.get("/")
+    finally:
+        release.set()
+
+
+def test_a_body_that_stops_coming_times_out_as_httpx_does(
+    scripted: Callable[[Script], Scripted],
+) -> None:
+    release = threading.Event()
+
+    def script(conn: socket.socket, number: int) -> None:
+        read_request(conn)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhalf")
         release.wait(30)
 
     server = scripted(script)
