@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from uvicorn.logging import AccessFormatter as UvicornAccessFormatter
 
+from emulator.core import logs
 from emulator.core.logs import (
     AccessFormatter,
     AccessLog,
@@ -162,6 +163,31 @@ def test_flush_writes_what_is_pending_at_once() -> None:
         handler.flush()
 
     assert stream.writes == ['127.0.0.1:50000 - "POST /x?y=1 HTTP/1.1" 200\n']
+
+
+class FailingStream(RecordingStream):
+    """A stream that refuses writes while ``failing`` (stdout piped into a closed reader)."""
+
+    failing = True
+
+    def write(self, text: str) -> None:
+        if self.failing:
+            raise BrokenPipeError("the reader went away")
+        super().write(text)
+
+
+def test_a_failing_stream_loses_lines_not_requests(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(logging, "raiseExceptions", False)  # handleError stays quiet
+    monkeypatch.setattr(logs, "MAX_PENDING_LINES", 2)  # every second line is a write
+    stream = FailingStream()
+    handler = BufferedStreamHandler(stream)  # type: ignore[arg-type]
+    with held(handler):  # only the lines' own writes, not the writer thread's
+        for n in range(6):
+            handler.add_line(f"refused {n}")  # a line handed over without a record: no raise
+        stream.failing = False
+        handler.add_line("kept 1")
+        handler.add_line("kept 2")
+    assert stream.writes == ["kept 1\nkept 2\n"]  # the refused batches were dropped
 
 
 ACCESS_MESSAGE = '%s - "%s %s HTTP/%s" %d'

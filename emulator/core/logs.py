@@ -114,6 +114,9 @@ class BufferedStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
         self.acquire()
         try:
             self._add(line)
+        except Exception:
+            # As emit: a stream that fails loses lines, never the request that logs one.
+            self.handleError(logging.makeLogRecord({"msg": line}))
         finally:
             self.release()
 
@@ -137,13 +140,17 @@ class BufferedStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
             try:
                 self._wake.clear()
                 self._write_pending()
+            except Exception:
+                self.handleError(logging.makeLogRecord({"msg": "(a batch of access lines)"}))
             finally:
                 self.release()
 
     def _write_pending(self) -> None:
         if self._pending:
-            self.stream.write("".join(self._pending))
-            self._pending.clear()
+            # Taken before the write: a batch the stream refuses is dropped, not kept to
+            # grow and fail again with every later line.
+            batch, self._pending = "".join(self._pending), []
+            self.stream.write(batch)
             if hasattr(self.stream, "flush"):
                 self.stream.flush()
 
