@@ -26,6 +26,7 @@ from sqlalchemy.pool import StaticPool
 from sqlmodel import SQLModel
 
 from emulator.core import registry
+from emulator.core.sql import HIDE_PARAMETERS
 from emulator.core.vendor import vendors
 
 logger = logging.getLogger(__name__)
@@ -87,6 +88,7 @@ def make_engine(
             connect_args["connect_timeout"] = max(2, math.ceil(connect_timeout))
         engine = create_engine(
             parsed,
+            hide_parameters=HIDE_PARAMETERS,
             # No ping per checkout (a round trip per request); connections are recycled.
             pool_recycle=1800,
             pool_size=PG_POOL_SIZE,
@@ -102,6 +104,7 @@ def make_engine(
     in_memory = url in ("sqlite://", "sqlite:///:memory:")
     engine = create_engine(
         url,
+        hide_parameters=HIDE_PARAMETERS,
         # One in-memory database must be shared by every connection; a file gets a pool.
         poolclass=StaticPool if in_memory else None,
         connect_args={"check_same_thread": False},
@@ -140,6 +143,7 @@ def make_side_engine(
         return engine
     side = create_engine(
         engine.url,
+        hide_parameters=HIDE_PARAMETERS,
         connect_args={"connect_timeout": max(2, math.ceil(connect_timeout))},
         pool_recycle=1800,
         pool_size=PG_POOL_SIZE,
@@ -178,6 +182,7 @@ def make_eager_engine(
     the loop (core/lockwait.py). A small pool: the loop runs one statement at a time."""
     eager = create_engine(
         engine.url,
+        hide_parameters=HIDE_PARAMETERS,
         connect_args={"connect_timeout": max(2, math.ceil(connect_timeout))},
         pool_recycle=1800,
         pool_size=2,

@@ -28,6 +28,11 @@ from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.types import NullType, TypeDecorator
 
+# A statement's values stay out of error messages (and so out of logs): they hold device
+# secrets, tokens and, in the journal, requests as they came. The engines (core/db.py) and
+# the hot statements' errors here both leave them out.
+HIDE_PARAMETERS = True
+
 
 def dumps(value: Any) -> str:
     """JSON text for a JSON column: orjson, about ten times the standard encoder's speed on
@@ -232,8 +237,9 @@ def _translated(conn: Connection, sql: str, params: Any, exc: Exception) -> Exce
     """The driver's error as SQLAlchemy's (``IntegrityError`` for a unique key, ...), so
     callers handle one exception family whichever way a statement ran."""
     return DBAPIError.instance(
-        sql, params, exc, conn.dialect.loaded_dbapi.Error, dialect=conn.dialect
-    )
+        sql, params, exc, conn.dialect.loaded_dbapi.Error, hide_parameters=HIDE_PARAMETERS,
+        dialect=conn.dialect,
+    )  # fmt: skip
 
 
 def list_params(name: str, values: Sequence[Any]) -> dict[str, Any]:
