@@ -33,11 +33,12 @@ _SNAPSHOT_WORDS = 256
 class Drawn:
     """The draws of one :meth:`Ids.drawing` block: words ``start`` up to ``end``."""
 
-    __slots__ = ("start", "end")
+    __slots__ = ("start", "end", "seeding")
 
-    def __init__(self, start: int) -> None:
+    def __init__(self, start: int, seeding: int) -> None:
         self.start = start
         self.end = start
+        self.seeding = seeding  # which seeding of the generator the words belong to
 
 
 class Ids:
@@ -45,6 +46,7 @@ class Ids:
         self._random = random.Random()
         # Draws are counted in the generator's 32-bit words; the block of drawing() holds it.
         self._lock = threading.RLock()
+        self._seedings = 0
         self.reseed(seed, namespace)
 
     def reseed(self, seed: int | None, namespace: str) -> None:
@@ -56,6 +58,7 @@ class Ids:
                 # platforms.
                 self._random.seed(f"{seed}:{namespace}")
             self._words = 0
+            self._seedings += 1
             # (words drawn, state) now and at the snapshot before (give_back's starting points).
             self._snapshots = [(0, self._random.getstate())] * 2
 
@@ -76,7 +79,7 @@ class Ids:
         """Draws made in the block, with no other thread's in between, so that a request that
         finds it cannot use them gives them back (:meth:`give_back`)."""
         with self._lock:
-            drawn = Drawn(self._words)
+            drawn = Drawn(self._words, self._seedings)
             yield drawn
             drawn.end = self._words
 
@@ -86,6 +89,8 @@ class Ids:
         request has used what followed them, and they stay drawn)."""
         with self._lock:
             if self._words != drawn.end or drawn.end == drawn.start:
+                return
+            if drawn.seeding != self._seedings:  # reseeded since (a reset): not ours to undo
                 return
             for words, state in reversed(self._snapshots):
                 if words <= drawn.start:

@@ -37,3 +37,19 @@ def test_draws_followed_by_another_requests_stay_drawn() -> None:
     untouched.uuid()
 
     assert [ids.alnum(13) for _ in range(10)] == [untouched.alnum(13) for _ in range(10)]
+
+
+def test_draws_of_before_a_reseed_are_not_given_back() -> None:
+    """A reset reseeds the namespace's ids while a failed create still holds its draws: once
+    the new sequence has reached the same count, giving them back would rewind it onto ids
+    already handed out."""
+    ids, untouched = Ids(7, "ns"), Ids(7, "ns")
+    with ids.drawing() as drawn:
+        _create_draws(ids)
+    ids.reseed(7, "ns")
+    untouched.reseed(7, "ns")
+    for sequence in (ids, untouched):
+        _create_draws(sequence)  # the same count of words as the block drew
+    ids.give_back(drawn)
+
+    assert [ids.alnum(13) for _ in range(10)] == [untouched.alnum(13) for _ in range(10)]
