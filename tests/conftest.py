@@ -18,6 +18,11 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
+# httpx imports httpcore at its first transport. Imported here, before any pytester run, it
+# stays one module for the whole session: a pytester run that imported it first had its
+# modules dropped at its end, and httpx's exception map (built once) then missed the
+# exceptions of the httpcore imported again (httpx.get raised httpcore.ConnectError).
+import httpcore  # noqa: F401
 import httpx
 import pytest
 from fastapi import FastAPI
