@@ -6,6 +6,7 @@ FastAPI, so the same behaviour serves the vendor routes, the control plane and t
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -22,6 +23,7 @@ from emulator.core.db import TRANSACTION
 from emulator.core.faults import FaultBook
 from emulator.core.faults_sql import SqlFaultStore
 from emulator.core.fixtures import Baseline
+from emulator.core.groupcommit import MEMBER, GroupCommit
 from emulator.core.held import Held
 from emulator.core.ids import Ids
 from emulator.core.journal import Journal, SqlJournal
@@ -78,6 +80,9 @@ class Emulator:
     # for a lock (core/lockwait.py).
     _held: Held = field(init=False, repr=False)
     _held_eager: Held = field(init=False, repr=False)
+    # On a SQLite file in one process: the loop's vendor requests share COMMITs
+    # (core/groupcommit.py).
+    _group: GroupCommit | None = field(init=False, repr=False, default=None)
     _ids_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -103,11 +108,18 @@ class Emulator:
             self.faults = FaultBook(SqlFaultStore(self.engine, self.clock))
         else:
             self.journal = Journal(size, self.settings.journal_bytes)
+            if self._holds:
+                self._group = GroupCommit(Held(self.engine, _no_busy_wait))
 
     @property
     def holds_connections(self) -> bool:
         """On a SQLite file: each thread keeps its connections (:meth:`held_connection`)."""
         return self._holds
+
+    @property
+    def groups_commits(self) -> bool:
+        """The vendor requests of one loop turn share one COMMIT (core/groupcommit.py)."""
+        return self._group is not None
 
     @property
     def shared(self) -> bool:
@@ -119,6 +131,8 @@ class Emulator:
         # The held connections first: an offload worker's would be dropped open with it.
         self._held.close()
         self._held_eager.close()
+        if self._group is not None:
+            self._group.close()
         if self.offload is not None:
             self.offload.close()
         if isinstance(self.journal.store, BatchedSqlJournal):
@@ -196,8 +210,21 @@ class Emulator:
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
         """One transaction (:meth:`Ctx.begin`); a request's first one does not wait for a
-        lock (core/lockwait.py)."""
+        lock (core/lockwait.py); a vendor request's on the loop joins the loop's group
+        (core/groupcommit.py)."""
         attempt = ATTEMPT.get()
+        group = self._group
+        if group is not None:
+            member = MEMBER.get()
+            if member is not None and group.joinable(member):
+                if self._group_opened(group, attempt):
+                    with group.member(member) as conn, _current(conn):
+                        yield conn
+                    return
+            else:
+                # Anyone else's transaction is its own: the group commits first, so it is
+                # neither in it nor waiting for the lock the group holds on this thread.
+                group.flush()
         if attempt is None or attempt.committed:
             held = self.held_connection()
             if held is None:
@@ -220,10 +247,34 @@ class Emulator:
             raise
         attempt.committed = True
 
+    @staticmethod
+    def _group_opened(group: GroupCommit, attempt: Any) -> bool:
+        """The group is open, or opened now; ``False``: the lock is taken and the request may
+        not run again (it committed already, or is no vendor request), so it waits in SQLite
+        outside any group, as before."""
+        try:
+            group.open()
+        except sqlite3.OperationalError as exc:
+            if not is_busy(exc):
+                raise
+            if attempt is not None and not attempt.committed:
+                attempt.busy = True
+                raise
+            return False
+        return True
+
     @contextmanager
     def reading(self) -> Iterator[Connection]:
         """A connection for reads (:meth:`Ctx.read`): on PostgreSQL a request's reads do not
-        wait for a lock either (a table locked for writes is locked for reads there)."""
+        wait for a lock either (a table locked for writes is locked for reads there). A
+        vendor request that wrote into the open group reads inside it (its own writes)."""
+        group = self._group
+        if group is not None:
+            member = MEMBER.get()
+            if member is not None and group.holds(member) and group.joinable(member):
+                with group.reading() as conn:
+                    yield conn
+                return
         held = self.held_connection()
         if held is not None:
             try:

@@ -21,7 +21,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ValidationError
 
-from emulator.core import asgi, faults, journal, lockwait, namespaces
+from emulator.core import asgi, faults, groupcommit, journal, lockwait, namespaces
 from emulator.core.bodies import MalformedJson, json_of
 from emulator.core.context import Ctx, Emulator
 from emulator.core.errors import ErrorCode, ValidationMap, VendorError
@@ -218,7 +218,7 @@ class VendorRoute(APIRoute):
             try:
                 if route.auth is not None:
                     request.state.auth = await route.auth(request)
-                return await run_handler(handler, request), None, False
+                return await run_handler(handler, request, grouped=True), None, False
             except RequestValidationError as exc:
                 error = route.validation_error(exc.errors())
             except VendorError as exc:
@@ -296,11 +296,29 @@ class VendorRoute(APIRoute):
 
 
 async def run_handler(
-    handler: Callable[[Request], Awaitable[Response]], request: Request
+    handler: Callable[[Request], Awaitable[Response]], request: Request, *, grouped: bool = False
 ) -> Response:
     """``handler(request)``; run again while it finds the database locked, waiting on the loop
-    in between (core/lockwait.py). Not on an offload worker thread, which may wait."""
+    in between (core/lockwait.py). Not on an offload worker thread, which may wait.
+
+    ``grouped`` (vendor requests): its transactions join the loop's group, and the answer
+    waits for the group's COMMIT (core/groupcommit.py); it raises the COMMIT's error instead
+    if that failed, as the request's own COMMIT failing would have."""
     emulator = emulator_of(request)
+    if grouped and emulator.groups_commits:
+        member = groupcommit.Member()
+        token = groupcommit.MEMBER.set(member)
+        try:
+            response = await lockwait.patiently(
+                lambda: handler(request), emulator.settings.db_statement_timeout
+            )
+        except Exception:
+            groupcommit.MEMBER.reset(token)
+            await member.settled()
+            raise
+        groupcommit.MEMBER.reset(token)
+        await member.settled()
+        return response
     may_stop_the_loop = emulator.holds_connections or emulator.eager_engine is not None
     on_a_worker = emulator.offload is not None and emulator.offload.here()
     if on_a_worker or not may_stop_the_loop:
