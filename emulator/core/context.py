@@ -217,7 +217,7 @@ class Emulator:
         if group is not None:
             member = MEMBER.get()
             if member is not None and group.joinable(member):
-                if self._group_opened(group, attempt):
+                if group.worth_opening() and self._group_opened(group, attempt):
                     with group.member(member) as conn, _current(conn):
                         yield conn
                     return

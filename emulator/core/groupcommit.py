@@ -76,13 +76,15 @@ MEMBER: ContextVar[Member | None] = ContextVar("emulator_group_member", default=
 
 
 class _Group:
-    __slots__ = ("conn", "cursor", "handle", "members", "tx")
+    __slots__ = ("conn", "cursor", "handle", "loop", "members", "tx")
 
     def __init__(self, conn: Connection, tx: RootTransaction, cursor: Any) -> None:
         self.conn = conn
         self.tx = tx
         self.cursor = cursor
         self.members: list[Member] = []
+        # Once per group: asyncio's get_running_loop checks the process id (a system call).
+        self.loop = asyncio.get_running_loop()
         self.handle: asyncio.Handle | None = None
 
 
@@ -108,8 +110,21 @@ class GroupCommit:
         transaction, on a pooled connection, as before)."""
         return member.thread == threading.get_ident() and not self._inside
 
-    def is_open(self) -> bool:
-        return self._open is not None
+    def worth_opening(self) -> bool:
+        """A group is open, or something else is ready to run in this turn of the loop (the
+        next request, most often). When nothing is, no other request can write before this
+        one's transaction ends: it is alone, and commits on its own as before, without the
+        group's statements and without waiting a turn for its answer (one client, a test).
+
+        The loop's queue of ready callbacks is CPython asyncio's own attribute, not public
+        API; a loop without it always groups."""
+        if self._open is not None:
+            return True
+        ready = getattr(asyncio.get_running_loop(), "_ready", None)
+        if ready is None:
+            return True
+        # A handle cancelled in this turn (an ended group's) stays queued until the turn ends.
+        return any(not handle.cancelled() for handle in ready)
 
     def holds(self, member: Member) -> bool:
         """``member`` wrote into the group still open, and no member is inside a SAVEPOINT."""
@@ -143,7 +158,7 @@ class GroupCommit:
             raise
         group = self._open = _Group(conn, tx, cursor)
         self._thread = threading.get_ident()
-        group.handle = asyncio.get_running_loop().call_soon(self._end, group)
+        group.handle = group.loop.call_soon(self._end, group)
         return group
 
     @contextmanager
@@ -163,7 +178,7 @@ class GroupCommit:
         cursor.execute("RELEASE member")
         if member.group is not group:
             if member.waiter is None or member.waiter.done():
-                member.waiter = asyncio.get_running_loop().create_future()
+                member.waiter = group.loop.create_future()
             member.group = group
             # This run's: a run that found the lock taken and runs again is a new attempt.
             member.attempt = ATTEMPT.get()
