@@ -93,14 +93,34 @@ def commit(tx: RootTransaction) -> None:
     tx.commit()
 
 
+class GroupCommits:
+    """The groups of an emulator: one per thread (:meth:`here`), each on that thread's
+    connection of ``held`` (not waiting for locks). One event loop serves the vendor
+    requests, but nothing stops a process from running an app on several (the test suite
+    does): each groups its own requests."""
+
+    def __init__(self, held: Held) -> None:
+        self._held = held
+        self._local = threading.local()
+
+    def here(self) -> GroupCommit:
+        try:
+            group: GroupCommit = self._local.group
+        except AttributeError:
+            group = self._local.group = GroupCommit(self._held)
+        return group
+
+    def close(self) -> None:
+        """Close the connections (an open group is rolled back with them)."""
+        self._held.close()
+
+
 class GroupCommit:
-    """The open group of the event loop's thread, on a connection of its own (``held``: one
-    per thread, not waiting for locks)."""
+    """The open group of one thread (its event loop's)."""
 
     def __init__(self, held: Held) -> None:
         self._held = held
         self._open: _Group | None = None
-        self._thread: int | None = None
         # A member is inside its SAVEPOINT: nothing may end the group now.
         self._inside = False
 
@@ -132,9 +152,9 @@ class GroupCommit:
         return group is not None and member.group is group and not self._inside
 
     def flush(self) -> None:
-        """End the open group now (on its thread), before a transaction outside it writes."""
+        """End the open group now, before a transaction outside it writes."""
         group = self._open
-        if group is not None and not self._inside and threading.get_ident() == self._thread:
+        if group is not None and not self._inside:
             if group.handle is not None:
                 group.handle.cancel()
             self._end(group)
@@ -157,7 +177,6 @@ class GroupCommit:
             tx.rollback()
             raise
         group = self._open = _Group(conn, tx, cursor)
-        self._thread = threading.get_ident()
         group.handle = group.loop.call_soon(self._end, group)
         return group
 
@@ -213,11 +232,6 @@ class GroupCommit:
             self._inside = False
             cursor.execute("ROLLBACK TO reading")
             cursor.execute("RELEASE reading")
-
-    def close(self) -> None:
-        """Close the connections (an open group is rolled back with them)."""
-        self._open = None
-        self._held.close()
 
     def _end(self, group: _Group, error: BaseException | None = None) -> None:
         if self._open is group:
