@@ -296,6 +296,24 @@ class Emulator:
             attempt.busy = attempt.busy or is_busy(exc)
             raise
 
+    @contextmanager
+    def alone(self) -> Iterator[Connection]:
+        """A connection whose statements each commit on their own (:meth:`Ctx.alone`): on
+        PostgreSQL in autocommit, so one statement is one round trip to the database, not
+        three (BEGIN, the statement, COMMIT); elsewhere a transaction (:meth:`transaction`)."""
+        if self.engine.dialect.name != "postgresql":
+            with self.transaction() as conn:
+                yield conn
+            return
+        held = self.held_connection()
+        if held is None:
+            with self.engine.connect() as conn:
+                with _autocommit(conn):
+                    yield conn
+            return
+        with _autocommit(held):
+            yield held
+
     def context(self, namespace: str) -> Ctx:
         self.namespaces.ensure(namespace)
         return Ctx(emulator=self, namespace=namespace)
@@ -332,6 +350,17 @@ class Ctx:
         """
         return self.emulator.transaction()
 
+    @property
+    def on_postgresql(self) -> bool:
+        return self.emulator.engine.dialect.name == "postgresql"
+
+    def alone(self) -> AbstractContextManager[Connection]:
+        """A connection on which each statement commits on its own, when it ends, as one
+        round trip on PostgreSQL: for a request whose writes are one statement (atomic
+        alone). A statement whose outcome the caller might still refuse belongs in
+        :meth:`begin`. No ``await`` inside (see :meth:`begin`)."""
+        return self.emulator.alone()
+
     def read(self) -> AbstractContextManager[Connection]:
         """A connection for reads; what the block writes is rolled back. No ``await`` inside
         (see :meth:`begin`)."""
@@ -342,6 +371,20 @@ def _no_busy_wait(dbapi_connection: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA busy_timeout=0")
     cursor.close()
+
+
+@contextmanager
+def _autocommit(conn: Connection) -> Iterator[None]:
+    """``conn``'s PostgreSQL connection in autocommit for the block. On the DB-API connection
+    itself: SQLAlchemy's own (an execution option) costs a reset of the connection after."""
+    dbapi_connection = conn.connection.dbapi_connection
+    assert dbapi_connection is not None
+    dbapi_connection.autocommit = True
+    try:
+        yield
+    finally:
+        if not dbapi_connection.closed:
+            dbapi_connection.autocommit = False
 
 
 @contextmanager

@@ -40,6 +40,7 @@ from tests.conftest import DATABASE_URL, drop_schemas, postgresql_schema
 ONLY_ON = {
     "emulator.core.commands._SEQ_LOCK": "postgresql",
     "emulator.vendors.enos.connect.service._CREATE": "postgresql",
+    "emulator.vendors.enos.connect.service._CREATE_ALONE": "postgresql",
     "emulator.core.journal_writer._INSERT": "postgresql",
 }
 

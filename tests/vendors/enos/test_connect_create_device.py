@@ -6,10 +6,13 @@ With the companions get and delete (REAL-CLIENTS.md §1.7).
 from __future__ import annotations
 
 import re
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
+from psycopg import pq
+from sqlalchemy import event
 
 from emulator.config import DEFAULT_FIXTURES
 from emulator.core.operations import OPERATIONS
@@ -122,6 +125,61 @@ class TestCreateDevice:
         assert codes == [0, 0, 11739]
         body = create(client, create_body(productKey="SmallQuota"), **query)
         assert body["msg"] == "Exceed max device size"
+
+    def test_create_device_existing_key_in_a_full_product_returns_11702(
+        self, make_client: ClientFactory
+    ) -> None:
+        client = make_client(fixtures=[DEFAULT_FIXTURES, QUOTA_FIXTURES])
+        query = {"orgId": "oQuotaOrg0001"}
+        codes = [
+            create(client, create_body(productKey="SmallQuota", deviceKey=key), **query)["code"]
+            for key in ("k1", "k2", "k1", "k3")
+        ]
+
+        assert codes == [0, 0, 11702, 11739]
+
+    def test_create_device_at_once_never_exceeds_the_quota(
+        self, make_client: ClientFactory
+    ) -> None:
+        clients = [make_client(fixtures=[DEFAULT_FIXTURES, QUOTA_FIXTURES]) for _ in range(6)]
+        if clients[0].app.state.emulator.settings.db == ":memory:":  # type: ignore[union-attr]
+            # One connection that every thread shares: no isolation between their requests.
+            pytest.skip("an in-memory database serves one request at a time")
+        query = {"orgId": "oQuotaOrg0001"}
+
+        def create_one(client: Client) -> int:
+            body = create(client, create_body(productKey="SmallQuota"), **query)
+            return int(body["code"])
+
+        with ThreadPoolExecutor(len(clients)) as pool:
+            codes = sorted(pool.map(create_one, clients))
+
+        assert codes == [0, 0, 11739, 11739, 11739, 11739]
+        listed = (
+            clients[0]
+            .get("/_emulator/devices", params={"vendor": "enos", "productKey": "SmallQuota"})
+            .json()
+        )
+        assert len(listed["devices"]) == 2, listed
+
+    def test_create_device_after_a_full_product_gets_the_ids_it_did_before(
+        self, make_client: ClientFactory
+    ) -> None:
+        # A refused create draws its ids (only an unknown org or product gives them back).
+        client = make_client(fixtures=[DEFAULT_FIXTURES, QUOTA_FIXTURES])
+        query = {"orgId": "oQuotaOrg0001"}
+
+        def next_device(refused: int) -> dict[str, Any]:
+            client.post("/_emulator/reset").raise_for_status()
+            for _ in range(2):
+                assert create(client, create_body(productKey="SmallQuota"), **query)["code"] == 0
+            for _ in range(refused):
+                body = create(client, create_body(productKey="SmallQuota"), **query)
+                assert body["code"] == 11739
+            return dict(create(client, create_body(productKey="OtherProduct"), **query)["data"])
+
+        assert next_device(1) != next_device(0)
+        assert next_device(1) == next_device(1)
 
     @pytest.mark.parametrize(
         ("body", "query"),
@@ -346,3 +404,36 @@ def test_fault_only_codes_are_declared_on_the_operation() -> None:
     # 11714, an emulator bug (99500), and the token codes no API call triggers.
     expected = {11714, 99500, 1001, 1002, 1005, 1204}
     assert OPERATIONS["enos.connect.create_device"].fault_only == expected
+
+
+def test_create_device_on_postgresql_is_one_round_trip(
+    make_client: ClientFactory, tmp_path: Path
+) -> None:
+    # BEGIN and COMMIT would each wait a round trip of their own: the one statement of a
+    # create is atomic alone. libpq's trace of the emulator's connections counts what
+    # waits for an answer: a simple Query, or a Sync ending an extended-protocol statement.
+    client = make_client(header_timeout=10.25)  # an emulator of its own, traced from its start
+    emulator = client.app.state.emulator  # type: ignore[union-attr]
+    if emulator.engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL only (EMULATOR_TEST_DATABASE_URL)")
+    trace = (tmp_path / "trace").open("w")
+
+    def traced(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        dbapi_connection.pgconn.trace(trace.fileno())
+        dbapi_connection.pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS)
+
+    # Every connection handed out from now on (the worker thread's kept one included).
+    event.listen(emulator.engine, "checkout", traced)
+    try:
+        assert create(client, create_body(deviceKey="traced-0"))["code"] == 0
+        trace.flush()
+        start = (tmp_path / "trace").stat().st_size
+        assert create(client, create_body(deviceKey="traced-1"))["code"] == 0
+        trace.flush()
+    finally:
+        event.remove(emulator.engine, "checkout", traced)
+        trace.close()
+    sent = (tmp_path / "trace").read_text()[start:].splitlines()
+    waits = [line for line in sent if re.match(r"F\t\d+\t(Query|Sync)\b", line)]
+
+    assert len(waits) == 1, sent

@@ -11,17 +11,30 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, insert, select, update
+from sqlalchemy import (
+    Connection,
+    Numeric,
+    and_,
+    case,
+    cast,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)  # fmt: skip
 from sqlalchemy.exc import IntegrityError
 
 from emulator.core import registry
 from emulator.core.context import Ctx
 from emulator.core.errors import VendorError
+from emulator.core.ids import Drawn
 from emulator.core.sql import HotSql, const, dumps, insert_of, loads, param
 from emulator.vendors.enos import ids as enos_ids
 from emulator.vendors.enos import tables
 from emulator.vendors.enos.connect.errors import ConnectError
 from emulator.vendors.enos.connect.schemas import DeviceCreateRequest
+from emulator.vendors.enos.fixtures import DEFAULT_QUOTA
 
 VENDOR = "enos"
 _D = registry.devices
@@ -81,6 +94,41 @@ _CREATE = HotSql(
     .returning(_P.c.quota_used, _P.c.attrs)
     .add_cte(_INSERTED)
 )  # fmt: skip
+# A create on PostgreSQL as one statement committed alone (Ctx.alone: one round trip, no
+# BEGIN and COMMIT): a place of the quota is taken first, only where the org, its product
+# and a free place exist, then the device is inserted in it. An existing deviceKey fails the
+# statement (11702, nothing taken). Nothing taken: a missing org or product, or a full
+# product, which the transaction of _CREATE then tells apart as before (create_device). The
+# quota read as _quota does, for a number or no quota at all; any other value takes nothing.
+_QUOTA_OF_ATTRS = _P.c.attrs.op("->")(const("deviceQuota"))
+_QUOTA_IN_SQL = case(
+    (_QUOTA_OF_ATTRS.is_(None), const(DEFAULT_QUOTA)),
+    (
+        func.json_typeof(_QUOTA_OF_ATTRS) == const("number"),
+        func.trunc(cast(_P.c.attrs.op("->>")(const("deviceQuota")), Numeric)),
+    ),
+)
+_PLACE_TAKEN = (
+    _TAKE_QUOTA.where(
+        *_THE_PRODUCT, _P.c.org_id == param("org"), _P.c.quota_used < _QUOTA_IN_SQL,
+        select(_O.c.org_id).where(_O.c.namespace == param("ns"), _O.c.org_id == param("org"))
+        .exists(),
+    )
+    .returning(_P.c.namespace, _P.c.vendor, _P.c.product_key, _P.c.org_id)
+    .cte("taken")
+)  # fmt: skip
+_CREATE_ALONE = HotSql(
+    insert(_D)
+    .from_select(
+        ["namespace", "vendor", "product_key", "org_id", *_NEW_DEVICE],
+        select(
+            _PLACE_TAKEN.c.namespace, _PLACE_TAKEN.c.vendor, _PLACE_TAKEN.c.product_key,
+            _PLACE_TAKEN.c.org_id, *(param(name) for name in _NEW_DEVICE),
+        ),
+    )
+    .returning(_D.c.product_key)
+    .add_cte(_PLACE_TAKEN)
+)  # fmt: skip
 # On SQLite (no insert in a WITH; a statement there costs microseconds, and the two of the
 # statement above cost more than these three): the checks, the insert, then a place of the
 # quota taken atomically (no row updated: the quota is full).
@@ -114,14 +162,17 @@ def require_org(conn: Connection, ctx: Ctx, org_id: str | None) -> str:
 def create_device(ctx: Ctx, *, org_id: str | None, request: DeviceCreateRequest) -> dict[str, Any]:
     """Create Device: the DeviceCreateResult of the doc."""
     org_id = _require_org_id(org_id)
-    with ctx.begin() as conn:
-        row = insert_device(
-            conn, ctx, org_id=org_id, product_key=request.product_key,
-            device_key=request.device_key, timezone=request.timezone,
-            device_name=request.device_name.model_dump(by_alias=True),
-            device_attributes=request.device_attributes, device_tags=request.device_tags,
-            device_desc=request.device_desc,
-        )  # fmt: skip
+    device: dict[str, Any] = {
+        "org_id": org_id, "product_key": request.product_key,
+        "device_key": request.device_key, "timezone": request.timezone,
+        "device_name": request.device_name.model_dump(by_alias=True),
+        "device_attributes": request.device_attributes, "device_tags": request.device_tags,
+        "device_desc": request.device_desc,
+    }  # fmt: skip
+    row = _created_alone(ctx, device) if ctx.on_postgresql else None
+    if row is None:
+        with ctx.begin() as conn:
+            row = insert_device(conn, ctx, **device)
     return {
         "productKey": row["product_key"],
         "deviceKey": row["device_key"],
@@ -131,27 +182,30 @@ def create_device(ctx: Ctx, *, org_id: str | None, request: DeviceCreateRequest)
     }
 
 
-def insert_device(
-    conn: Connection, ctx: Ctx, *, org_id: str, product_key: str, device_key: str | None,
-    timezone: str, device_name: dict[str, Any], device_attributes: dict[str, Any] | None = None,
-    device_tags: dict[str, str] | None = None, device_desc: str | None = None,
-) -> dict[str, Any]:  # fmt: skip
-    """Insert one device row of an org's product: also how DPS allocation provisions a device.
+def _created_alone(ctx: Ctx, device: dict[str, Any]) -> dict[str, Any] | None:
+    """On PostgreSQL, the device created by one statement (_CREATE_ALONE), or None when it
+    took no place of a quota (its ids given back): the caller's transaction says why."""
+    params, row, drawn = _new_device(ctx, **device)
+    try:
+        with ctx.alone() as conn:
+            created = _CREATE_ALONE.first(conn, params)
+    except IntegrityError:
+        if device["device_key"] is None:
+            raise VendorError(ConnectError.DEVICE_KEY_GENERATION_FAILED) from None
+        raise VendorError(ConnectError.DEVICE_KEY_EXISTS) from None
+    if created is None:
+        ctx.ids.give_back(drawn)
+        return None
+    return row
 
-    The org and product checks, the insert and the quota are one statement on PostgreSQL
-    (_CREATE), three on SQLite. The unique key of the registry is the duplicate check
-    (11702). A generated key that collides (never seen with a 10-character key) is the
-    platform's own 11714, "Generate deviceKey failed". An unknown org or product (99400)
-    draws no ids (on PostgreSQL those drawn for the statement are given back).
-    """
+
+def _new_device(
+    ctx: Ctx, *, org_id: str, product_key: str, device_key: str | None, timezone: str,
+    device_name: dict[str, Any], device_attributes: dict[str, Any] | None = None,
+    device_tags: dict[str, str] | None = None, device_desc: str | None = None,
+) -> tuple[dict[str, Any], dict[str, Any], Drawn]:  # fmt: skip
+    """A device's statement parameters, its row, and the ids drawn for it."""
     params: dict[str, Any] = {"ns": ctx.namespace, "org": org_id, "pk": product_key}
-    on_postgresql = conn.dialect.name == "postgresql"
-    product_attrs = None
-    if not on_postgresql:
-        found = _ORG_AND_PRODUCT.first(conn, params)
-        if found is None or found[1] is None:
-            raise _missing(found, org_id, product_key)
-        product_attrs = found[2]
     ids, now = ctx.ids, ctx.now_ms()
     with ids.drawing() as drawn:
         key = device_key if device_key is not None else enos_ids.device_key(ids)
@@ -178,6 +232,36 @@ def insert_device(
         "updated_at": now,
     }
     params.update(row, attrs=dumps(row["attrs"]))
+    return params, row, drawn
+
+
+def insert_device(
+    conn: Connection, ctx: Ctx, *, org_id: str, product_key: str, device_key: str | None,
+    timezone: str, device_name: dict[str, Any], device_attributes: dict[str, Any] | None = None,
+    device_tags: dict[str, str] | None = None, device_desc: str | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    """Insert one device row of an org's product: also how DPS allocation provisions a device.
+
+    The org and product checks, the insert and the quota are one statement on PostgreSQL
+    (_CREATE), three on SQLite. The unique key of the registry is the duplicate check
+    (11702). A generated key that collides (never seen with a 10-character key) is the
+    platform's own 11714, "Generate deviceKey failed". An unknown org or product (99400)
+    draws no ids (on PostgreSQL those drawn for the statement are given back).
+    """
+    on_postgresql = conn.dialect.name == "postgresql"
+    product_attrs = None
+    if not on_postgresql:
+        checks = {"ns": ctx.namespace, "org": org_id, "pk": product_key}
+        found = _ORG_AND_PRODUCT.first(conn, checks)
+        if found is None or found[1] is None:
+            raise _missing(found, org_id, product_key)
+        product_attrs = found[2]
+    params, row, drawn = _new_device(
+        ctx, org_id=org_id, product_key=product_key, device_key=device_key, timezone=timezone,
+        device_name=device_name, device_attributes=device_attributes, device_tags=device_tags,
+        device_desc=device_desc,
+    )  # fmt: skip
+    ids = ctx.ids
     try:
         if on_postgresql:
             taken = _CREATE.first(conn, params)
