@@ -167,6 +167,11 @@ What keeps a request there (each measured before it was kept):
   statement for the org and product checks, a quota counter instead of a `COUNT(*)`.
 - **Checkpoints every 4,000 pages** instead of SQLite's 1,000: about 5% more creates a second.
 - **The journal keeps a request's parts as they came** and masks them when read: 14 -> 10 us.
+- **Group commit** on a SQLite file (`emulator/core/groupcommit.py`): the vendor requests of
+  one turn of the event loop write into one transaction, each inside a SAVEPOINT, and commit
+  once; each answer leaves after that COMMIT. Under wrk -c16 a group held 7-8 creates on
+  average; per create 12 `pwrite` and 8 `fcntl` became 8 and under 1, the server's CPU 231-240
+  -> 211-224 us side by side. A request alone in its turn commits by itself, as before.
 
 Measured and left alone: `PRAGMA synchronous=OFF` gives about 10% more creates a second, at
 the cost of a database that a power cut can corrupt; a checkpoint thread moves the fsyncs off

@@ -23,7 +23,7 @@ from emulator.core.db import TRANSACTION
 from emulator.core.faults import FaultBook
 from emulator.core.faults_sql import SqlFaultStore
 from emulator.core.fixtures import Baseline
-from emulator.core.groupcommit import MEMBER, GroupCommit
+from emulator.core.groupcommit import MEMBER, GroupCommit, GroupCommits
 from emulator.core.held import Held
 from emulator.core.ids import Ids
 from emulator.core.journal import Journal, SqlJournal
@@ -82,7 +82,7 @@ class Emulator:
     _held_eager: Held = field(init=False, repr=False)
     # On a SQLite file in one process: the loop's vendor requests share COMMITs
     # (core/groupcommit.py).
-    _group: GroupCommit | None = field(init=False, repr=False, default=None)
+    _groups: GroupCommits | None = field(init=False, repr=False, default=None)
     _ids_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -109,7 +109,7 @@ class Emulator:
         else:
             self.journal = Journal(size, self.settings.journal_bytes)
             if self._holds:
-                self._group = GroupCommit(Held(self.engine, _no_busy_wait))
+                self._groups = GroupCommits(Held(self.engine, _no_busy_wait))
 
     @property
     def holds_connections(self) -> bool:
@@ -119,7 +119,7 @@ class Emulator:
     @property
     def groups_commits(self) -> bool:
         """The vendor requests of one loop turn share one COMMIT (core/groupcommit.py)."""
-        return self._group is not None
+        return self._groups is not None
 
     @property
     def shared(self) -> bool:
@@ -131,8 +131,8 @@ class Emulator:
         # The held connections first: an offload worker's would be dropped open with it.
         self._held.close()
         self._held_eager.close()
-        if self._group is not None:
-            self._group.close()
+        if self._groups is not None:
+            self._groups.close()
         if self.offload is not None:
             self.offload.close()
         if isinstance(self.journal.store, BatchedSqlJournal):
@@ -213,11 +213,12 @@ class Emulator:
         lock (core/lockwait.py); a vendor request's on the loop joins the loop's group
         (core/groupcommit.py)."""
         attempt = ATTEMPT.get()
-        group = self._group
-        if group is not None:
+        groups = self._groups
+        if groups is not None:
+            group = groups.here()
             member = MEMBER.get()
             if member is not None and group.joinable(member):
-                if self._group_opened(group, attempt):
+                if group.worth_opening() and self._group_opened(group, attempt):
                     with group.member(member) as conn, _current(conn):
                         yield conn
                     return
@@ -268,8 +269,9 @@ class Emulator:
         """A connection for reads (:meth:`Ctx.read`): on PostgreSQL a request's reads do not
         wait for a lock either (a table locked for writes is locked for reads there). A
         vendor request that wrote into the open group reads inside it (its own writes)."""
-        group = self._group
-        if group is not None:
+        groups = self._groups
+        if groups is not None:
+            group = groups.here()
             member = MEMBER.get()
             if member is not None and group.holds(member) and group.joinable(member):
                 with group.reading() as conn:

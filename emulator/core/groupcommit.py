@@ -76,13 +76,15 @@ MEMBER: ContextVar[Member | None] = ContextVar("emulator_group_member", default=
 
 
 class _Group:
-    __slots__ = ("conn", "cursor", "handle", "members", "tx")
+    __slots__ = ("conn", "cursor", "handle", "loop", "members", "tx")
 
     def __init__(self, conn: Connection, tx: RootTransaction, cursor: Any) -> None:
         self.conn = conn
         self.tx = tx
         self.cursor = cursor
         self.members: list[Member] = []
+        # Once per group: asyncio's get_running_loop checks the process id (a system call).
+        self.loop = asyncio.get_running_loop()
         self.handle: asyncio.Handle | None = None
 
 
@@ -91,14 +93,34 @@ def commit(tx: RootTransaction) -> None:
     tx.commit()
 
 
+class GroupCommits:
+    """The groups of an emulator: one per thread (:meth:`here`), each on that thread's
+    connection of ``held`` (not waiting for locks). One event loop serves the vendor
+    requests, but nothing stops a process from running an app on several (the test suite
+    does): each groups its own requests."""
+
+    def __init__(self, held: Held) -> None:
+        self._held = held
+        self._local = threading.local()
+
+    def here(self) -> GroupCommit:
+        try:
+            group: GroupCommit = self._local.group
+        except AttributeError:
+            group = self._local.group = GroupCommit(self._held)
+        return group
+
+    def close(self) -> None:
+        """Close the connections (an open group is rolled back with them)."""
+        self._held.close()
+
+
 class GroupCommit:
-    """The open group of the event loop's thread, on a connection of its own (``held``: one
-    per thread, not waiting for locks)."""
+    """The open group of one thread (its event loop's)."""
 
     def __init__(self, held: Held) -> None:
         self._held = held
         self._open: _Group | None = None
-        self._thread: int | None = None
         # A member is inside its SAVEPOINT: nothing may end the group now.
         self._inside = False
 
@@ -108,8 +130,21 @@ class GroupCommit:
         transaction, on a pooled connection, as before)."""
         return member.thread == threading.get_ident() and not self._inside
 
-    def is_open(self) -> bool:
-        return self._open is not None
+    def worth_opening(self) -> bool:
+        """A group is open, or something else is ready to run in this turn of the loop (the
+        next request, most often). When nothing is, no other request can write before this
+        one's transaction ends: it is alone, and commits on its own as before, without the
+        group's statements and without waiting a turn for its answer (one client, a test).
+
+        The loop's queue of ready callbacks is CPython asyncio's own attribute, not public
+        API; a loop without it always groups."""
+        if self._open is not None:
+            return True
+        ready = getattr(asyncio.get_running_loop(), "_ready", None)
+        if ready is None:
+            return True
+        # A handle cancelled in this turn (an ended group's) stays queued until the turn ends.
+        return any(not handle.cancelled() for handle in ready)
 
     def holds(self, member: Member) -> bool:
         """``member`` wrote into the group still open, and no member is inside a SAVEPOINT."""
@@ -117,9 +152,9 @@ class GroupCommit:
         return group is not None and member.group is group and not self._inside
 
     def flush(self) -> None:
-        """End the open group now (on its thread), before a transaction outside it writes."""
+        """End the open group now, before a transaction outside it writes."""
         group = self._open
-        if group is not None and not self._inside and threading.get_ident() == self._thread:
+        if group is not None and not self._inside:
             if group.handle is not None:
                 group.handle.cancel()
             self._end(group)
@@ -142,8 +177,7 @@ class GroupCommit:
             tx.rollback()
             raise
         group = self._open = _Group(conn, tx, cursor)
-        self._thread = threading.get_ident()
-        group.handle = asyncio.get_running_loop().call_soon(self._end, group)
+        group.handle = group.loop.call_soon(self._end, group)
         return group
 
     @contextmanager
@@ -163,7 +197,7 @@ class GroupCommit:
         cursor.execute("RELEASE member")
         if member.group is not group:
             if member.waiter is None or member.waiter.done():
-                member.waiter = asyncio.get_running_loop().create_future()
+                member.waiter = group.loop.create_future()
             member.group = group
             # This run's: a run that found the lock taken and runs again is a new attempt.
             member.attempt = ATTEMPT.get()
@@ -198,11 +232,6 @@ class GroupCommit:
             self._inside = False
             cursor.execute("ROLLBACK TO reading")
             cursor.execute("RELEASE reading")
-
-    def close(self) -> None:
-        """Close the connections (an open group is rolled back with them)."""
-        self._open = None
-        self._held.close()
 
     def _end(self, group: _Group, error: BaseException | None = None) -> None:
         if self._open is group:

@@ -317,7 +317,8 @@ async def run_handler(
             await member.settled()
             raise
         groupcommit.MEMBER.reset(token)
-        await member.settled()
+        if member.waiter is not None or member.error is not None:  # it wrote
+            await member.settled()
         return response
     may_stop_the_loop = emulator.holds_connections or emulator.eager_engine is not None
     on_a_worker = emulator.offload is not None and emulator.offload.here()

@@ -163,6 +163,12 @@ def _committed_scratch(served: Served) -> set[str]:
         return {row[0] for row in conn.execute("SELECT k FROM scratch")}
 
 
+def _another_request_ready() -> None:
+    """Something else is ready to run in this turn of the loop (as another request would
+    be): a write now opens a group instead of committing alone."""
+    asyncio.get_running_loop().call_soon(lambda: None)
+
+
 def _write(emulator: Emulator, member: Member | None, key: str, fail: bool = False) -> None:
     token = MEMBER.set(member)
     try:
@@ -189,6 +195,7 @@ def test_reads_during_an_open_group_do_not_end_it(served: Served) -> None:
 
     async def run() -> None:
         one, two = Member(), Member()
+        _another_request_ready()
         _write(emulator, one, "a")
         # Its own write, inside the group; anyone else: committed rows only.
         assert _read(emulator, one) == {"a"}
@@ -205,12 +212,29 @@ def test_reads_during_an_open_group_do_not_end_it(served: Served) -> None:
     asyncio.run(run())
 
 
+def test_a_request_alone_in_its_turn_commits_at_once(served: Served) -> None:
+    _scratch(served)
+    emulator = served.emulator
+
+    async def run() -> None:
+        member = Member()
+        before = served.commits
+        _write(emulator, member, "a")
+        # Nothing else could have joined: no group, nothing to wait for.
+        assert _committed_scratch(served) == {"a"}
+        assert served.commits == before + 1
+        assert member.waiter is None
+
+    asyncio.run(run())
+
+
 def test_a_member_failing_after_its_write_rolls_back_only_its_own(served: Served) -> None:
     _scratch(served)
     emulator = served.emulator
 
     async def run() -> None:
         one, two, three = Member(), Member(), Member()
+        _another_request_ready()
         _write(emulator, one, "a")
         with pytest.raises(RuntimeError):
             _write(emulator, two, "b", fail=True)
@@ -235,6 +259,7 @@ def test_other_transactions_end_the_group_first_and_keep_their_own(served: Serve
 
     async def run() -> None:
         one = Member()
+        _another_request_ready()
         _write(emulator, one, "a")
         # A control-plane write on the loop: the group commits before it, not with it.
         with emulator.transaction() as conn:
@@ -242,6 +267,7 @@ def test_other_transactions_end_the_group_first_and_keep_their_own(served: Serve
             conn.exec_driver_sql("INSERT INTO scratch VALUES ('control')")
         await one.settled()
         two = Member()
+        _another_request_ready()
         _write(emulator, two, "b")
         with pytest.raises(RuntimeError):
             _fail_outside(emulator)
@@ -260,6 +286,7 @@ def test_a_group_does_not_wait_for_a_lock_another_process_holds(served: Served) 
     async def run() -> None:
         attempt = Attempt()
         token = ATTEMPT.set(attempt)
+        _another_request_ready()
         try:
             with pytest.raises(sqlite3.OperationalError):
                 _write(emulator, Member(), "a")
