@@ -28,6 +28,10 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+# The same for amqtt, imported on demand when an EnOS MQTT listener opens: dropped after a
+# pytester run and imported again, its plugin manager refused the emulator's broker plugin
+# (a subclass of the first import's BasePlugin, not of the second's).
+import emulator.vendors.enos.mqtt.broker  # noqa: F401
 from emulator.app import create_app
 from emulator.config import Settings
 from emulator.core.vendor import vendors
