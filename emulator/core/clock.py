@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from contextvars import ContextVar
+from typing import Any
 
 from sqlalchemy import Engine, case, null, select, update
 
@@ -67,7 +68,11 @@ class SharedClock(Clock):
 
     Read at most every :attr:`ttl` seconds (a request calls ``now_ms`` several times; one
     query each would double its cost on PostgreSQL), and at once after this process changed
-    it. Another process's freeze or advance is thus seen within ``ttl``. The same row carries
+    it. On PostgreSQL one thread at a time reads it: a thread that finds the copy stale while
+    another is reading uses the copy rather than wait for that read (the offload workers
+    finding it stale at once queued a whole round trip for it). Another process's freeze or
+    advance is thus seen within ``ttl`` plus one read's round trip, as a thread waiting for
+    that read saw it too; :meth:`sync` waits, and reads the row itself. The same row carries
     the version counters of the fault rules and the namespaces (see ``versions``).
     """
 
@@ -83,6 +88,8 @@ class SharedClock(Clock):
         # threads finding the row stale at once read it once. A SQLite connection kept open
         # would keep its read snapshot.
         self._kept = Kept(engine) if engine.dialect.name == "postgresql" else None
+        # Held by the thread reading the row through ``_kept``.
+        self._reading = threading.Lock()
 
     @contextmanager
     def one_read(self) -> Iterator[None]:
@@ -108,17 +115,27 @@ class SharedClock(Clock):
             now = time.monotonic()
             with self._engine.connect() as conn:
                 row = _READ.first(conn, {})
-        else:
+            self._store(row, now)
+            return
+        # Another thread reading the row: use the copy, unless this is a forced read (it
+        # must see what was written before it was called) or there is no copy yet.
+        if not self._reading.acquire(blocking=force or self._loaded_at < 0):
+            return
+        try:
+            now = time.monotonic()
+            if not force and now - self._loaded_at < self.ttl:
+                return  # another thread has just read it
             with self._kept.using() as conn:
-                now = time.monotonic()
-                if not force and now - self._loaded_at < self.ttl:
-                    return  # another thread has just read it
-                row = _READ.first(conn, {})
+                self._store(_READ.first(conn, {}), now)
+        finally:
+            self._reading.release()
+
+    def _store(self, row: tuple[Any, ...] | None, read_at: float) -> None:
         if row is not None:
             with self._lock:
                 self._frozen_ms, self._offset_ms = row[0], int(row[1])
                 self._versions = (int(row[2]), int(row[3]))
-                self._loaded_at = now
+                self._loaded_at = read_at
 
     def sync(self) -> None:
         """Read the row now (the control plane answers with what every process sees)."""
