@@ -311,14 +311,28 @@ class Emulator:
             with self.transaction() as conn:
                 yield conn
             return
-        held = self.held_connection()
-        if held is None:
-            with self.engine.connect() as conn:
-                with _autocommit(conn):
+        attempt = ATTEMPT.get()
+        # No request that may run again (an offload worker's, which may wait; or one that
+        # committed already): the statement waits for any lock in PostgreSQL.
+        if attempt is None or attempt.committed:
+            held = self.held_connection()
+            if held is None:
+                with self.engine.connect() as conn, _autocommit(conn):
                     yield conn
+                return
+            with _autocommit(held):
+                yield held
             return
-        with _autocommit(held):
-            yield held
+        # A request on the loop, as in transaction(): its statement does not wait for a lock
+        # another session holds (core/lockwait.py), the request waits on the loop instead.
+        # Once it committed, nothing of it runs again: a busy error after is no retry.
+        try:
+            with (self.eager_engine or self.engine).connect() as conn, _autocommit(conn):
+                yield conn
+        except OperationalError as exc:
+            attempt.busy = attempt.busy or is_busy(exc)
+            raise
+        attempt.committed = True
 
     def context(self, namespace: str) -> Ctx:
         self.namespaces.ensure(namespace)

@@ -11,6 +11,7 @@ Past the statement timeout, each vendor family answers its own internal-error en
 
 from __future__ import annotations
 
+import json
 import logging
 import sqlite3
 import threading
@@ -231,5 +232,45 @@ def test_health_and_reads_answer_while_a_postgresql_table_is_locked(
         assert journal.status_code == 200
         assert create.result(EVENT_S).json()["code"] == 0
         assert went_online.result(EVENT_S).json()["online"] is True
+        keys = {d["deviceKey"] for d in client.get("/_emulator/devices").json()["devices"]}
+        assert {"before", "during"} <= keys
+
+
+def _streamed(body: dict[str, Any]) -> Iterator[bytes]:
+    """A body sent chunked (no Content-Length): such a create is served on the event loop,
+    not on an offload worker thread (core/routing.py reads it there first)."""
+    yield json.dumps(body).encode()
+
+
+def test_a_streamed_create_waits_on_the_loop_while_its_product_row_is_locked(
+    postgresql_url: str, waits: WaitCounter
+) -> None:
+    # The create's one statement in autocommit (Ctx.alone) must not wait for the lock inside
+    # PostgreSQL on the loop: it finds the row locked at once and waits on the loop instead.
+    assert DATABASE_URL is not None
+    import psycopg
+
+    with served(postgresql_url, PATIENT_S) as client, ThreadPoolExecutor(1) as pool:
+        assert enos_create(client, "before").json()["code"] == 0
+        holder = psycopg.connect(_plain(DATABASE_URL))
+        try:
+            holder.execute(
+                'SELECT 1 FROM "emu_lock_waits".products WHERE product_key = %s FOR UPDATE',
+                (enos.PRODUCT,),
+            )
+            create: Future[httpx.Response] = pool.submit(
+                client.post,
+                enos.devices_url("create"),
+                content=_streamed(create_body("during")),
+                headers={**enos.HEADERS, "Content-Type": "application/json"},
+            )
+            waits.wait_for(1)
+            health = client.get("/_emulator/health", timeout=QUICK_S)
+            assert not create.done()
+        finally:
+            holder.rollback()
+            holder.close()
+        assert health.status_code == 200
+        assert create.result(EVENT_S).json()["code"] == 0
         keys = {d["deviceKey"] for d in client.get("/_emulator/devices").json()["devices"]}
         assert {"before", "during"} <= keys
