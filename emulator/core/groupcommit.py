@@ -36,6 +36,7 @@ of which would have to end the group first).
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -46,6 +47,8 @@ from sqlalchemy import Connection, RootTransaction
 
 from emulator.core.held import Held
 from emulator.core.lockwait import ATTEMPT, Attempt
+
+logger = logging.getLogger(__name__)
 
 
 class Member:
@@ -241,18 +244,36 @@ class GroupCommit:
                 commit(group.tx)
             except Exception as exc:
                 error = exc
-        if error is not None:
-            try:
-                group.tx.rollback()
-            except Exception:
-                # The connection is unusable: the next group takes a new one.
-                group.conn.invalidate()
-        group.cursor.close()
-        for member in group.members:
+        try:
             if error is not None:
-                member.error = error
-            elif member.attempt is not None:
-                member.attempt.committed = True
-            waiter = member.waiter
-            if waiter is not None and not waiter.done() and member.group is group:
-                waiter.set_result(None)
+                self._roll_back(group)
+            try:
+                group.cursor.close()
+            except Exception:
+                # A closed connection (see above): nothing left to close.
+                logger.debug("group cursor not closed", exc_info=True)
+        finally:
+            # Whatever failed above, every member settles: an unanswered waiter would hold
+            # its request until the client gives up.
+            for member in group.members:
+                if error is not None:
+                    member.error = error
+                elif member.attempt is not None:
+                    member.attempt.committed = True
+                waiter = member.waiter
+                if waiter is not None and not waiter.done() and member.group is group:
+                    waiter.set_result(None)
+
+    @staticmethod
+    def _roll_back(group: _Group) -> None:
+        try:
+            group.tx.rollback()
+        except Exception:
+            # The connection is unusable: the next group takes a new one. Closed already
+            # (the emulator disposed with a group open, or the driver connection died):
+            # SQLite rolled the group back with it.
+            logger.warning("group rollback failed: dropping its connection", exc_info=True)
+            try:
+                group.conn.invalidate()
+            except Exception:
+                logger.debug("group connection not invalidated", exc_info=True)

@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import event
+from sqlalchemy.exc import InvalidRequestError
 
 from emulator.app import create_app
 from emulator.config import Settings
@@ -304,3 +305,51 @@ def test_a_group_does_not_wait_for_a_lock_another_process_holds(served: Served) 
         asyncio.run(run())
     finally:
         holder.close()
+
+
+def test_a_group_whose_connection_dies_answers_its_members(
+    served: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _scratch(served)
+    emulator = served.emulator
+
+    def dying(tx: Any) -> None:
+        # The connection dies under the COMMIT (as after an I/O error): its ROLLBACK fails too.
+        tx.connection.connection.dbapi_connection.close()
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(groupcommit, "commit", dying)
+
+    async def run() -> None:
+        one = Member()
+        _another_request_ready()
+        _write(emulator, one, "a")
+        # The timeout only bounds a hang: the member's waiter is what is awaited.
+        with pytest.raises(sqlite3.OperationalError, match="disk I/O error"):
+            await asyncio.wait_for(one.settled(), 30)
+        monkeypatch.undo()
+        # The next group takes a new connection.
+        two = Member()
+        _another_request_ready()
+        _write(emulator, two, "b")
+        await two.settled()
+
+    asyncio.run(run())
+    assert _committed_scratch(served) == {"b"}
+
+
+def test_disposing_with_a_group_open_answers_its_members(served: Served) -> None:
+    _scratch(served)
+    emulator = served.emulator
+
+    async def run() -> None:
+        one = Member()
+        _another_request_ready()
+        _write(emulator, one, "a")
+        # Closing its connection rolled the group back: its COMMIT fails.
+        emulator.dispose()
+        with pytest.raises(InvalidRequestError):
+            await asyncio.wait_for(one.settled(), 30)
+
+    asyncio.run(run())
+    assert _committed_scratch(served) == set()
