@@ -54,12 +54,18 @@ logger = logging.getLogger(__name__)
 class Member:
     """One vendor request that may write into the loop's group (set by the vendor route)."""
 
-    __slots__ = ("attempt", "error", "group", "thread", "waiter")
+    __slots__ = ("attempt", "error", "group", "loop", "task", "thread", "waiter")
 
     def __init__(self) -> None:
-        # Only the loop thread groups: a handler's code run in a thread pool inherits the
-        # request's context variables, this one included.
+        # Only the request's own task on the loop thread groups: a handler's code run in a
+        # thread pool, and a task it spawns (which may write after the answer left, when no
+        # one awaits :meth:`settled`), inherit the request's context variables, this one
+        # included; their transactions run on their own.
         self.thread = threading.get_ident()
+        self.task = asyncio.current_task()
+        # Asking for the current task of a known loop spares get_running_loop's process id
+        # check (a system call) in each transaction's :meth:`GroupCommit.joinable`.
+        self.loop = None if self.task is None else self.task.get_loop()
         self.group: _Group | None = None
         self.attempt: Attempt | None = None
         self.error: BaseException | None = None
@@ -128,10 +134,15 @@ class GroupCommit:
         self._inside = False
 
     def joinable(self, member: Member) -> bool:
-        """Whether ``member``'s next transaction goes into a group: on the loop's thread, and
-        not nested inside another transaction of a member (a nested ``begin`` keeps its own
-        transaction, on a pooled connection, as before)."""
-        return member.thread == threading.get_ident() and not self._inside
+        """Whether ``member``'s next transaction goes into a group: in the request's own task
+        on the loop's thread, and not nested inside another transaction of a member (a nested
+        ``begin`` keeps its own transaction, on a pooled connection, as before)."""
+        return (
+            member.thread == threading.get_ident()
+            and member.loop is not None
+            and asyncio.current_task(member.loop) is member.task
+            and not self._inside
+        )
 
     def worth_opening(self) -> bool:
         """A group is open, or something else is ready to run in this turn of the loop (the

@@ -353,3 +353,32 @@ def test_disposing_with_a_group_open_answers_its_members(served: Served) -> None
 
     asyncio.run(run())
     assert _committed_scratch(served) == set()
+
+
+def test_a_task_a_request_spawns_writes_on_its_own(
+    served: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _scratch(served)
+    emulator = served.emulator
+
+    def failing(tx: Any) -> None:
+        raise sqlite3.OperationalError("disk I/O error")
+
+    async def run() -> None:
+        request = Member()
+        token = MEMBER.set(request)
+
+        async def spawned() -> None:
+            # It inherits the request's context (its member): its write is still its own.
+            _another_request_ready()
+            with emulator.transaction() as conn:
+                conn.exec_driver_sql("INSERT INTO scratch VALUES ('spawned')")
+
+        task = asyncio.create_task(spawned())
+        MEMBER.reset(token)
+        monkeypatch.setattr(groupcommit, "commit", failing)
+        await task
+        assert request.waiter is None
+
+    asyncio.run(run())
+    assert _committed_scratch(served) == {"spawned"}
