@@ -10,6 +10,7 @@ connection to the file, which sees only committed rows. Commits are counted with
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 import sqlite3
 from collections.abc import Iterator
@@ -20,6 +21,8 @@ import httpx
 import pytest
 from sqlalchemy import event
 from sqlalchemy.exc import InvalidRequestError
+from starlette.requests import Request
+from starlette.responses import Response
 
 from emulator.app import create_app
 from emulator.config import Settings
@@ -27,6 +30,7 @@ from emulator.core import groupcommit
 from emulator.core.context import Emulator
 from emulator.core.groupcommit import MEMBER, Member
 from emulator.core.lockwait import ATTEMPT, Attempt
+from emulator.core.routing import run_handler
 from emulator.testing import serve_in_thread
 from emulator.vendors.enos.connect.errors import ConnectError
 from tests.control.helpers import create_body
@@ -382,3 +386,22 @@ def test_a_task_a_request_spawns_writes_on_its_own(
 
     asyncio.run(run())
     assert _committed_scratch(served) == {"spawned"}
+
+
+def test_a_cancelled_request_leaves_no_member_behind(served: Served) -> None:
+    request = Request({"type": "http", "app": served.app})
+    context = contextvars.copy_context()
+
+    async def handler(_request: Request) -> Response:
+        # The client went away while the handler waited.
+        raise asyncio.CancelledError
+
+    async def run() -> None:
+        task = asyncio.get_running_loop().create_task(
+            run_handler(handler, request, grouped=True), context=context
+        )
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(run())
+    assert context.run(MEMBER.get) is None
