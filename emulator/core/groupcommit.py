@@ -9,10 +9,11 @@ loop write into one transaction and commit it once:
 - the first to write opens the group (``BEGIN IMMEDIATE`` on a connection of its own that
   does not wait for a lock: another process holding it makes the request wait on the loop and
   run again, core/lockwait.py) and schedules its end with ``loop.call_soon``: it runs after
-  the callbacks already ready in this turn (the other requests the last poll woke) and before
-  any I/O of the next poll, so the group never holds the write lock while the loop waits for
-  anything (other processes of ``--workers N``, any program on the file, wait at most one
-  turn);
+  the callbacks already ready in this turn (the other requests the last poll woke). With a
+  callback ready, the loop's next iteration polls for I/O without waiting (timeout 0), then
+  runs the group's end before any callback that poll woke or any timer that came due; so the
+  group never holds the write lock while the loop waits for anything (other processes of
+  ``--workers N``, any program on the file, wait at most one turn);
 - each request's writes sit inside a SAVEPOINT: a request that fails rolls back only its own;
 - a request's answer leaves only after the group's COMMIT succeeded (:meth:`Member.settled`,
   awaited by the vendor route before it answers), so a vendor row is committed before its
@@ -152,6 +153,8 @@ class GroupCommit:
 
         The loop's queue of ready callbacks is CPython asyncio's own attribute, not public
         API; a loop without it always groups."""
+        # On such a loop (uvloop) every request's writes open a group, so a single client's
+        # request pays one more loop turn (the group's end) before its answer.
         if self._open is not None:
             return True
         ready = getattr(asyncio.get_running_loop(), "_ready", None)
