@@ -231,7 +231,7 @@ app 2,000-6,300 requests a second in one session), so side-by-side runs only:
   app's first request 88 -> 3 ms (FastAPI built every included route again at first use);
   amqtt, pycryptodome and prometheus-client load when first needed.
 
-This round, the same kind of machine (two bench runs 10 minutes apart on one commit: per
+The round after that, the same kind of machine (two bench runs 10 minutes apart on one commit: per
 test 3.1 and 4.05 ms, plain tests 0.40 and 0.76 ms; PostgreSQL 0.43 and 0.36 x SQLite):
 
 - **Per test**: the plugin's clients speak plain HTTP through a lean transport of ours
@@ -261,6 +261,42 @@ test 3.1 and 4.05 ms, plain tests 0.40 and 0.76 ms; PostgreSQL 0.43 and 0.36 x S
   createBatch figures of earlier rounds were inflated by it. The 1,000,000-device ratios
   compared runs minutes apart; each full-registry run now sits between two empty-registry
   runs of the same operation.
+
+This round, on a quieter machine (the bare app 6,500-6,600 requests a second in both runs):
+
+- **Group commit** (above): the default create 0.57-0.58 -> 0.63-0.665 x the bare app side by
+  side (server CPU a create 244-252 -> 221-233 us, the bare app's 148-153). What is left of a
+  group's COMMIT, about 20 us a create, is the index leaves: the device key and asset id are
+  random, so each create dirties leaves of its own. The access log costs 13-19 us a request
+  under wrk (3 us to build and queue a line in isolation; uvicorn quotes the path for it);
+  with it off the create is 0.66-0.67 x. FastAPI's per-request OpenTelemetry check (about
+  4 us, three environment reads) is paid by the bare app too.
+- **PostgreSQL, round trips**: a create still made three round trips on its connection
+  (BEGIN, the statement, COMMIT: psycopg sends BEGIN on its own), and the product's row, which
+  every create updates, stayed locked across the COMMIT's, so the eight in flight queued on
+  it. The create is now one statement committed alone (`Ctx.alone`): the quota's place taken
+  first, the device inserted in it; anything else (a missing org or product, a full product)
+  falls back to the transaction that answers as before. wrk -c8, one process, same minute:
+  1,100-1,260 -> 2,000-2,270 creates/s; server CPU 690-820 -> 430-480 us a create,
+  PostgreSQL's 330-360 -> 180-210. The other hot routes keep BEGIN and COMMIT around several
+  statements (register 5 round trips, allocate 9, createBatch of one 6, batchControl of one 4).
+- **PostgreSQL, the clock's read**: the workers that found the shared clock's copy older than
+  2 ms at once queued on its kept connection for the one read's round trip; one thread now
+  reads and the others go on with the copy. 1,590-2,240 -> 2,070-2,480 creates/s (five
+  interleaved runs each), 0.41-0.46 -> 0.54-0.60 x SQLite in the rounds measured beside it.
+  Fewer worker threads (2-6 against 8) and a 0.5 ms switch interval were within the noise.
+- **createBatch**: a 500-device batch made about 9,000 Python calls besides its inserts, 500
+  of them to learn that no fault rule was armed: now about 5,000. In process a batch is about
+  5 ms of CPU: the insert 1.8, planning 1.65 (the existing-keys query 0.4, validation 0.26),
+  the body, answer and journal about 1. raw sqlite3's 500-row batch takes about 2.2 ms on this
+  machine, so the ratio stays near 0.35-0.4; group commit neither helps nor hurts it (side by
+  side, 5.3-5.8 ms of server CPU a batch either way).
+- **Per test**: 1.6 ms over a plain test, CPU 1.2 ms. On this virtual machine part of a
+  plugin test's wall time is neither thread's CPU: about 0.4 ms in the fixtures' teardown,
+  present with fixtures that do nothing but depend on the server's. pytest's fixture calls
+  there cross a boundary of Python's frame-stack chunks (16 KiB, mapped and unmapped each
+  time: about 22 `munmap` a test against under 1 for a plain test); the wait is most likely
+  each unmap flushing the TLB of the other CPU, which the server's thread shares (not proven).
 """
 
 

@@ -283,6 +283,12 @@ class Emulator:
                 yield held
             finally:
                 held.rollback()
+                # The reads ran on the driver's cursor (core/sql.py HotSql): SQLAlchemy began
+                # no transaction, so its rollback may have done nothing. End the driver's,
+                # else a PostgreSQL session stays idle in transaction, holding its snapshot,
+                # and the thread's next autocommit statement is refused (_autocommit).
+                if not held.invalidated:
+                    held.connection.dbapi_connection.rollback()  # type: ignore[union-attr]
             return
         attempt = ATTEMPT.get()
         if attempt is None or attempt.committed or self.eager_engine is None:
@@ -373,12 +379,20 @@ def _no_busy_wait(dbapi_connection: Any) -> None:
     cursor.close()
 
 
+# psycopg.pq.TransactionStatus.IDLE (psycopg is an optional dependency).
+_PG_IDLE = 0
+
+
 @contextmanager
 def _autocommit(conn: Connection) -> Iterator[None]:
     """``conn``'s PostgreSQL connection in autocommit for the block. On the DB-API connection
     itself: SQLAlchemy's own (an execution option) costs a reset of the connection after."""
     dbapi_connection = conn.connection.dbapi_connection
     assert dbapi_connection is not None
+    # psycopg refuses the switch inside a transaction: one left open (a read on the driver's
+    # cursor that nothing ended) holds nothing this block needs, so it ends here.
+    if dbapi_connection.info.transaction_status != _PG_IDLE:
+        dbapi_connection.rollback()
     dbapi_connection.autocommit = True
     try:
         yield

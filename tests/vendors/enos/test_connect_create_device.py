@@ -21,6 +21,7 @@ from tests.conftest import Client, ClientFactory
 from tests.reached import reached_codes
 from tests.shapes import load_sample, missing_paths, shape
 from tests.vendors.enos.helpers import HEADERS, ORG, PRODUCT, devices_url
+from tests.vendors.mcs import helpers as mcs
 
 SAMPLES = Path(__file__).parent / "samples"
 QUOTA_FIXTURES = Path(__file__).parents[2] / "fixtures" / "enos_small_quota.yaml"
@@ -437,3 +438,24 @@ def test_create_device_on_postgresql_is_one_round_trip(
     waits = [line for line in sent if re.match(r"F\t\d+\t(Query|Sync)\b", line)]
 
     assert len(waits) == 1, sent
+
+
+def test_create_device_after_a_refused_mcs_register_on_postgresql_succeeds(
+    make_client: ClientFactory,
+) -> None:
+    # A refused register read its product on the worker thread's kept connection and left
+    # that connection's PostgreSQL transaction open; the worker's next create, one statement
+    # in autocommit, could not switch to it (99500). Requests one after another run on the
+    # same worker thread (core/offload.py).
+    client = make_client(header_timeout=10.5)  # an emulator of its own: a worker may break
+    if client.app.state.emulator.engine.dialect.name != "postgresql":  # type: ignore[union-attr]
+        pytest.skip("PostgreSQL only (EMULATOR_TEST_DATABASE_URL)")
+    assert create(client, create_body(deviceKey="before"))["code"] == 0
+    refused = client.post(
+        mcs.DEVICES_URL, json=mcs.device(prodId="z0000000000"), headers=mcs.HEADERS
+    )
+    assert refused.status_code == 404, refused.text
+
+    codes = [create(client, create_body(deviceKey=f"after-{n}"))["code"] for n in range(3)]
+
+    assert codes == [0, 0, 0]
