@@ -9,10 +9,11 @@ loop write into one transaction and commit it once:
 - the first to write opens the group (``BEGIN IMMEDIATE`` on a connection of its own that
   does not wait for a lock: another process holding it makes the request wait on the loop and
   run again, core/lockwait.py) and schedules its end with ``loop.call_soon``: it runs after
-  the callbacks already ready in this turn (the other requests the last poll woke) and before
-  any I/O of the next poll, so the group never holds the write lock while the loop waits for
-  anything (other processes of ``--workers N``, any program on the file, wait at most one
-  turn);
+  the callbacks already ready in this turn (the other requests the last poll woke). With a
+  callback ready, the loop's next iteration polls for I/O without waiting (timeout 0), then
+  runs the group's end before any callback that poll woke or any timer that came due; so the
+  group never holds the write lock while the loop waits for anything (other processes of
+  ``--workers N``, any program on the file, wait at most one turn);
 - each request's writes sit inside a SAVEPOINT: a request that fails rolls back only its own;
 - a request's answer leaves only after the group's COMMIT succeeded (:meth:`Member.settled`,
   awaited by the vendor route before it answers), so a vendor row is committed before its
@@ -36,6 +37,7 @@ of which would have to end the group first).
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -47,16 +49,24 @@ from sqlalchemy import Connection, RootTransaction
 from emulator.core.held import Held
 from emulator.core.lockwait import ATTEMPT, Attempt
 
+logger = logging.getLogger(__name__)
+
 
 class Member:
     """One vendor request that may write into the loop's group (set by the vendor route)."""
 
-    __slots__ = ("attempt", "error", "group", "thread", "waiter")
+    __slots__ = ("attempt", "error", "group", "loop", "task", "thread", "waiter")
 
     def __init__(self) -> None:
-        # Only the loop thread groups: a handler's code run in a thread pool inherits the
-        # request's context variables, this one included.
+        # Only the request's own task on the loop thread groups: a handler's code run in a
+        # thread pool, and a task it spawns (which may write after the answer left, when no
+        # one awaits :meth:`settled`), inherit the request's context variables, this one
+        # included; their transactions run on their own.
         self.thread = threading.get_ident()
+        self.task = asyncio.current_task()
+        # Asking for the current task of a known loop spares get_running_loop's process id
+        # check (a system call) in each transaction's :meth:`GroupCommit.joinable`.
+        self.loop = None if self.task is None else self.task.get_loop()
         self.group: _Group | None = None
         self.attempt: Attempt | None = None
         self.error: BaseException | None = None
@@ -125,10 +135,15 @@ class GroupCommit:
         self._inside = False
 
     def joinable(self, member: Member) -> bool:
-        """Whether ``member``'s next transaction goes into a group: on the loop's thread, and
-        not nested inside another transaction of a member (a nested ``begin`` keeps its own
-        transaction, on a pooled connection, as before)."""
-        return member.thread == threading.get_ident() and not self._inside
+        """Whether ``member``'s next transaction goes into a group: in the request's own task
+        on the loop's thread, and not nested inside another transaction of a member (a nested
+        ``begin`` keeps its own transaction, on a pooled connection, as before)."""
+        return (
+            member.thread == threading.get_ident()
+            and member.loop is not None
+            and asyncio.current_task(member.loop) is member.task
+            and not self._inside
+        )
 
     def worth_opening(self) -> bool:
         """A group is open, or something else is ready to run in this turn of the loop (the
@@ -138,6 +153,8 @@ class GroupCommit:
 
         The loop's queue of ready callbacks is CPython asyncio's own attribute, not public
         API; a loop without it always groups."""
+        # On such a loop (uvloop) every request's writes open a group, so a single client's
+        # request pays one more loop turn (the group's end) before its answer.
         if self._open is not None:
             return True
         ready = getattr(asyncio.get_running_loop(), "_ready", None)
@@ -241,18 +258,36 @@ class GroupCommit:
                 commit(group.tx)
             except Exception as exc:
                 error = exc
-        if error is not None:
-            try:
-                group.tx.rollback()
-            except Exception:
-                # The connection is unusable: the next group takes a new one.
-                group.conn.invalidate()
-        group.cursor.close()
-        for member in group.members:
+        try:
             if error is not None:
-                member.error = error
-            elif member.attempt is not None:
-                member.attempt.committed = True
-            waiter = member.waiter
-            if waiter is not None and not waiter.done() and member.group is group:
-                waiter.set_result(None)
+                self._roll_back(group)
+            try:
+                group.cursor.close()
+            except Exception:
+                # A closed connection (see above): nothing left to close.
+                logger.debug("group cursor not closed", exc_info=True)
+        finally:
+            # Whatever failed above, every member settles: an unanswered waiter would hold
+            # its request until the client gives up.
+            for member in group.members:
+                if error is not None:
+                    member.error = error
+                elif member.attempt is not None:
+                    member.attempt.committed = True
+                waiter = member.waiter
+                if waiter is not None and not waiter.done() and member.group is group:
+                    waiter.set_result(None)
+
+    @staticmethod
+    def _roll_back(group: _Group) -> None:
+        try:
+            group.tx.rollback()
+        except Exception:
+            # The connection is unusable: the next group takes a new one. Closed already
+            # (the emulator disposed with a group open, or the driver connection died):
+            # SQLite rolled the group back with it.
+            logger.warning("group rollback failed: dropping its connection", exc_info=True)
+            try:
+                group.conn.invalidate()
+            except Exception:
+                logger.debug("group connection not invalidated", exc_info=True)

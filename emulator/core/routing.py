@@ -313,10 +313,11 @@ async def run_handler(
                 lambda: handler(request), emulator.settings.db_statement_timeout
             )
         except Exception:
-            groupcommit.MEMBER.reset(token)
             await member.settled()
             raise
-        groupcommit.MEMBER.reset(token)
+        finally:
+            # Also when the request is cancelled (its client went away).
+            groupcommit.MEMBER.reset(token)
         if member.waiter is not None or member.error is not None:  # it wrote
             await member.settled()
         return response

@@ -10,6 +10,7 @@ connection to the file, which sees only committed rows. Commits are counted with
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 import sqlite3
 from collections.abc import Iterator
@@ -19,6 +20,9 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import event
+from sqlalchemy.exc import InvalidRequestError
+from starlette.requests import Request
+from starlette.responses import Response
 
 from emulator.app import create_app
 from emulator.config import Settings
@@ -26,6 +30,7 @@ from emulator.core import groupcommit
 from emulator.core.context import Emulator
 from emulator.core.groupcommit import MEMBER, Member
 from emulator.core.lockwait import ATTEMPT, Attempt
+from emulator.core.routing import run_handler
 from emulator.testing import serve_in_thread
 from emulator.vendors.enos.connect.errors import ConnectError
 from tests.control.helpers import create_body
@@ -304,3 +309,99 @@ def test_a_group_does_not_wait_for_a_lock_another_process_holds(served: Served) 
         asyncio.run(run())
     finally:
         holder.close()
+
+
+def test_a_group_whose_connection_dies_answers_its_members(
+    served: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _scratch(served)
+    emulator = served.emulator
+
+    def dying(tx: Any) -> None:
+        # The connection dies under the COMMIT (as after an I/O error): its ROLLBACK fails too.
+        tx.connection.connection.dbapi_connection.close()
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(groupcommit, "commit", dying)
+
+    async def run() -> None:
+        one = Member()
+        _another_request_ready()
+        _write(emulator, one, "a")
+        # The timeout only bounds a hang: the member's waiter is what is awaited.
+        with pytest.raises(sqlite3.OperationalError, match="disk I/O error"):
+            await asyncio.wait_for(one.settled(), 30)
+        monkeypatch.undo()
+        # The next group takes a new connection.
+        two = Member()
+        _another_request_ready()
+        _write(emulator, two, "b")
+        await two.settled()
+
+    asyncio.run(run())
+    assert _committed_scratch(served) == {"b"}
+
+
+def test_disposing_with_a_group_open_answers_its_members(served: Served) -> None:
+    _scratch(served)
+    emulator = served.emulator
+
+    async def run() -> None:
+        one = Member()
+        _another_request_ready()
+        _write(emulator, one, "a")
+        # Closing its connection rolled the group back: its COMMIT fails.
+        emulator.dispose()
+        with pytest.raises(InvalidRequestError):
+            await asyncio.wait_for(one.settled(), 30)
+
+    asyncio.run(run())
+    assert _committed_scratch(served) == set()
+
+
+def test_a_task_a_request_spawns_writes_on_its_own(
+    served: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _scratch(served)
+    emulator = served.emulator
+
+    def failing(tx: Any) -> None:
+        raise sqlite3.OperationalError("disk I/O error")
+
+    async def run() -> None:
+        request = Member()
+        token = MEMBER.set(request)
+
+        async def spawned() -> None:
+            # It inherits the request's context (its member): its write is still its own.
+            _another_request_ready()
+            with emulator.transaction() as conn:
+                conn.exec_driver_sql("INSERT INTO scratch VALUES ('spawned')")
+
+        task = asyncio.create_task(spawned())
+        MEMBER.reset(token)
+        monkeypatch.setattr(groupcommit, "commit", failing)
+        await task
+        assert request.waiter is None
+
+    asyncio.run(run())
+    assert _committed_scratch(served) == {"spawned"}
+
+
+def test_a_cancelled_request_leaves_no_member_behind(served: Served) -> None:
+    request = Request({"type": "http", "app": served.app})
+    context = contextvars.copy_context()
+
+    async def handler(_request: Request) -> Response:
+        # The client went away while the handler waited.
+        raise asyncio.CancelledError
+
+    async def run() -> None:
+        task = asyncio.get_running_loop().create_task(
+            run_handler(handler, request, grouped=True), context=context
+        )
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(run())
+    assert context.run(MEMBER.get) is None
