@@ -190,9 +190,7 @@ def _created_alone(ctx: Ctx, device: dict[str, Any]) -> dict[str, Any] | None:
         with ctx.alone() as conn:
             created = _CREATE_ALONE.first(conn, params)
     except IntegrityError:
-        if device["device_key"] is None:
-            raise VendorError(ConnectError.DEVICE_KEY_GENERATION_FAILED) from None
-        raise VendorError(ConnectError.DEVICE_KEY_EXISTS) from None
+        raise _key_taken(device["device_key"]) from None
     if created is None:
         ctx.ids.give_back(drawn)
         return None
@@ -268,9 +266,7 @@ def insert_device(
         else:
             _INSERT_DEVICE.execute(conn, params)
     except IntegrityError:
-        if device_key is None:
-            raise VendorError(ConnectError.DEVICE_KEY_GENERATION_FAILED) from None
-        raise VendorError(ConnectError.DEVICE_KEY_EXISTS) from None
+        raise _key_taken(device_key) from None
     # After the insert, so an existing deviceKey answers 11702 even in a full product; the
     # caller's transaction rolls the insert back when the quota is full.
     if not on_postgresql:
@@ -284,6 +280,14 @@ def insert_device(
     if full:
         raise VendorError(ConnectError.DEVICE_QUOTA_EXCEEDED)
     return row
+
+
+def _key_taken(device_key: str | None) -> VendorError:
+    """The registry's unique key refused the insert: 11702 for a deviceKey the caller gave,
+    the platform's 11714 for a generated one that collided."""
+    if device_key is None:
+        return VendorError(ConnectError.DEVICE_KEY_GENERATION_FAILED)
+    return VendorError(ConnectError.DEVICE_KEY_EXISTS)
 
 
 def _missing(found: tuple[Any, ...] | None, org_id: str, product_key: str) -> VendorError:
