@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -279,16 +279,17 @@ class Emulator:
                 return
         held = self.held_connection()
         if held is not None:
+            # On PostgreSQL (an offload worker's) in autocommit: reads on the driver's cursor
+            # (core/sql.py HotSql) begin no transaction SQLAlchemy knows of, so its rollback
+            # would not end one, and the session stayed idle in transaction into the next
+            # request (whose autocommit statement psycopg then refused). Each read is also
+            # one round trip, with no BEGIN before it nor ROLLBACK after.
+            alone = _autocommit(held) if held.dialect.name == "postgresql" else nullcontext()
             try:
-                yield held
+                with alone:
+                    yield held
             finally:
                 held.rollback()
-                # The reads ran on the driver's cursor (core/sql.py HotSql): SQLAlchemy began
-                # no transaction, so its rollback may have done nothing. End the driver's,
-                # else a PostgreSQL session stays idle in transaction, holding its snapshot,
-                # and the thread's next autocommit statement is refused (_autocommit).
-                if not held.invalidated:
-                    held.connection.dbapi_connection.rollback()  # type: ignore[union-attr]
             return
         attempt = ATTEMPT.get()
         if attempt is None or attempt.committed or self.eager_engine is None:
@@ -382,8 +383,8 @@ class Ctx:
         return self.emulator.alone()
 
     def read(self) -> AbstractContextManager[Connection]:
-        """A connection for reads; what the block writes is rolled back. No ``await`` inside
-        (see :meth:`begin`)."""
+        """A connection for reads only: a write may commit (on PostgreSQL, an offload
+        worker's reads run in autocommit). No ``await`` inside (see :meth:`begin`)."""
         return self.emulator.reading()
 
 
