@@ -282,6 +282,12 @@ class GroupCommit:
     def _roll_back(group: _Group) -> None:
         try:
             group.tx.rollback()
+            # A COMMIT SQLite refused may leave its transaction open (a deferred constraint,
+            # SQLITE_BUSY) while SQLAlchemy counts it ended, and its rollback then sends
+            # nothing: every later group's BEGIN on this connection would fail.
+            dbapi = group.conn.connection.dbapi_connection
+            if dbapi is not None and dbapi.in_transaction:
+                dbapi.rollback()
         except Exception:
             # The connection is unusable: the next group takes a new one. Closed already
             # (the emulator disposed with a group open, or the driver connection died):

@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import event
-from sqlalchemy.exc import InvalidRequestError
+from sqlalchemy.exc import IntegrityError, InvalidRequestError
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -337,6 +337,42 @@ def test_a_group_whose_connection_dies_answers_its_members(
         _another_request_ready()
         _write(emulator, two, "b")
         await two.settled()
+
+    asyncio.run(run())
+    assert _committed_scratch(served) == {"b"}
+
+
+def test_a_commit_sqlite_refuses_leaves_no_transaction_open(
+    served: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A COMMIT that fails with SQLite's transaction still open (a deferred constraint: SQLite
+    keeps the transaction for the caller to roll back) must not leave the group's connection
+    inside it: every later group on it would fail at its BEGIN."""
+    _scratch(served)
+    with sqlite3.connect(served.db) as conn:
+        conn.execute("CREATE TABLE parent (id INTEGER PRIMARY KEY)")
+        conn.execute("CREATE TABLE child (parent INTEGER REFERENCES parent(id))")
+    emulator = served.emulator
+
+    def refused(tx: Any) -> None:
+        cursor = tx.connection.connection.cursor()
+        cursor.execute("PRAGMA defer_foreign_keys=ON")
+        cursor.execute("INSERT INTO child VALUES (99)")  # checked only at the COMMIT
+        tx.commit()
+
+    monkeypatch.setattr(groupcommit, "commit", refused)
+
+    async def run() -> None:
+        one = Member()
+        _another_request_ready()
+        _write(emulator, one, "a")
+        with pytest.raises(IntegrityError):
+            await asyncio.wait_for(one.settled(), 30)
+        monkeypatch.undo()
+        two = Member()
+        _another_request_ready()
+        _write(emulator, two, "b")
+        await asyncio.wait_for(two.settled(), 30)
 
     asyncio.run(run())
     assert _committed_scratch(served) == {"b"}
