@@ -185,6 +185,14 @@ def _write(emulator: Emulator, member: Member | None, key: str, fail: bool = Fal
         MEMBER.reset(token)
 
 
+def _grouped_write(emulator: Emulator, key: str) -> Member:
+    """A member's write in a turn where another request is ready: it goes into a group."""
+    member = Member()
+    _another_request_ready()
+    _write(emulator, member, key)
+    return member
+
+
 def _read(emulator: Emulator, member: Member | None) -> set[str]:
     token = MEMBER.set(member)
     try:
@@ -263,17 +271,13 @@ def test_other_transactions_end_the_group_first_and_keep_their_own(served: Serve
     emulator = served.emulator
 
     async def run() -> None:
-        one = Member()
-        _another_request_ready()
-        _write(emulator, one, "a")
+        one = _grouped_write(emulator, "a")
         # A control-plane write on the loop: the group commits before it, not with it.
         with emulator.transaction() as conn:
             assert _committed_scratch(served) == {"a"}
             conn.exec_driver_sql("INSERT INTO scratch VALUES ('control')")
         await one.settled()
-        two = Member()
-        _another_request_ready()
-        _write(emulator, two, "b")
+        two = _grouped_write(emulator, "b")
         with pytest.raises(RuntimeError):
             _fail_outside(emulator)
         await two.settled()
@@ -325,17 +329,13 @@ def test_a_group_whose_connection_dies_answers_its_members(
     monkeypatch.setattr(groupcommit, "commit", dying)
 
     async def run() -> None:
-        one = Member()
-        _another_request_ready()
-        _write(emulator, one, "a")
+        one = _grouped_write(emulator, "a")
         # The timeout only bounds a hang: the member's waiter is what is awaited.
         with pytest.raises(sqlite3.OperationalError, match="disk I/O error"):
             await asyncio.wait_for(one.settled(), 30)
         monkeypatch.undo()
         # The next group takes a new connection.
-        two = Member()
-        _another_request_ready()
-        _write(emulator, two, "b")
+        two = _grouped_write(emulator, "b")
         await two.settled()
 
     asyncio.run(run())
@@ -363,15 +363,11 @@ def test_a_commit_sqlite_refuses_leaves_no_transaction_open(
     monkeypatch.setattr(groupcommit, "commit", refused)
 
     async def run() -> None:
-        one = Member()
-        _another_request_ready()
-        _write(emulator, one, "a")
+        one = _grouped_write(emulator, "a")
         with pytest.raises(IntegrityError):
             await asyncio.wait_for(one.settled(), 30)
         monkeypatch.undo()
-        two = Member()
-        _another_request_ready()
-        _write(emulator, two, "b")
+        two = _grouped_write(emulator, "b")
         await asyncio.wait_for(two.settled(), 30)
 
     asyncio.run(run())
@@ -383,9 +379,7 @@ def test_disposing_with_a_group_open_answers_its_members(served: Served) -> None
     emulator = served.emulator
 
     async def run() -> None:
-        one = Member()
-        _another_request_ready()
-        _write(emulator, one, "a")
+        one = _grouped_write(emulator, "a")
         # Closing its connection rolled the group back: its COMMIT fails.
         emulator.dispose()
         with pytest.raises(InvalidRequestError):
