@@ -263,8 +263,8 @@ test 3.1 and 4.05 ms, plain tests 0.40 and 0.76 ms; PostgreSQL 0.43 and 0.36 x S
   runs of the same operation.
 
 This round, on a quieter machine. Two `make bench` runs 20 minutes apart (the second with the
-review's fixes below): create as shipped 0.617 and 0.639 x the bare app; createBatch 0.349
-and 0.369 x raw sqlite3; PostgreSQL 0.565 and 0.389 x SQLite (the bare app fell from 6,450
+fixes of this round's review): create as shipped 0.617 and 0.639 x the bare app;
+createBatch 0.349 and 0.369 x raw sqlite3; PostgreSQL 0.565 and 0.389 x SQLite (the bare app fell from 6,450
 to 5,600 requests a second during the second run; side by side afterwards, on both commits,
 2,430-2,550 creates/s, about 0.6 x); per test 1.64 and 1.63 ms; start-up 0.60 and 0.57 s;
 the 1,000,000-device ratios 0.85-1.0.
