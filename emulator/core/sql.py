@@ -235,11 +235,27 @@ _NUL_REFUSED = "cannot contain NUL"
 
 def _translated(conn: Connection, sql: str, params: Any, exc: Exception) -> Exception:
     """The driver's error as SQLAlchemy's (``IntegrityError`` for a unique key, ...), so
-    callers handle one exception family whichever way a statement ran."""
+    callers handle one exception family whichever way a statement ran.
+
+    A connection the database dropped (a restart, ``pg_terminate_backend``) is invalidated
+    here, as SQLAlchemy's own execution does: the connections kept per thread
+    (core/held.py) are replaced once invalidated, and would otherwise fail every request."""
+    lost = _lost(conn, exc)
+    if lost:
+        conn.invalidate(exc)
     return DBAPIError.instance(
         sql, params, exc, conn.dialect.loaded_dbapi.Error, hide_parameters=HIDE_PARAMETERS,
-        dialect=conn.dialect,
+        dialect=conn.dialect, connection_invalidated=lost,
     )  # fmt: skip
+
+
+def _lost(conn: Connection, exc: Any) -> bool:
+    if conn.invalidated or conn.closed:
+        return False
+    try:
+        return bool(conn.dialect.is_disconnect(exc, conn.connection.dbapi_connection, None))
+    except Exception:
+        return False  # the driver's own error is the one to report
 
 
 def list_params(name: str, values: Sequence[Any]) -> dict[str, Any]:
