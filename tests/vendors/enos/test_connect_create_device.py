@@ -15,9 +15,10 @@ from psycopg import pq
 from sqlalchemy import event
 
 from emulator.config import DEFAULT_FIXTURES
+from emulator.core.context import Emulator
 from emulator.core.operations import OPERATIONS
 from emulator.vendors.enos.connect.errors import ConnectError
-from tests.conftest import Client, ClientFactory
+from tests.conftest import Client, ClientFactory, Emulators
 from tests.reached import reached_codes
 from tests.shapes import load_sample, missing_paths, shape
 from tests.vendors.enos.helpers import HEADERS, ORG, PRODUCT, devices_url
@@ -25,6 +26,15 @@ from tests.vendors.mcs import helpers as mcs
 
 SAMPLES = Path(__file__).parent / "samples"
 QUOTA_FIXTURES = Path(__file__).parents[2] / "fixtures" / "enos_small_quota.yaml"
+
+
+def _emulator(emulators: Emulators, **overrides: Any) -> Emulator:
+    """The emulator built with ``overrides``, in process or behind a socket alike (a client
+    over a socket has no ``app``)."""
+    emulator: Emulator = emulators.get(**overrides)[0].state.emulator
+    return emulator
+
+
 MISSING = object()
 
 
@@ -140,10 +150,11 @@ class TestCreateDevice:
         assert codes == [0, 0, 11702, 11739]
 
     def test_create_device_at_once_never_exceeds_the_quota(
-        self, make_client: ClientFactory
+        self, make_client: ClientFactory, emulators: Emulators
     ) -> None:
-        clients = [make_client(fixtures=[DEFAULT_FIXTURES, QUOTA_FIXTURES]) for _ in range(6)]
-        if clients[0].app.state.emulator.settings.db == ":memory:":  # type: ignore[union-attr]
+        fixtures = [DEFAULT_FIXTURES, QUOTA_FIXTURES]
+        clients = [make_client(fixtures=fixtures) for _ in range(6)]
+        if _emulator(emulators, fixtures=fixtures).settings.db == ":memory:":
             # One connection that every thread shares: no isolation between their requests.
             pytest.skip("an in-memory database serves one request at a time")
         query = {"orgId": "oQuotaOrg0001"}
@@ -408,13 +419,13 @@ def test_fault_only_codes_are_declared_on_the_operation() -> None:
 
 
 def test_create_device_on_postgresql_is_one_round_trip(
-    make_client: ClientFactory, tmp_path: Path
+    make_client: ClientFactory, emulators: Emulators, tmp_path: Path
 ) -> None:
     # BEGIN and COMMIT would each wait a round trip of their own: the one statement of a
     # create is atomic alone. libpq's trace of the emulator's connections counts what
     # waits for an answer: a simple Query, or a Sync ending an extended-protocol statement.
     client = make_client(header_timeout=10.25)  # an emulator of its own, traced from its start
-    emulator = client.app.state.emulator  # type: ignore[union-attr]
+    emulator = _emulator(emulators, header_timeout=10.25)
     if emulator.engine.dialect.name != "postgresql":
         pytest.skip("PostgreSQL only (EMULATOR_TEST_DATABASE_URL)")
     trace = (tmp_path / "trace").open("w")
@@ -441,14 +452,14 @@ def test_create_device_on_postgresql_is_one_round_trip(
 
 
 def test_create_device_after_a_refused_mcs_register_on_postgresql_succeeds(
-    make_client: ClientFactory,
+    make_client: ClientFactory, emulators: Emulators
 ) -> None:
     # A refused register read its product on the worker thread's kept connection and left
     # that connection's PostgreSQL transaction open; the worker's next create, one statement
     # in autocommit, could not switch to it (99500). Requests one after another run on the
     # same worker thread (core/offload.py).
     client = make_client(header_timeout=10.5)  # an emulator of its own: a worker may break
-    if client.app.state.emulator.engine.dialect.name != "postgresql":  # type: ignore[union-attr]
+    if _emulator(emulators, header_timeout=10.5).engine.dialect.name != "postgresql":
         pytest.skip("PostgreSQL only (EMULATOR_TEST_DATABASE_URL)")
     assert create(client, create_body(deviceKey="before"))["code"] == 0
     refused = client.post(
