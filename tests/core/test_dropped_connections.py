@@ -9,6 +9,7 @@ per thread (core/held.py) are replaced only once invalidated.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -35,20 +36,28 @@ def client() -> Iterator[TestClient]:
 
 
 def _terminate_the_emulators_connections() -> int:
+    """End the emulator's sessions; return once they are gone (pg_terminate_backend only
+    signals a session, which ends a moment later)."""
     assert DATABASE_URL is not None
-    engine = create_engine(DATABASE_URL)
+    engine = create_engine(DATABASE_URL, isolation_level="AUTOCOMMIT")
     try:
-        with engine.begin() as conn:
-            ended = conn.execute(
-                text(
-                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
-                    " WHERE application_name = :name"
-                ),
-                {"name": APP_NAME},
-            ).scalar_one()
+        with engine.connect() as conn:
+            pids = list(
+                conn.execute(
+                    text("SELECT pid FROM pg_stat_activity WHERE application_name = :name"),
+                    {"name": APP_NAME},
+                ).scalars()
+            )
+            for pid in pids:
+                conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            alive = text("SELECT count(*) FROM pg_stat_activity WHERE pid = ANY(:pids)")
+            deadline = time.monotonic() + 30  # bounds a hang only
+            while conn.execute(alive, {"pids": pids}).scalar_one():
+                assert time.monotonic() < deadline, "the emulator's sessions never ended"
+                time.sleep(0.01)
     finally:
         engine.dispose()
-    return int(ended)
+    return len(pids)
 
 
 def _create(client: TestClient, key: str) -> int:
