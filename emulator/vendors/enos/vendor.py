@@ -30,8 +30,6 @@ from emulator.vendors.enos.token.routes import router as token_router
 NAME = "enos"
 _D = registry.devices
 _P = registry.products
-# "Exceed max device size" (11739): 10,000 devices per product on the real platform.
-DEFAULT_QUOTA = 10_000
 
 
 def _fleet_device(key: str, product: Any, ids: Ids) -> dict[str, Any]:
@@ -53,7 +51,7 @@ def _make_room(conn: Connection, namespace: str, product: Any, count: int) -> in
     """EnOS refuses devices over a product's quota (11739): raise it so ``count`` more fit.
     Returns the new quota, or None when the fleet fits already."""
     attrs = dict(product.attrs or {})
-    quota = int(attrs.get("deviceQuota", DEFAULT_QUOTA))
+    quota = int(attrs.get("deviceQuota", fixtures.DEFAULT_QUOTA))
     held = conn.execute(
         select(func.count()).select_from(_D).where(
             _D.c.namespace == namespace, _D.c.vendor == NAME,

@@ -299,7 +299,7 @@ def _missing(found: tuple[Any, ...] | None, org_id: str, product_key: str) -> Ve
 
 def _quota(attrs: Any) -> int:
     """The device quota in a product's attrs."""
-    return int((loads(attrs) or {}).get("deviceQuota", 10_000))
+    return int((loads(attrs) or {}).get("deviceQuota", DEFAULT_QUOTA))
 
 
 def _select_device(
