@@ -22,6 +22,7 @@ from typing import Any
 
 from emulator.app import create_app
 from emulator.config import Settings
+from emulator.server import settle_heap
 
 ROOT = Path(__file__).resolve().parent.parent
 ENOS = {"apim-accesstoken": "bench-token-0001", "content-type": "application/json"}
@@ -136,9 +137,9 @@ def main() -> None:
             db=args.db or str(Path(tmp) / "profile.db"), seed=1,
             fixtures=[ROOT / "fixtures" / "default.yaml", ROOT / "bench" / "fixtures.yaml"],
         )  # fmt: skip
-        asyncio.run(
-            measure(create_app(settings), args.operation, args.count, args.profile, args.sort)
-        )
+        app = create_app(settings)
+        settle_heap()  # the collector as a served process has it (emulator/server.py)
+        asyncio.run(measure(app, args.operation, args.count, args.profile, args.sort))
 
 
 if __name__ == "__main__":

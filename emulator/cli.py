@@ -251,6 +251,7 @@ def serving_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(target: Any) -> AsyncIterator[Any]:
         async with inner(target) as state:
+            server.settle_heap()
             yield state
         app.state.emulator.dispose()
         # Now: uvicorn ends the process by raising the signal again, which skips the flush

@@ -20,6 +20,7 @@ uvicorn writes them one after the other, a system call and a TCP segment each.
 from __future__ import annotations
 
 import asyncio
+import gc
 import math
 from typing import Any
 
@@ -28,6 +29,11 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from emulator.config import Settings
 from emulator.core.logs import AccessLog
+
+# The collector's youngest generation is collected once this many more container objects were
+# made than freed (700 by default). A request makes thousands (a 500-device createBatch some
+# 20,000), so at 700 the collector walks the objects of the request in flight again and again.
+YOUNG_GENERATION_THRESHOLD = 10_000
 
 # Headers over this are refused by h11 (uvicorn's own default, named here to be documented).
 MAX_HEADER_BYTES = 16 * 1024
@@ -202,6 +208,19 @@ class _OneWritePerAnswer(asyncio.Transport):
 
     def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
         self._transport.set_write_buffer_limits(high, low)
+
+
+def settle_heap() -> None:
+    """The garbage collector tuned for a process that serves requests, once its app started.
+
+    What start-up built (modules, the app, its routes and schemas: over 100,000 objects)
+    lives as long as the process, yet every full collection walks it: under a stream of
+    500-device batches one ran every fifty requests or so, for tens of milliseconds. Frozen
+    (``gc.freeze``), those objects are left out of every collection. Cycles are still
+    collected: the objects made from now on are collected as before, less often."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(YOUNG_GENERATION_THRESHOLD, *gc.get_threshold()[1:])
 
 
 def configure(settings: Settings) -> None:
