@@ -32,6 +32,7 @@ import scenarios
 CASES = {
     "create": scenarios.CREATE_DEVICE,
     "batch1": scenarios.CREATE_BATCH_1,
+    "batch500": scenarios.CREATE_BATCH_500,
     "control1": scenarios.BATCH_CONTROL_1,
     "allocate": scenarios.ALLOCATE,
     "register": scenarios.REGISTER,

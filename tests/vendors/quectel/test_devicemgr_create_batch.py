@@ -12,11 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from emulator.core.errors import ErrorCode
 from emulator.core.operations import OPERATIONS
 from emulator.vendors.quectel.devicemgr import service
 from emulator.vendors.quectel.devicemgr.errors import SaasAuthError, SaasError, SaasTokenError
+from emulator.vendors.quectel.devicemgr.schemas import DeviceItem
 from tests.conftest import Client, ClientFactory, Emulators
 from tests.shapes import load_sample, missing_paths, shape
 from tests.vendors.quectel import test_devicemgr_companions, test_devicemgr_token
@@ -285,6 +287,76 @@ class TestPerDeviceRules:
 
         assert created(body) == [k for i, k in enumerate(keys) if i % 3]
         assert list(failures(body)) == [k for i, k in enumerate(keys) if i % 3 == 0]
+
+
+# Entries of every kind: the plain ones the batch checks by hand, and every way an entry can
+# differ from plain (snake_case names, other fields, text or float modes, wrong types, nulls).
+ENTRIES: list[dict[str, Any]] = [
+    {"deviceKey": "p1"},
+    {
+        "deviceKey": "p2",
+        "authMode": 0,
+        "deviceName": "n",
+        "sn": "s",
+        "psk": "k",
+        "fingerPrint": "f",
+    },
+    {"deviceKey": "p3", "authMode": 2, "fingerPrint": "f", "deviceName": None, "sn": None},
+    {"deviceKey": "p4", "authMode": None, "deviceName": "名前", "sn": "", "psk": ""},
+    {"deviceKey": " p5 "},
+    {"device_key": "q1", "auth_mode": 1},
+    {"deviceKey": "q2", "device_key": "q2b"},
+    {"deviceKey": "q3", "color": "blue"},
+    {"deviceKey": "q4", "authMode": "1"},
+    {"deviceKey": "q5", "authMode": 1.0},
+    {"deviceKey": "q6", "authMode": 1.5},
+    {"deviceKey": "q7", "authMode": True},
+    {"deviceKey": "q8", "authMode": 3},
+    {"deviceKey": "q9", "authMode": -1},
+    {"deviceKey": ""},
+    {"deviceKey": None},
+    {"deviceKey": 5},
+    {},
+    {"deviceKey": "q10", "deviceName": 5},
+    {"deviceKey": "q11", "sn": ["s"]},
+    {"deviceKey": "q12", "psk": False},
+    {"deviceKey": "q13", "fingerPrint": {"a": 1}},
+]
+
+
+class TestEntryChecks:
+    """An entry is checked by hand when it plainly is valid and by its pydantic model
+    otherwise: either way the device, or the error, is the model's."""
+
+    @pytest.mark.parametrize("raw", ENTRIES, ids=lambda raw: str(raw)[:40])
+    def test_an_entry_is_what_its_model_makes_of_it(self, raw: dict[str, Any]) -> None:
+        try:
+            item = DeviceItem.model_validate(raw)
+        except ValidationError as exc:
+            with pytest.raises(ValidationError) as caught:
+                service._device(raw)
+            got, want = caught.value, exc
+            assert got.errors(include_context=False) == want.errors(include_context=False)
+        else:
+            fields = item.device_key, item.auth_mode, item.device_name, item.finger_print
+            assert tuple(service._device(raw)) == (*fields, item.psk, item.sn)
+
+    def test_plain_entries_are_checked_by_hand(self) -> None:
+        plain = [raw for raw in ENTRIES if service._plain_device(raw) is not None]
+
+        assert [raw.get("deviceKey") for raw in plain] == ["p1", "p2", "p3", "p4", " p5 "]
+
+    def test_a_batch_of_every_kind_of_entry_answers_each_in_order(self, client: Client) -> None:
+        body = create_batch(client, ENTRIES)
+
+        assert created(body) == ["p1", "p2", "p3", "p4", " p5 ", "q1", "q2", "q3", "q4", "q5"]
+        assert len(body["data"]["failureList"]) == len(ENTRIES) - 10
+        listed = client.get(
+            "/_emulator/devices", params={"vendor": "quectel", "productKey": PRODUCT}
+        ).json()
+        attrs = {d["deviceKey"]: d["attrs"] for d in listed["devices"]}
+        assert attrs["p2"] == {"authMode": 0, "sn": "s", "fingerPrint": "f", "psk": "k"}
+        assert attrs["q1"] == {"authMode": 1, "sn": None, "fingerPrint": None, "psk": None}
 
 
 class TestTransaction:
