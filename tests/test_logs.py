@@ -249,3 +249,24 @@ def test_an_access_logger_above_info_writes_nothing() -> None:
     handler.flush()
 
     assert stream.writes == []
+
+
+def test_a_closed_stream_does_not_keep_the_others_from_flushing_at_shutdown(
+    tmp_path: Path,
+) -> None:
+    closed = open(tmp_path / "closed.log", "w")
+    closed.close()
+    gone = logging.StreamHandler(closed)
+    out = open(tmp_path / "access.log", "w")
+    pending = BufferedStreamHandler(out)
+    pending.add_line("a line not yet written")
+    root, access = logging.getLogger(), logging.getLogger("uvicorn.access")
+    root.addHandler(gone)
+    access.addHandler(pending)
+    try:
+        logs.flush_logs()
+    finally:
+        root.removeHandler(gone)
+        access.removeHandler(pending)
+        out.close()
+    assert (tmp_path / "access.log").read_text() == "a line not yet written\n"

@@ -166,7 +166,12 @@ def flush_logs() -> None:
     """Write what every handler holds (the access log's pending batch)."""
     for name in ("uvicorn.access", "uvicorn", "emulator", ""):
         for handler in logging.getLogger(name).handlers:
-            handler.flush()
+            try:
+                handler.flush()
+            except (OSError, ValueError):
+                # A stream closed or gone (ValueError: a closed file) must not keep the
+                # other handlers from writing theirs at shutdown.
+                continue
 
 
 _STATUS_LINES = {s.value: f"{s.value} {s.phrase}" for s in http.HTTPStatus}
