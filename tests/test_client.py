@@ -29,3 +29,23 @@ def test_a_client_given_its_own_tls_settings_keeps_them() -> None:
     ):
         assert tls_context_of(unverified) is not tls_context_of(default)
         assert tls_context_of(unverified).verify_mode == ssl.CERT_NONE
+
+
+def answering(headers: dict[str, str]) -> httpx.MockTransport:
+    return httpx.MockTransport(lambda request: httpx.Response(200, headers=headers))
+
+
+def test_a_cookie_an_answer_sets_is_kept_and_sent_back() -> None:
+    with EmulatorClient("http://emulator.test", transport=answering({"Set-Cookie": "s=1"})) as c:
+        c.get("/a")
+        assert c.cookies.get("s") == "1"
+        assert c.build_request("GET", "/b").headers["cookie"] == "s=1"
+
+
+def test_an_answer_without_cookies_leaves_the_jar_alone() -> None:
+    # The standard library's jar is not even shown an answer that sets no cookie.
+    seen: list[object] = []
+    with EmulatorClient("http://emulator.test", transport=answering({})) as client:
+        client.cookies.jar.extract_cookies = lambda *args: seen.append(args)  # type: ignore[method-assign]
+        client.get("/a")
+    assert seen == []
