@@ -4,6 +4,7 @@ message they answer a malformed body with (their error tables), never in what ma
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from starlette.requests import Request
@@ -13,13 +14,45 @@ class MalformedJson(ValueError):
     """A body that is not JSON; the message says why (``malformed JSON: ...``)."""
 
 
+# A \u escape of a UTF-16 surrogate (D800-DFFF): half of a character, which only a pair of
+# them (an emoji written as two escapes) makes whole.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_SURROGATE_ESCAPE_BYTES = re.compile(_SURROGATE_ESCAPE.pattern.encode())
+
+
 def json_of(raw: bytes | str) -> Any:
-    """The JSON value of a body that is not blank; raises :class:`MalformedJson`."""
+    """The JSON value of a body that is not blank; raises :class:`MalformedJson`.
+
+    A string holding half a character (a lone surrogate, ``"\\ud800"``) is malformed too:
+    JSON's grammar lets it through, but I-JSON (RFC 7493) does not, no database stores it
+    and no answer can carry it back as UTF-8."""
     try:
-        return json.loads(raw)
+        value = json.loads(raw)
     # RecursionError: a body nested thousands of levels deep is malformed, not a bug.
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise MalformedJson(f"malformed JSON: {exc}") from None
+    pattern = _SURROGATE_ESCAPE_BYTES if isinstance(raw, bytes) else _SURROGATE_ESCAPE
+    if pattern.search(raw) and _holds_lone_surrogate(value):  # type: ignore[arg-type]
+        raise MalformedJson("malformed JSON: a \\u escape names half a character (lone surrogate)")
+    return value
+
+
+def _holds_lone_surrogate(value: Any) -> bool:
+    """Whether a string of a decoded body (a key or a value) is not whole Unicode."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, dict):
+            pending.extend(item)
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+        elif isinstance(item, str):
+            try:
+                item.encode()
+            except UnicodeEncodeError:
+                return True
+    return False
 
 
 async def read_json(request: Request) -> Any:

@@ -419,8 +419,14 @@ class TestRequestShape:
             (b"\xff\xfe", "application/json"),
             (b"productKey=PK0001", "application/x-www-form-urlencoded"),
             (b"null", "text/plain"),
+            # Half a character: no database stores it, no answer can echo it.
+            (rb'{"productKey":"PK0001","devices":[{"deviceKey":"\ud800"}]}', "application/json"),
+            (
+                rb'{"productKey":"PK0001","devices":[{"deviceKey":"s1","deviceName":"\udc00"}]}',
+                "application/json",
+            ),
         ],
-        ids=["malformed", "array", "not-utf8", "form", "null"],
+        ids=["malformed", "array", "not-utf8", "form", "null", "lone-key", "lone-name"],
     )
     def test_create_batch_with_unreadable_body_returns_50005(
         self, client: Client, content: bytes, content_type: str
@@ -440,6 +446,15 @@ class TestRequestShape:
         body = create_batch(client, [device(f"big-{i}", deviceName="x" * 100) for i in range(20)])
 
         assert body["code"] == 50005
+
+    def test_create_batch_takes_a_character_written_as_two_escapes(self, client: Client) -> None:
+        content = (
+            rb'{"productKey":"PK0001","devices":[{"deviceKey":"e1","deviceName":"\ud83d\ude00"}]}'
+        )
+
+        body = client.post(CREATE_BATCH, content=content, headers=HEADERS).json()
+
+        assert body["data"]["successList"][0]["data"]["deviceName"] == "\U0001f600"
 
     def test_create_batch_ignores_unknown_fields(self, client: Client) -> None:
         body = create_batch(client, [device("extra-1", color="blue")])
