@@ -48,21 +48,6 @@ ADMIN_TOKEN_ENV = "IOT_EMULATOR_ADMIN_TOKEN"
 DEFAULT_SEED = 1234
 
 _counter = itertools.count(1)
-_frozen = False
-
-
-def _freeze_heap_once() -> None:
-    """Once per process, when the first server has started: the objects of the session so far
-    (collected tests, the emulator's app) frozen out of garbage collection, which then walks
-    only what the tests make. Every test's requests run in this process, and each full
-    collection walked the whole session: about 1.5 ms a test (``make bench``). The thresholds
-    stay the suite's own."""
-    global _frozen
-    if not _frozen:
-        from emulator.server import freeze_heap
-
-        freeze_heap()
-        _frozen = True
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -114,7 +99,6 @@ class _Servers:
             app = create_app(settings)
             self._urls[key] = url = self._stack.enter_context(serve_in_thread(app))
             self._emulators[url] = app.state.emulator
-            _freeze_heap_once()
         return self._urls[key]
 
     def drop_namespace(self, url: str, name: str) -> bool:

@@ -210,22 +210,16 @@ class _OneWritePerAnswer(asyncio.Transport):
         self._transport.set_write_buffer_limits(high, low)
 
 
-def freeze_heap() -> None:
-    """What the process has built so far left out of every later garbage collection.
+def settle_heap() -> None:
+    """The garbage collector tuned for a process that serves requests, once its app started.
 
-    What start-up builds (modules, the app, its routes and schemas: over 100,000 objects;
-    in a test process, pytest's collected tests too) lives as long as the process, yet every
-    full collection walks it: under a stream of 500-device batches one ran every fifty
-    requests or so, for tens of milliseconds. Frozen (``gc.freeze``), those objects are
-    skipped; the objects made from now on are collected as before."""
+    What start-up built (modules, the app, its routes and schemas: over 100,000 objects)
+    lives as long as the process, yet every full collection walks it: under a stream of
+    500-device batches one ran every fifty requests or so, for tens of milliseconds. Frozen
+    (``gc.freeze``), those objects are left out of every collection. Cycles are still
+    collected: the objects made from now on are collected as before, less often."""
     gc.collect()
     gc.freeze()
-
-
-def settle_heap() -> None:
-    """The garbage collector tuned for a process that serves requests, once its app started:
-    the start-up objects frozen, the youngest generation collected less often."""
-    freeze_heap()
     gc.set_threshold(YOUNG_GENERATION_THRESHOLD, *gc.get_threshold()[1:])
 
 

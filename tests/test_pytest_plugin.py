@@ -448,30 +448,6 @@ def test_{n}(iot_emulator, iot_emulator_base_url, iot_emulator_namespace):
     assert len(urls) == 2
 
 
-def test_the_session_so_far_is_frozen_out_of_garbage_collection(pytester: pytest.Pytester) -> None:
-    # Once its server runs, the plugin freezes what the session built (emulator/server.py
-    # freeze_heap); the suite's own thresholds stay as they were.
-    write_tests(
-        pytester,
-        """
-        import gc
-
-        THRESHOLD = gc.get_threshold()
-
-        def test_before(iot_emulator_namespace):
-            assert gc.get_freeze_count() == 0
-
-        def test_with_the_emulator(iot_emulator):
-            assert gc.get_freeze_count() > 10_000
-            assert gc.get_threshold() == THRESHOLD
-        """,
-    )
-
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:hypothesispytest")
-
-    result.assert_outcomes(passed=2)
-
-
 def test_admin_token_of_an_external_emulator_is_sent_to_its_control_plane(
     pytester: pytest.Pytester,
 ) -> None:
