@@ -17,22 +17,26 @@ class MalformedJson(ValueError):
 # A \u escape of a UTF-16 surrogate (D800-DFFF): half of a character, which only a pair of
 # them (an emoji written as two escapes) makes whole.
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
-_SURROGATE_ESCAPE_BYTES = re.compile(_SURROGATE_ESCAPE.pattern.encode())
 
 
 def json_of(raw: bytes | str) -> Any:
     """The JSON value of a body that is not blank; raises :class:`MalformedJson`.
 
-    A string holding half a character (a lone surrogate, ``"\\ud800"``) is malformed too:
-    JSON's grammar lets it through, but I-JSON (RFC 7493) does not, no database stores it
-    and no answer can carry it back as UTF-8."""
+    A string holding half a character (a lone surrogate: ``"\\ud800"``, or its bytes in any
+    encoding) is malformed too: JSON's grammar lets the escape through, but I-JSON (RFC 7493)
+    does not, no database stores it and no answer can carry it back as UTF-8."""
     try:
-        value = json.loads(raw)
+        if isinstance(raw, bytes):
+            # Decoded here, strictly: json.loads would let the bytes of a surrogate through.
+            text = raw.decode(json.detect_encoding(raw))
+        else:
+            text = raw
+            text.encode()  # a surrogate character in the text as given
+        value = json.loads(text)
     # RecursionError: a body nested thousands of levels deep is malformed, not a bug.
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+    except (UnicodeError, json.JSONDecodeError, RecursionError) as exc:
         raise MalformedJson(f"malformed JSON: {exc}") from None
-    pattern = _SURROGATE_ESCAPE_BYTES if isinstance(raw, bytes) else _SURROGATE_ESCAPE
-    if pattern.search(raw) and _holds_lone_surrogate(value):  # type: ignore[arg-type]
+    if _SURROGATE_ESCAPE.search(text) and _holds_lone_surrogate(value):
         raise MalformedJson("malformed JSON: a \\u escape names half a character (lone surrogate)")
     return value
 

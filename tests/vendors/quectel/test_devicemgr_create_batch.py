@@ -321,6 +321,8 @@ ENTRIES: list[dict[str, Any]] = [
     {"deviceKey": "q11", "sn": ["s"]},
     {"deviceKey": "q12", "psk": False},
     {"deviceKey": "q13", "fingerPrint": {"a": 1}},
+    {"deviceKey": "\ud800"},
+    {"deviceKey": "k\u00e9"},
 ]
 
 
@@ -344,13 +346,24 @@ class TestEntryChecks:
     def test_plain_entries_are_checked_by_hand(self) -> None:
         plain = [raw for raw in ENTRIES if service._plain_device(raw) is not None]
 
-        assert [raw.get("deviceKey") for raw in plain] == ["p1", "p2", "p3", "p4", " p5 "]
+        assert [raw.get("deviceKey") for raw in plain] == [
+            "p1",
+            "p2",
+            "p3",
+            "p4",
+            " p5 ",
+            "k\u00e9",
+        ]
 
     def test_a_batch_of_every_kind_of_entry_answers_each_in_order(self, client: Client) -> None:
-        body = create_batch(client, ENTRIES)
+        # Half a character cannot be sent as UTF-8 (the body refusing it is tested below).
+        sent = [raw for raw in ENTRIES if raw.get("deviceKey") != "\ud800"]
 
-        assert created(body) == ["p1", "p2", "p3", "p4", " p5 ", "q1", "q2", "q3", "q4", "q5"]
-        assert len(body["data"]["failureList"]) == len(ENTRIES) - 10
+        body = create_batch(client, sent)
+
+        made = ["p1", "p2", "p3", "p4", " p5 ", "q1", "q2", "q3", "q4", "q5", "k\u00e9"]
+        assert created(body) == made
+        assert len(body["data"]["failureList"]) == len(sent) - len(made)
         listed = client.get(
             "/_emulator/devices", params={"vendor": "quectel", "productKey": PRODUCT}
         ).json()

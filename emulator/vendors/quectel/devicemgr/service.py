@@ -222,7 +222,8 @@ def _plain_device(raw: dict[str, Any]) -> _Device | None:
         return None
     get = raw.get
     key, mode = get("deviceKey"), get("authMode")
-    if type(key) is not str or not key:
+    # Not ASCII: pydantic refuses half a character (a lone surrogate) in a key it measures.
+    if type(key) is not str or not key or not (key.isascii() or _whole(key)):
         return None
     if mode is not None and (type(mode) is not int or mode not in AUTH_MODES):
         return None
@@ -231,6 +232,14 @@ def _plain_device(raw: dict[str, Any]) -> _Device | None:
         if text is not None and type(text) is not str:
             return None
     return device
+
+
+def _whole(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _device(raw: dict[str, Any]) -> _Device:
