@@ -236,7 +236,8 @@ def run(settings: Settings, logs: LogSettings | None = None, given: set[str] | N
 
 
 def serving_app(settings: Settings | None = None) -> FastAPI:
-    """The app as ``serve`` runs it: on shutdown (SIGTERM, Ctrl-C), once uvicorn has let the
+    """The app as ``serve`` runs it: once started, the garbage collector is tuned for serving
+    (``server.settle_heap``); on shutdown (SIGTERM, Ctrl-C), once uvicorn has let the
     requests in flight finish, the database pool closes, so SQLite folds its write-ahead log
     into the database file before the process exits."""
     from emulator import server

@@ -166,11 +166,13 @@ def flush_logs() -> None:
     """Write what every handler holds (the access log's pending batch)."""
     for name in ("uvicorn.access", "uvicorn", "emulator", ""):
         for handler in logging.getLogger(name).handlers:
+            # A closed stream, or one whose writes fail, must not keep the other handlers
+            # from writing theirs at shutdown.
+            if getattr(getattr(handler, "stream", None), "closed", False):
+                continue
             try:
                 handler.flush()
-            except (OSError, ValueError):
-                # A stream closed or gone (ValueError: a closed file) must not keep the
-                # other handlers from writing theirs at shutdown.
+            except OSError:
                 continue
 
 
