@@ -302,6 +302,34 @@ the 1,000,000-device ratios 0.85-1.0.
   there cross a boundary of Python's frame-stack chunks (16 KiB, mapped and unmapped each
   time: about 22 `munmap` a test against under 1 for a plain test); the wait is most likely
   each unmap flushing the TLB of the other CPU, which the server's thread shares (not proven).
+
+This round, on a machine about four times slower again (the bare app 1,130-1,440 requests a
+second against 5,600-6,450 last round; `python -m timeit "sum(range(10000))"` 310 us) and
+noisy: a ratio moves 10-15% between two runs of the same commit. Two `make bench` runs:
+create as shipped 0.701 and 0.600 x the bare app; createBatch 0.414 and 0.401 x raw sqlite3;
+PostgreSQL 0.515 and 0.452 x SQLite; per test 9.09 and 8.68 ms (CPU 8.3 and 8.0).
+
+- **Garbage collection** (`emulator/server.py` `settle_heap`): a served process kept over
+  100,000 objects from start-up that every full collection walked; under 500-device batches
+  one ran every fifty requests or so. Frozen once the app has started (`gc.freeze`), with the
+  youngest generation collected at 10,000 rather than 700: server CPU a 500-device batch
+  22.7 -> 18.3 ms (alternating runs, median of three); the create within the noise.
+- **createBatch validation**: an entry that plainly is valid (the wire's field names, a
+  non-empty key, authMode absent, null or 0-2, text or null elsewhere) is read by hand, a
+  tenth of pydantic's cost; anything else goes through the model as before, and a test holds
+  both paths to the same answer entry by entry. Rows with no sn, fingerPrint or psk reuse
+  their attrs text. Same-run server CPU a batch, old and new commit alternated six times:
+  17.9 -> 16.5 ms. Of what is left, py-spy puts 36% in SQLite's executemany and 10% in the
+  existing-keys query and the commit, as raw sqlite3's own batch does: the ratio cannot go
+  much past 0.45 while the emulator checks the keys before inserting.
+- **Per test**: a test with its own namespace costs 8-9 ms over a plain one here. Measured
+  by parts (bench-like files of 300 tests): the fixtures with no request 2.1 ms, each request
+  2.5-3 ms of CPU (the client 0.7 ms, the server's thread 1.2-1.8 ms: uvicorn and h11, the
+  route, SQLite), the namespace's creation 0.5 ms and its drop 0.3-0.5 ms. Freezing the test
+  process's objects out of garbage collection saved about 1 ms a test; not kept, since a
+  process-wide change to a user's test process (frozen objects never collected, hidden from
+  `gc.get_objects`) is not the plugin's to make. The plugin's client no longer hands answers
+  that set no cookie to the standard library's cookie jar.
 """
 
 
