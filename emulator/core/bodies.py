@@ -51,12 +51,19 @@ def _holds_lone_surrogate(value: Any) -> bool:
             pending.extend(item.values())
         elif isinstance(item, list):
             pending.extend(item)
-        elif isinstance(item, str):
-            try:
-                item.encode()
-            except UnicodeEncodeError:
-                return True
+        elif isinstance(item, str) and not whole_unicode(item):
+            return True
     return False
+
+
+def whole_unicode(text: str) -> bool:
+    """Whether ``text`` holds only whole characters (no lone surrogate), so that it can be
+    stored and answered as UTF-8."""
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 async def read_json(request: Request) -> Any:

@@ -32,6 +32,7 @@ from sqlalchemy import Connection, delete, func, insert, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from emulator.core import registry
+from emulator.core.bodies import whole_unicode
 from emulator.core.context import Ctx
 from emulator.core.errors import VendorError
 from emulator.core.faults import device_fault
@@ -223,7 +224,7 @@ def _plain_device(raw: dict[str, Any]) -> _Device | None:
     get = raw.get
     key, mode = get("deviceKey"), get("authMode")
     # Not ASCII: pydantic refuses half a character (a lone surrogate) in a key it measures.
-    if type(key) is not str or not key or not (key.isascii() or _whole(key)):
+    if type(key) is not str or not key or not (key.isascii() or whole_unicode(key)):
         return None
     if mode is not None and (type(mode) is not int or mode not in AUTH_MODES):
         return None
@@ -232,14 +233,6 @@ def _plain_device(raw: dict[str, Any]) -> _Device | None:
         if text is not None and type(text) is not str:
             return None
     return device
-
-
-def _whole(text: str) -> bool:
-    try:
-        text.encode()
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def _device(raw: dict[str, Any]) -> _Device:
