@@ -38,6 +38,7 @@ CASES = {
     "register": scenarios.REGISTER,
 }
 # "name (path/to/module.py:line)" -> "name (module path after site-packages)"
+SPY_OPTIONS: list[str] = []
 _SITE = re.compile(r" \(.*?/site-packages/")
 
 
@@ -48,15 +49,16 @@ def py_spy() -> str:
     return found
 
 
-def record(url: str, pid: int, scenario: load.Scenario, seconds: int, out: Path) -> None:
-    load.run(url, scenario, seconds=2, connections=16)  # warm-up, not sampled
+def record(url: str, pid: int, scenario: load.Scenario, seconds: int, out: Path,
+           connections: int = 16) -> None:  # fmt: skip
+    load.run(url, scenario, seconds=2, connections=connections)  # warm-up, not sampled
     spy = subprocess.Popen(
         [py_spy(), "record", "--pid", str(pid), "--duration", str(seconds), "--rate", "300",
-         "--format", "raw", "--output", str(out)],
+         "--format", "raw", "--output", str(out), *SPY_OPTIONS],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     time.sleep(0.5)  # py-spy attaches
-    result = load.run(url, scenario, seconds=seconds, connections=16)
+    result = load.run(url, scenario, seconds=seconds, connections=connections)
     if spy.wait() != 0:
         sys.exit("py-spy could not sample the server (is ptrace allowed?)")
     print(f"{scenario.name}: {result.requests_per_s:.0f} req/s while sampled")
@@ -90,15 +92,25 @@ def main() -> None:
     parser.add_argument("operation", choices=sorted(CASES))
     parser.add_argument("--seconds", type=int, default=6)
     parser.add_argument("--top", type=int, default=25)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument(
+        "--postgresql", action="store_true", help="on PostgreSQL (as make bench finds it)"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        server = run.emulator_server(Path(tmp) / "emulator.db")
+        url = run.postgresql_url() if args.postgresql else None
+        if args.postgresql and url is None:
+            sys.exit("no PostgreSQL to profile on")
+        server = run.emulator_server(url or Path(tmp) / "emulator.db")
         try:
             scenarios.prepare(server.url)
             raw = Path(tmp) / "samples.txt"
-            record(server.url, server.process.pid, CASES[args.operation], args.seconds, raw)
+            record(server.url, server.process.pid, CASES[args.operation], args.seconds, raw,
+                   args.connections)  # fmt: skip
         finally:
             server.stop()
+            if url is not None:
+                run.drop_postgresql_schema(url)
         print(summary(raw, args.top))
 
 

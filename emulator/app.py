@@ -69,7 +69,7 @@ def build_emulator(settings: Settings) -> Emulator:
         id_salt=f":{os.getpid()}" if settings.workers > 1 else "",
         side_engine=side,
         # PostgreSQL answers over the network: the hot handlers wait for it on worker threads.
-        offload=Offload() if is_postgresql(settings.db) else None,
+        offload=Offload(settings.db_threads) if is_postgresql(settings.db) else None,
         eager_engine=make_eager_engine(engine, *timeouts) if is_postgresql(settings.db) else None,
     )
     try:

@@ -8,6 +8,8 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from emulator.core.offload import THREADS as DB_THREADS
+
 AuthMode = Literal["off", "lenient", "strict"]
 
 # The baseline state: fixtures/default.yaml at the repo top, shipped inside the package as
@@ -51,6 +53,9 @@ class Settings(BaseSettings):
     # a lock; past them the request gets the vendor's internal error (control plane: 503).
     db_connect_timeout: float = Field(default=5.0, gt=0)
     db_statement_timeout: float = Field(default=10.0, gt=0)
+    # On PostgreSQL, the vendor requests one process has waiting on the database at once
+    # (core/offload.py); the others queue for a free thread.
+    db_threads: int = Field(default=DB_THREADS, ge=1)
     # Connections (emulator/server.py): closed when idle this long between requests, when a
     # request's headers take longer than header_timeout, or a body pauses longer than
     # body_timeout between two pieces. Seconds.

@@ -25,9 +25,14 @@ from typing import Any, TypeVar, cast
 
 T = TypeVar("T")
 
-# Requests in flight against PostgreSQL at once: below the engine's pool (core/db.py), and
-# enough to keep the database busy while the event loop parses the next requests.
-THREADS = 8
+# Requests in flight against PostgreSQL at once (Settings.db_threads): enough to keep the
+# database busy while the event loop parses the next requests, and few. Every thread that
+# wakes from a round trip contends for the interpreter lock, and each contender makes every
+# switch dearer: on two cores with PostgreSQL beside the emulator, creates went from about
+# 1,100 a second on 8 threads to about 1,340 on 3 (some 20% less CPU a request; ten runs
+# each, alternating), and register's five round trips were served as fast on 3 as on 8.
+# Each thread holds a connection of its own, out of the engine's pool (core/held.py).
+THREADS = 3
 
 # A request handed over: what makes its coroutine, its context, and the caller's future.
 _Job = tuple[Callable[[], Awaitable[Any]], contextvars.Context, "asyncio.Future[Any]"]

@@ -104,3 +104,15 @@ def _wait_until_blocked_by(locker_pid: int) -> None:
     finally:
         engine.dispose()
     raise AssertionError("the create never waited for the lock")
+
+
+def test_the_offload_has_the_threads_the_settings_give() -> None:
+    db = postgresql_schema(SCHEMA)
+    app = create_app(Settings(db=db, seed=1, db_threads=2))
+    try:
+        offload = app.state.emulator.offload
+        assert offload is not None
+        assert offload._threads == 2
+    finally:
+        app.state.emulator.dispose()
+        drop_schemas(SCHEMA)
