@@ -3,6 +3,7 @@ generator of ``make bench`` drives one operation.
 
     .venv/bin/python bench/profile_server.py create           # EnOS create device
     .venv/bin/python bench/profile_server.py batch1 --top 40  # more rows
+    .venv/bin/python bench/profile_server.py create --postgresql --connections 8 --gil
 
 ``profile_requests.py`` counts the emulator's own CPU per request in process; this shows the
 server as the benchmark sees it, uvicorn's HTTP parsing, the socket and SQLite's I/O included.
@@ -38,7 +39,6 @@ CASES = {
     "register": scenarios.REGISTER,
 }
 # "name (path/to/module.py:line)" -> "name (module path after site-packages)"
-SPY_OPTIONS: list[str] = []
 _SITE = re.compile(r" \(.*?/site-packages/")
 
 
@@ -50,11 +50,11 @@ def py_spy() -> str:
 
 
 def record(url: str, pid: int, scenario: load.Scenario, seconds: int, out: Path,
-           connections: int = 16) -> None:  # fmt: skip
+           connections: int = 16, gil: bool = False) -> None:  # fmt: skip
     load.run(url, scenario, seconds=2, connections=connections)  # warm-up, not sampled
     spy = subprocess.Popen(
         [py_spy(), "record", "--pid", str(pid), "--duration", str(seconds), "--rate", "300",
-         "--format", "raw", "--output", str(out), *SPY_OPTIONS],
+         "--format", "raw", "--output", str(out), *(["--gil"] if gil else [])],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     time.sleep(0.5)  # py-spy attaches
@@ -96,6 +96,9 @@ def main() -> None:
     parser.add_argument(
         "--postgresql", action="store_true", help="on PostgreSQL (as make bench finds it)"
     )
+    # On PostgreSQL most threads wait on the database most of the time: --gil keeps only the
+    # samples of the thread running Python, which is what the process's CPU is spent on.
+    parser.add_argument("--gil", action="store_true", help="only samples holding the GIL")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         url = run.postgresql_url() if args.postgresql else None
@@ -106,7 +109,7 @@ def main() -> None:
             scenarios.prepare(server.url)
             raw = Path(tmp) / "samples.txt"
             record(server.url, server.process.pid, CASES[args.operation], args.seconds, raw,
-                   args.connections)  # fmt: skip
+                   args.connections, args.gil)  # fmt: skip
         finally:
             server.stop()
             if url is not None:
