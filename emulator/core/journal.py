@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlencode
 
+import orjson
 from sqlalchemy import ColumnElement, Engine, String, cast, delete, func, or_, select
 
 from emulator.core import masking
@@ -452,7 +453,23 @@ class SqlJournal:
 
 def dump_entry(entry: Entry) -> str:
     """An entry as the JSON text of the shared journal's ``entry`` column (:func:`entry_data`)."""
-    return json.dumps(entry_data(entry), separators=(",", ":"))
+    return json_text(entry_data(entry))
+
+
+def json_text(value: Any) -> str:
+    """``value`` as compact JSON text, all ASCII (non-ASCII characters escaped), so any
+    database encoding stores it. orjson writes it at about a fifth of the standard encoder's
+    CPU (on PostgreSQL the journal's writer thread spent 5% of the process's CPU encoding);
+    what it writes otherwise, or refuses (half a UTF-16 character in a recorded body, an
+    integer past 64 bits), the standard encoder writes."""
+    try:
+        text = orjson.dumps(value).decode()
+    except orjson.JSONEncodeError:
+        pass
+    else:
+        if text.isascii():
+            return text
+    return json.dumps(value, separators=(",", ":"))
 
 
 def entry_data(entry: Entry) -> dict[str, Any]:

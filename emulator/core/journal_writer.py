@@ -12,14 +12,13 @@ first); another process's within about :data:`LINGER_S` plus a round trip of its
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 
 from sqlalchemy import JSON, Engine, cast, func, insert, select
 from sqlalchemy.sql.selectable import TableValuedAlias
 
-from emulator.core.journal import JOURNAL_TRIM, Entry, SqlJournal, dump_entry
+from emulator.core.journal import JOURNAL_TRIM, Entry, SqlJournal, dump_entry, json_text
 from emulator.core.registry import shared_journal
 from emulator.core.sql import HotSql, const, param
 
@@ -136,7 +135,7 @@ class BatchedSqlJournal(SqlJournal):
                     self._cond.notify_all()
 
     def _write(self, batch: list[Entry]) -> None:
-        keys = json.dumps([(e.namespace, e.operation) for e in batch])
+        keys = json_text([(e.namespace, e.operation) for e in batch])
         entries = f"[{','.join(map(dump_entry, batch))}]"
         with self._engine.begin() as conn:
             _INSERT.execute(conn, {"keys": keys, "entries": entries})
