@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Awaitable, Callable
 
 import pytest
 
@@ -22,7 +23,7 @@ def test_at_most_the_limit_runs_at_once_and_the_rest_queue_in_order() -> None:
     started: list[int] = []
     lock = threading.Lock()
 
-    def job(n: int) -> object:
+    def job(n: int) -> Callable[[], Awaitable[tuple[int, str]]]:
         async def run() -> tuple[int, str]:
             with lock:
                 started.append(n)
@@ -55,11 +56,11 @@ def test_at_most_the_limit_runs_at_once_and_the_rest_queue_in_order() -> None:
     assert answers[2][1] == answers[0][1]
 
 
-async def _until(condition: object, seconds: float = 30) -> None:
+async def _until(condition: Callable[[], bool], seconds: float = 30) -> None:
     """Yield to the loop until ``condition()`` holds (the workers report on their threads)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + seconds
-    while not condition():  # type: ignore[operator]
+    while not condition():
         if loop.time() > deadline:
             raise AssertionError("the offload never got there")
         await asyncio.sleep(0.001)
