@@ -330,6 +330,38 @@ PostgreSQL 0.515 and 0.452 x SQLite; per test 9.09 and 8.68 ms (CPU 8.3 and 8.0)
   process-wide change to a user's test process (frozen objects never collected, hidden from
   `gc.get_objects`) is not the plugin's to make. The plugin's client no longer hands answers
   that set no cookie to the standard library's cookie jar.
+
+This round, on a machine about two and a half times faster than the last (the bare app
+4,200-4,540 requests a second; `python -m timeit "sum(range(10000))"` 123 us), as noisy: the
+same PostgreSQL comparison run six times in a row on one commit gave 0.42 to 0.57 x. Three
+`make bench` runs, the first on the round's first commit: create as shipped 0.585, 0.564 and
+0.598 x the bare app; createBatch 0.466, 0.466 and 0.462 x raw sqlite3; PostgreSQL 0.414,
+0.436 and 0.462 x SQLite; per test 2.87, 4.51 and 3.17 ms (the second run's machine was slow
+throughout: its bare app and SQLite figures were the lowest of the three).
+
+- **PostgreSQL, worker threads**: on PostgreSQL a create cost the emulator's process about
+  900 us of CPU against 380 on SQLite, and the process sat at one core (the interpreter
+  lock). Per thread: the event loop about 380 us a create, the eight offload workers
+  together 500-650, the journal's writer 50-100. The workers' share shrank with their
+  number: each thread that wakes from a round trip contends for the lock, and each contender
+  makes every switch dearer. Ten alternating runs each, one process, wrk -c8: 8 threads
+  about 1,090 creates/s (806-1,220), 3 threads about 1,340 (1,218-1,540), CPU a create about
+  700 us against 850-1,100; register's five round trips as fast on 3 as on 8 (660-717
+  against 620-716 a second), allocate faster (c16: 362-414 against 296-307). 1 thread
+  queues everything behind one round trip (about 580). Three is the default now
+  (`EMULATOR_DB_THREADS`); last round's "fewer threads within the noise" was on a machine
+  whose PostgreSQL had cores to spare.
+- **Measured and left alone** (PostgreSQL): handlers run on the event loop instead (no
+  offload): 690 against 1,030 creates/s, for the same CPU a create; the shared clock read
+  every second rather than every 2 ms: no difference once there are 3 threads; statements
+  run as libpq prepared statements below psycopg's cursor: 91-97 -> 76-86 us a statement,
+  about 2% of a create, not worth a second way to run SQL. The journal's entries are now
+  encoded by orjson (6.5 -> 0.8 us an entry, non-ASCII still escaped).
+- **Create as shipped**: the server's CPU a create is about 360 us under wrk -c16 against
+  about 220 for the bare app; in process, without HTTP, 155-187 us against 75. A group
+  commit holds about seven creates at -c16 (2,491 COMMITs for about 17,500 creates), so the
+  COMMIT is no longer the lever; what is left is spread over the route, the journal entry,
+  the ids and the answer, none above a few percent.
 """
 
 
