@@ -104,14 +104,16 @@ def main() -> None:
         url = run.postgresql_url() if args.postgresql else None
         if args.postgresql and url is None:
             sys.exit("no PostgreSQL to profile on")
-        server = run.emulator_server(url or Path(tmp) / "emulator.db")
+        server = None
         try:
+            server = run.emulator_server(url or Path(tmp) / "emulator.db")
             scenarios.prepare(server.url)
             raw = Path(tmp) / "samples.txt"
             record(server.url, server.process.pid, CASES[args.operation], args.seconds, raw,
                    args.connections, args.gil)  # fmt: skip
         finally:
-            server.stop()
+            if server is not None:
+                server.stop()
             if url is not None:
                 run.drop_postgresql_schema(url)
         print(summary(raw, args.top))

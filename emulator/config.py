@@ -54,8 +54,9 @@ class Settings(BaseSettings):
     db_connect_timeout: float = Field(default=5.0, gt=0)
     db_statement_timeout: float = Field(default=10.0, gt=0)
     # On PostgreSQL, the vendor requests one process has waiting on the database at once
-    # (core/offload.py); the others queue for a free thread.
-    db_threads: int = Field(default=DB_THREADS, ge=1)
+    # (core/offload.py); the others queue for a free thread. Each thread holds a connection
+    # of its own (core/held.py), hence a bound.
+    db_threads: int = Field(default=DB_THREADS, ge=1, le=32)
     # Connections (emulator/server.py): closed when idle this long between requests, when a
     # request's headers take longer than header_timeout, or a body pauses longer than
     # body_timeout between two pieces. Seconds.

@@ -459,9 +459,10 @@ def dump_entry(entry: Entry) -> str:
 def json_text(value: Any) -> str:
     """``value`` as compact JSON text, all ASCII (non-ASCII characters escaped), so any
     database encoding stores it. orjson writes it at about a fifth of the standard encoder's
-    CPU (on PostgreSQL the journal's writer thread spent 5% of the process's CPU encoding);
-    what it writes otherwise, or refuses (half a UTF-16 character in a recorded body, an
-    integer past 64 bits), the standard encoder writes."""
+    CPU (on PostgreSQL the journal's writer thread spent 5% of the process's CPU encoding).
+    Where orjson's text is not ASCII (a body with accents or CJK), or orjson refuses the value
+    (half a UTF-16 character in a recorded body, an integer past 64 bits), the standard
+    encoder writes it instead."""
     try:
         text = orjson.dumps(value).decode()
     except orjson.JSONEncodeError:

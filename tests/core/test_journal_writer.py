@@ -105,6 +105,34 @@ def test_a_request_written_as_it_came_reads_masked_from_another_process(side: En
     assert found.response_value() == {"deviceSecret": "***"}
 
 
+def test_entries_of_any_text_are_written_in_one_batch_and_read_back(side: Engine) -> None:
+    """The batch's JSON (core/journal.py json_text): ASCII from orjson, and from the standard
+    encoder what orjson writes non-ASCII or refuses, one batch holding all three kinds."""
+    book, store = batched(100, side)
+    plain = entry(1)
+    accented = Entry(
+        id=0, at=2, namespace="ns", operation="op", method="POST", path="/p",
+        raw_body='{"deviceName":"\u8bbe\u5907 caf\u00e9"}'.encode(), status=200,
+        vendor_code=0, duration_ms=1.0, response='{"msg":"\u6210\u529f"}'.encode(),
+    )  # fmt: skip
+    half = Entry(
+        id=0, at=3, namespace="ns", operation="op", method="POST", path="/p",
+        raw_body=b'{"password":"s","name":"\\ud800"}', status=200, vendor_code=0,
+        duration_ms=1.0,
+    )  # fmt: skip
+    masked = half.body  # masked before it is written: it holds half a character
+    assert masked is not None
+    assert "\ud800" in masked
+    for one in (plain, accented, half):
+        book.append(one)
+    store.close()
+    found = Journal(100, store=SqlJournal(100, side)).query()
+    assert [e.at for e in found] == [3, 2, 1]
+    assert found[0].body == masked
+    assert found[1].body_value() == {"deviceName": "\u8bbe\u5907 caf\u00e9"}
+    assert found[1].response_value() == {"msg": "\u6210\u529f"}
+
+
 def test_an_append_does_not_wait_for_the_database_and_a_lost_batch_is_logged(
     side: Engine, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -14,6 +14,7 @@ import pytest
 
 from emulator.app import create_app
 from emulator.config import Settings
+from emulator.core import offload
 from emulator.core.offload import Offload
 
 
@@ -66,7 +67,9 @@ async def _until(condition: Callable[[], bool], seconds: float = 30) -> None:
         await asyncio.sleep(0.001)
 
 
-@pytest.mark.parametrize(("environ", "threads"), [({}, 3), ({"EMULATOR_DB_THREADS": "5"}, 5)])
+@pytest.mark.parametrize(
+    ("environ", "threads"), [({}, offload.THREADS), ({"EMULATOR_DB_THREADS": "5"}, 5)]
+)
 def test_the_setting_is_read_from_the_environment(
     monkeypatch: pytest.MonkeyPatch, environ: dict[str, str], threads: int
 ) -> None:
@@ -84,6 +87,8 @@ def test_sqlite_has_no_offload() -> None:
         app.state.emulator.dispose()
 
 
-def test_zero_threads_is_refused() -> None:
+@pytest.mark.parametrize("threads", [0, 33])
+def test_a_thread_count_out_of_bounds_is_refused(threads: int) -> None:
+    # Each thread holds a connection of its own: a bound keeps a typo from opening hundreds.
     with pytest.raises(ValueError, match="db_threads"):
-        Settings(db_threads=0)
+        Settings(db_threads=threads)
