@@ -10,6 +10,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
+from fastapi.telemetry import TelemetryConfig
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as SATimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -89,6 +90,14 @@ def build_emulator(settings: Settings) -> Emulator:
     return emulator
 
 
+# FastAPI's own OpenTelemetry spans, metrics and logs, off. The emulator is a test double: in
+# a process that configures a provider (a suite that traces the code under test, with the
+# pytest plugin's server in that process), each emulator request would add its spans to the
+# user's traces; and checking whether a provider is configured costs every request about 8 us.
+# The emulator's own metrics are at /_emulator/metrics, its requests in the journal.
+NO_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
+
+
 class EmulatorApp(FastAPI):
     """FastAPI with the namespace middleware and the hot-route dispatch outermost.
 
@@ -118,6 +127,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # FastAPI's pages load their assets from a CDN; api_docs serves them offline.
         docs_url=None,
         redoc_url=None,
+        telemetry=NO_TELEMETRY,
     )
     app.emulator = app.state.emulator = emulator
     # The documented operations' routers first (most traffic), then their companions.
