@@ -9,6 +9,7 @@ Deviations from the real platform:
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from sqlalchemy import (
@@ -298,7 +299,17 @@ def _missing(found: tuple[Any, ...] | None, org_id: str, product_key: str) -> Ve
 
 
 def _quota(attrs: Any) -> int:
-    """The device quota in a product's attrs."""
+    """The device quota in a product's attrs: text on SQLite, where every create reads its
+    product's (the same few texts, each decoded once), already decoded on PostgreSQL."""
+    return _quota_in_text(attrs) if isinstance(attrs, str) else _quota_of(attrs)
+
+
+@functools.lru_cache(maxsize=256)
+def _quota_in_text(attrs: str) -> int:
+    return _quota_of(attrs)
+
+
+def _quota_of(attrs: Any) -> int:
     return int((loads(attrs) or {}).get("deviceQuota", DEFAULT_QUOTA))
 
 
