@@ -362,6 +362,34 @@ throughout: its bare app and SQLite figures were the lowest of the three).
   commit holds about seven creates at -c16 (2,491 COMMITs for about 17,500 creates), so the
   COMMIT is no longer the lever; what is left is spread over the route, the journal entry,
   the ids and the answer, none above a few percent.
+
+This round, on a machine two to two and a half times slower than the last (the bare app
+1,400-2,000 requests a second; `python -m timeit "sum(range(10000))"` 175-214 us; a plain
+pytest test 0.64-0.97 ms against 0.32), as noisy. Two `make bench` runs, on the round's first
+commit and on its last: create as shipped 0.581 and 0.627 x the bare app; createBatch 0.444
+and 0.435 x raw sqlite3; PostgreSQL 0.617 and 0.701 x SQLite; per test 7.06 and 7.52 ms (CPU
+6.5 and 6.8). The figures in absolute terms follow the machine: createBatch about 27,900
+devices/s, batchControlDevice p50 14 ms, start-up 2.2 s.
+
+- **Create as shipped**: under wrk -c16 the server spends 935-970 us of CPU a create, the
+  bare app 575-650. The bare app served the way `iot-emulator serve` serves (our h11
+  protocol, the access log on) costs what plain uvicorn does (579-596 us a request against
+  574-619), so the whole difference is the app's. The server sits at 95% of a core, the
+  machine at 123% of two (wrk about 28%). FastAPI 0.160 and later check, on every request,
+  whether an OpenTelemetry provider is configured (about 8 us): the emulator turns FastAPI's
+  telemetry off. The product's attrs text is decoded once for its quota, not per create.
+- **Per test**, CPU on this machine: the fixtures alone (no call) cost about 2 ms over a plain
+  test, pytest's machinery for three function-scoped fixtures, one of them no longer asking
+  for `request` (pytest builds a fixture definition for each ask); the first call 2.2-3.2 ms,
+  the namespace's baseline 0.5 of it; the drop 0.4. One call to the plugin's server costs
+  2.2-2.6 ms through the socket, 1.65 ms handed to the server's event loop without one
+  (`run_coroutine_threadsafe`), 1.0-1.1 ms run on the test's own thread: crossing to the
+  server's thread and back is about 0.6 ms of it. Left alone: handing the client's requests
+  to the server's loop would skip the HTTP layer a test exercises (uvicorn's parsing, limits
+  and headers); running them on the test's thread would touch the MQTT connections that the
+  server's loop owns. A full collection of the garbage collector over a heap holding the
+  emulator takes 150-250 ms here; one that falls among 300 measured tests adds up to 0.8 ms
+  a test to the figure.
 """
 
 
