@@ -1,13 +1,14 @@
-"""FastAPI's own OpenTelemetry stays off in the emulator: a process that configures a tracer
-provider (a suite tracing the code under test, with the plugin's server in that process) gets
-no spans of the emulator's requests. A plain FastAPI app in the same process does: the check
-can fail.
+"""FastAPI's own OpenTelemetry stays off for the requests the emulator serves: a process that
+configures tracer, meter and logger providers (a suite tracing the code under test, with the
+plugin's server in that process) gets no spans, metrics or logs of them. A plain FastAPI app
+in the same process does: the check can fail.
 
-A tracer provider is set once per process (OpenTelemetry's global), so this runs in a child.
+Providers are set once per process (OpenTelemetry's globals), so this runs in a child.
 """
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -15,23 +16,41 @@ SCRIPT = """
 import asyncio, tempfile
 import httpx
 from fastapi import FastAPI
-from opentelemetry import trace
+from opentelemetry import _logs, metrics, trace
+from pydantic import BaseModel
 from emulator.app import create_app
 from emulator.config import Settings
 
-asked = []
+asked = {"tracer": 0, "meter": 0, "logger": 0}
 
-class Recorder(trace.TracerProvider):
+# Providers of their own (FastAPI ignores the no-op ones), counting what they are asked for.
+class Tracers(trace.TracerProvider):
     def get_tracer(self, name, *args, **kwargs):
-        asked.append(name)
+        asked["tracer"] += 1
         return trace.NoOpTracer()
 
-trace.set_tracer_provider(Recorder())
+class Meters(metrics.MeterProvider):
+    def get_meter(self, name, *args, **kwargs):
+        asked["meter"] += 1
+        return metrics.NoOpMeter(name)
 
-async def call(app, path):
+class Loggers(_logs.LoggerProvider):
+    def get_logger(self, name, *args, **kwargs):
+        asked["logger"] += 1
+        return _logs.NoOpLogger(name)
+
+trace.set_tracer_provider(Tracers())
+metrics.set_meter_provider(Meters())
+_logs.set_logger_provider(Loggers())
+
+async def calls(app, get, post):
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
-        return (await client.get(path)).status_code
+        # A success, and a body FastAPI refuses (validation failures are logged).
+        return (await client.get(get)).status_code, (await client.post(post, json=[])).status_code
+
+class Item(BaseModel):
+    name: str
 
 plain = FastAPI()
 
@@ -39,23 +58,39 @@ plain = FastAPI()
 async def ping():
     return {}
 
+@plain.post("/items")
+async def items(item: Item):
+    return item
+
+def report(name, statuses):
+    print(name, *statuses, *(f"{kind}={count}" for kind, count in asked.items()))
+    asked.update(tracer=0, meter=0, logger=0)
+
 with tempfile.TemporaryDirectory() as tmp:
     emulator = create_app(Settings(db=f"{tmp}/t.db"))
-    status = asyncio.run(call(emulator, "/_emulator/health"))
-    print("emulator", status, len(asked))
-    status = asyncio.run(call(plain, "/ping"))
-    print("plain", status, len(asked))
+    report("emulator", asyncio.run(calls(emulator, "/_emulator/health", "/_emulator/faults")))
     emulator.state.emulator.dispose()
+report("plain", asyncio.run(calls(plain, "/ping", "/items")))
 """
 
 
-def test_the_emulator_adds_no_spans_to_a_configured_tracer() -> None:
+def _run() -> dict[str, list[str]]:
+    # Without the OTEL_* of the environment: an agent that set providers first would make
+    # the child's own refused.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
     done = subprocess.run(
-        [sys.executable, "-c", SCRIPT], capture_output=True, text=True, timeout=120, check=False
-    )
+        [sys.executable, "-c", SCRIPT],
+        capture_output=True, text=True, timeout=120, check=False, env=env,
+    )  # fmt: skip
     assert done.returncode == 0, done.stderr
-    lines = done.stdout.splitlines()
-    assert lines[0] == "emulator 200 0"
-    plain, status, asked = lines[1].split()
-    assert status == "200"
-    assert int(asked) > 0  # a plain FastAPI app asks the provider for a tracer
+    return {line.split()[0]: line.split()[1:] for line in done.stdout.splitlines() if line}
+
+
+def test_the_emulator_reports_nothing_to_configured_providers() -> None:
+    lines = _run()
+    assert lines["emulator"] == ["200", "400", "tracer=0", "meter=0", "logger=0"]
+    # The same process, a plain FastAPI app: each provider is asked.
+    plain = lines["plain"]
+    assert plain[:2] == ["200", "422"]
+    for asked in plain[2:]:
+        assert not asked.endswith("=0"), plain
