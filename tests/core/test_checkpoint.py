@@ -13,25 +13,14 @@ import logging
 import shutil
 import sqlite3
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 from sqlalchemy import create_engine
 
 from emulator.core.checkpoint import Checkpointer, loop_connection
 from emulator.core.groupcommit import GroupCommits
-from tests.core.test_group_commit import Served
-
-
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[Served]:
-    own = Served(tmp_path / "emulator.db")
-    try:
-        yield own
-    finally:
-        own.emulator.dispose()
+from tests.core.served import Served
 
 
 def groups_of(served: Served) -> GroupCommits:
