@@ -154,8 +154,8 @@ server under this benchmark's load with py-spy. An EnOS create costs about 126 u
 bare app about 59 us): the service about 48 us (one lookup, the insert, the quota update, the
 commit), the request body's parsing 11 us, the journal 10 us, the answer 6 us, the rest
 Starlette's request and response. Under wrk both apps also pay uvicorn's HTTP parsing and
-the socket (about 140 us a request), and SQLite's write-ahead-log checkpoints (with two
-fsyncs each) come on top, on a thread of their own under load (below).
+the socket (about 140 us a request), and SQLite's write-ahead-log checkpoints (every few
+hundred creates, with two fsyncs) come on top.
 
 What keeps a request there (each measured before it was kept):
 
@@ -174,9 +174,9 @@ What keeps a request there (each measured before it was kept):
   -> 211-224 us side by side. A request alone in its turn commits by itself, as before.
 
 Measured and left alone: `PRAGMA synchronous=OFF` gives about 10% more creates a second, at
-the cost of a database that a power cut can corrupt; uvicorn's optional httptools parser
-would make both apps faster and the ratios smaller. (A checkpoint thread, measured early on
-as no gain, was kept in a later round, once group commit had made the rest cheaper: below.)
+the cost of a database that a power cut can corrupt; a checkpoint thread moves the fsyncs off
+the event loop but, on 2 CPUs shared with the load generator, gains nothing; uvicorn's
+optional httptools parser would make both apps faster and the ratios smaller.
 
 This round (issue 20), measured on a 2-CPU machine shared with five other engineers' work
 (load average 10-20), so with the same-run ratios only:
@@ -396,29 +396,6 @@ batchControlDevice p50 14 ms, start-up 2.2 s.
   server's loop owns. A full collection of the garbage collector over a heap holding the
   emulator takes 150-250 ms here; one that falls among 300 measured tests adds up to 0.8 ms
   a test to the figure.
-
-This round, on a machine about as slow as the one before last (the bare app 2,070-2,140
-requests a second; `python -m timeit "sum(range(10000))"` 278 us, against 109 us on the
-machine where this round's work began). One `make bench` run: create as shipped 0.747 x the
-bare app (0.754 with the access log off); createBatch 0.511 x raw sqlite3; PostgreSQL 0.538 x
-SQLite; per test 3.59 ms (CPU 3.2). The absolute figures follow the machine: createBatch
-38,000 devices a second, start-up 1.39 s (importing the CLI and the app alone takes 0.9-1.0 s
-here: FastAPI, SQLAlchemy and the vendors' pydantic models and routes).
-
-- **WAL checkpoints off the event loop** (`emulator/core/checkpoint.py`): on the faster
-  machine the server under wrk -c16 sat at 96% of a core where the bare app sat at 100%: its
-  loop waited on the two fsyncs of the checkpoint that SQLite runs inside the COMMIT that
-  takes the log past 4,000 pages, with every request in flight behind it. The group COMMITs'
-  connections now never checkpoint; a thread runs a PASSIVE checkpoint 0.2 s after a group's
-  COMMIT (SQLite copies and syncs without the interpreter lock, and takes no lock a writer
-  needs). Fresh servers as shipped, alternated with the round's first commit, three pairs of
-  8 s runs: 1,452-1,517 -> 1,554-1,579 creates a second (the bare app 2,100-2,140). A request
-  alone in its turn of the loop (a test suite's, one at a time) commits as before.
-- **Measured and left alone**: counting a request into prometheus-client's counter and
-  histogram costs 3.3 us against 0.8 us for plain counters, about 0.4% of a create here: not
-  worth a second way to keep the metrics. A server profile under load is flat (no function of
-  the emulator's above 2% of the samples); h11, the same parser the bare app uses, is the
-  largest part.
 """
 
 

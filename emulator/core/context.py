@@ -18,7 +18,6 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import QueuePool
 
 from emulator.config import Settings
-from emulator.core.checkpoint import Checkpointer, loop_connection
 from emulator.core.clock import Clock, SharedClock
 from emulator.core.db import TRANSACTION
 from emulator.core.faults import FaultBook
@@ -110,9 +109,7 @@ class Emulator:
         else:
             self.journal = Journal(size, self.settings.journal_bytes)
             if self._holds:
-                self._groups = GroupCommits(
-                    Held(self.engine, loop_connection), Checkpointer(self.engine)
-                )
+                self._groups = GroupCommits(Held(self.engine, _no_busy_wait))
 
     @property
     def holds_connections(self) -> bool:

@@ -46,7 +46,6 @@ from typing import Any
 
 from sqlalchemy import Connection, RootTransaction
 
-from emulator.core.checkpoint import Checkpointer
 from emulator.core.held import Held
 from emulator.core.lockwait import ATTEMPT, Attempt
 
@@ -106,36 +105,31 @@ def commit(tx: RootTransaction) -> None:
 
 class GroupCommits:
     """The groups of an emulator: one per thread (:meth:`here`), each on that thread's
-    connection of ``held`` (not waiting for locks, not checkpointing: core/checkpoint.py).
-    One event loop serves the vendor requests, but nothing stops a process from running an
-    app on several (the test suite does): each groups its own requests. ``checkpointer``
-    hears of every COMMIT."""
+    connection of ``held`` (not waiting for locks). One event loop serves the vendor
+    requests, but nothing stops a process from running an app on several (the test suite
+    does): each groups its own requests."""
 
-    def __init__(self, held: Held, checkpointer: Checkpointer) -> None:
+    def __init__(self, held: Held) -> None:
         self._held = held
         self._local = threading.local()
-        self.checkpointer = checkpointer
 
     def here(self) -> GroupCommit:
         try:
             group: GroupCommit = self._local.group
         except AttributeError:
-            group = self._local.group = GroupCommit(self._held, self.checkpointer)
+            group = self._local.group = GroupCommit(self._held)
         return group
 
     def close(self) -> None:
-        """Stop the checkpoints, close the connections (an open group is rolled back with
-        them; SQLite checkpoints the rest of the log when the file's last one closes)."""
-        self.checkpointer.close()
+        """Close the connections (an open group is rolled back with them)."""
         self._held.close()
 
 
 class GroupCommit:
     """The open group of one thread (its event loop's)."""
 
-    def __init__(self, held: Held, checkpointer: Checkpointer) -> None:
+    def __init__(self, held: Held) -> None:
         self._held = held
-        self._checkpointer = checkpointer
         self._open: _Group | None = None
         # A member is inside its SAVEPOINT: nothing may end the group now.
         self._inside = False
@@ -264,8 +258,6 @@ class GroupCommit:
                 commit(group.tx)
             except Exception as exc:
                 error = exc
-            else:
-                self._checkpointer.wrote()
         try:
             if error is not None:
                 self._roll_back(group)

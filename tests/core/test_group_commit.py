@@ -13,14 +13,19 @@ import asyncio
 import contextvars
 import json
 import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError, InvalidRequestError
 from starlette.requests import Request
 from starlette.responses import Response
 
+from emulator.app import create_app
+from emulator.config import Settings
 from emulator.core import groupcommit
 from emulator.core.context import Emulator
 from emulator.core.groupcommit import MEMBER, Member
@@ -29,8 +34,49 @@ from emulator.core.routing import run_handler
 from emulator.testing import serve_in_thread
 from emulator.vendors.enos.connect.errors import ConnectError
 from tests.control.helpers import create_body
-from tests.core.served import Served
 from tests.vendors.enos.helpers import HEADERS, devices_url
+
+
+class Served:
+    def __init__(self, db: Path) -> None:
+        self.db = db
+        self.app = create_app(Settings(db=str(db), seed=1))
+        self.emulator: Emulator = self.app.state.emulator
+        self.commits = 0
+        event.listen(self.emulator.engine, "commit", self._count)
+
+    def _count(self, _conn: Any) -> None:
+        self.commits += 1
+
+    def committed_keys(self) -> set[str]:
+        """The EnOS device keys another connection sees (committed only)."""
+        with sqlite3.connect(self.db) as conn:
+            rows = conn.execute("SELECT device_key FROM devices WHERE vendor = 'enos'")
+            return {row[0] for row in rows}
+
+    def creates(self, *keys: str, app: Any = None) -> list[dict[str, Any]]:
+        """Creates sent at once; their handlers run in one loop turn."""
+
+        async def run() -> list[httpx.Response]:
+            transport = httpx.ASGITransport(app=app or self.app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://emulator") as c:
+                return await asyncio.gather(
+                    *(
+                        c.post(devices_url("create"), json=create_body(k), headers=HEADERS)
+                        for k in keys
+                    )
+                )
+
+        return [r.json() for r in asyncio.run(run())]
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[Served]:
+    own = Served(tmp_path / "emulator.db")
+    try:
+        yield own
+    finally:
+        own.emulator.dispose()
 
 
 def test_creates_of_one_loop_turn_share_one_commit(served: Served) -> None:
