@@ -219,3 +219,39 @@ def test_with_workers_every_scrape_adds_up_all_workers(two_workers: str) -> None
         totals = {value(scrape(http), "emulator_requests_total", **ok) for _ in range(4)}
 
     assert totals == {sent}
+
+
+def test_tallied_requests_read_as_prometheus_clients_own_counter_and_histogram() -> None:
+    # One process tallies requests in plain numbers (core/metrics_series.py); its scrape must
+    # read as prometheus-client's Counter and Histogram given the same requests would.
+    from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+
+    from emulator.core.metrics_series import _LABELS, _LATENCY, _REQUESTS, Tallies
+
+    seconds = [0.0, 0.0004, 0.001, 0.0025, 0.003, 0.01, 0.7, 10.0, 12.5, *metrics.LATENCY_BUCKETS]
+    keys = [("op.a", 200, 0), ("op.a", 200, None), ("op.b", 400, 99400)]
+    tallies = Tallies()
+    own = CollectorRegistry()
+    own.register(tallies)
+    theirs = CollectorRegistry()
+    counter = Counter(*_REQUESTS, _LABELS, registry=theirs)
+    histogram = Histogram(*_LATENCY, _LABELS, buckets=metrics.LATENCY_BUCKETS, registry=theirs)
+    for n, value_s in enumerate(seconds):
+        operation, status, code = keys[n % len(keys)]
+        tallies.add((operation, status, code), value_s)
+        labels = (operation, str(status), "" if code is None else str(code))
+        counter.labels(*labels).inc()
+        histogram.labels(*labels).observe(value_s)
+
+    def samples(registry: CollectorRegistry) -> Samples:
+        text = generate_latest(registry).decode()
+        return {
+            (s.name, frozenset(s.labels.items())): s.value
+            for family in text_string_to_metric_families(text)
+            for s in family.samples
+            if not s.name.endswith("_created")
+        }
+
+    expected = samples(theirs)
+    assert len(expected) == len(keys) * (1 + len(metrics.LATENCY_BUCKETS) + 1 + 2)
+    assert samples(own) == pytest.approx(expected)

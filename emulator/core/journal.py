@@ -83,8 +83,9 @@ class Entry:
         self.response = response
         self._raw_query = raw_query
         self.headers_truncated = headers_truncated
+        header_bytes = 0
         if raw_headers:
-            raw_headers, cut = _cut_headers(raw_headers)
+            raw_headers, header_bytes, cut = _cut_headers(raw_headers)
             self.headers_truncated = self.headers_truncated or cut
         self._raw_headers = raw_headers
         self._query = query if raw_query is None else None
@@ -98,8 +99,7 @@ class Entry:
             self._body = mask_body(raw_body, self.credentials)
             self._raw_body = None
         # About what the entry holds, for the journal's byte bound.
-        self.size = ENTRY_OVERHEAD + len(raw_query or b"") + len(response or b"")
-        self.size += sum(len(k) + len(v) for k, v in self._raw_headers)
+        self.size = ENTRY_OVERHEAD + len(raw_query or b"") + len(response or b"") + header_bytes
         self.size += len(self._raw_body or b"") + len((self._body or ("",))[0] or "")
 
     @property
@@ -197,14 +197,16 @@ class Entry:
 
 def _cut_headers(
     headers: Sequence[tuple[bytes, bytes]],
-) -> tuple[Sequence[tuple[bytes, bytes]], bool]:
-    """The headers up to :data:`HEADERS_LIMIT` bytes, and whether some were dropped."""
+) -> tuple[Sequence[tuple[bytes, bytes]], int, bool]:
+    """The headers up to :data:`HEADERS_LIMIT` bytes, their bytes, and whether some were
+    dropped."""
     total = 0
     for index, (name, value) in enumerate(headers):
-        total += len(name) + len(value)
-        if total > HEADERS_LIMIT:
-            return list(headers[:index]), True
-    return headers, False
+        size = len(name) + len(value)
+        if total + size > HEADERS_LIMIT:
+            return list(headers[:index]), total, True
+        total += size
+    return headers, total, False
 
 
 def secret_name(name: str) -> bool:

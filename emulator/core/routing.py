@@ -489,7 +489,7 @@ async def _record(
         duration_ms=duration_ms,
         injected=injected,
         fault_id=marks.rule_id,
-        faulted_devices=list(marks.devices),
+        faulted_devices=marks.devices,  # the request's own list: nothing adds to it now
         response=journal.answer_body(content),
     )
     book.append(entry)
