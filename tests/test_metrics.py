@@ -252,6 +252,12 @@ def test_tallied_requests_read_as_prometheus_clients_own_counter_and_histogram()
             if not s.name.endswith("_created")
         }
 
+    def described(registry: CollectorRegistry) -> set[str]:
+        """The HELP and TYPE lines."""
+        return {line for line in generate_latest(registry).decode().splitlines()
+                if line.startswith("#") and "_created" not in line}  # fmt: skip
+
     expected = samples(theirs)
     assert len(expected) == len(keys) * (1 + len(metrics.LATENCY_BUCKETS) + 1 + 2)
     assert samples(own) == pytest.approx(expected)
+    assert described(own) == described(theirs)
