@@ -49,6 +49,8 @@ _LATENCY = (
 )
 
 _Key = tuple[str, int, "int | None"]
+# The histogram's ``le`` labels, written as prometheus-client writes them.
+_BOUNDS = [floatToGoString(b) for b in LATENCY_BUCKETS] + ["+Inf"]  # type: ignore[no-untyped-call]
 
 
 class Series:
@@ -72,25 +74,20 @@ class Series:
             ("operation",),
             registry=own,
         )
-        self._tallies: Tallies | None = None
-        self._files: Files | None = None
+        self._requests: Tallies | Files
         if own is None:
-            self._files = Files()
+            self._requests = Files()
             self.registry = CollectorRegistry(auto_describe=True)
             MultiProcessCollector(self.registry)  # type: ignore[no-untyped-call]
         else:
-            self._tallies = Tallies()
+            self._requests = tallies = Tallies()
             self.registry = own
-            self.registry.register(self._tallies)
+            self.registry.register(tallies)
         self.registry.register(StateCollector(emulator))
 
     def observe(self, entry: journal.Entry) -> None:
         key = (entry.operation, entry.status, entry.vendor_code)
-        seconds = entry.duration_ms / 1000
-        if self._tallies is not None:
-            self._tallies.add(key, seconds)
-        elif self._files is not None:
-            self._files.add(key, seconds)
+        self._requests.add(key, entry.duration_ms / 1000)
         if entry.fault_id is not None:
             self.injected.labels(entry.operation).inc()
 
@@ -131,14 +128,13 @@ class Tallies(Collector):
             tallies = {key: list(tally) for key, tally in self._tallies.items()}
         requests = CounterMetricFamily(*_REQUESTS, labels=_LABELS)
         latency = HistogramMetricFamily(*_LATENCY, labels=_LABELS)
-        bounds = [floatToGoString(b) for b in LATENCY_BUCKETS] + ["+Inf"]  # type: ignore[no-untyped-call]
         for key, (count, seconds, *buckets) in sorted(
             tallies.items(), key=lambda item: _labels(item[0])
         ):
             labels = _labels(key)
             requests.add_metric(labels, count)
             cumulative, running = [], 0.0
-            for bound, n in zip(bounds, buckets, strict=True):
+            for bound, n in zip(_BOUNDS, buckets, strict=True):
                 running += n
                 cumulative.append((bound, running))
             latency.add_metric(labels, cumulative, seconds)
