@@ -63,7 +63,7 @@ def _run(folder: Path, name: str) -> tuple[float, float]:
     )
 
 
-def measure(tests: int = 300, rounds: int = 3) -> dict[str, float]:
+def measure(tests: int = 300, rounds: int = 5) -> dict[str, float]:
     """Per-test costs, the median of ``rounds`` alternated runs of each file."""
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)

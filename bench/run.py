@@ -210,8 +210,23 @@ def run_all(args: argparse.Namespace) -> dict[str, Any]:
             time.sleep(1)
             figures["idle_rss_mb"] = emulator.rss_mb()
             figures["reset"] = measure_reset(emulator.url)
-            empty = run_operations(emulator.url, drive)
+            # raw sqlite3 right before and right after the emulator's 500-device createBatch,
+            # so the two sides of that ratio are measured in the same minutes.
+            raw: list[float] = []
+
+            def raw_sqlite_run() -> None:
+                raw.append(raw_sqlite.rows_per_second(args.seconds))
+                print(
+                    f"  {'raw sqlite3, 500-row batches':52}      {raw[-1]:7.0f} rows/s", flush=True
+                )
+
+            empty = run_operations(
+                emulator.url, drive, around={scenarios.CREATE_BATCH_500.name: raw_sqlite_run}
+            )
             figures["operations"] = empty
+            if raw:
+                figures["raw_sqlite_runs"] = raw
+                figures["raw_sqlite_rows_per_s"] = statistics.mean(raw)
         finally:
             emulator.stop()
         figures["access_log_bytes"] = log.stat().st_size
@@ -222,9 +237,6 @@ def run_all(args: argparse.Namespace) -> dict[str, Any]:
         finally:
             emulator.stop()
         figures["bare_after"] = drive_bare()
-        print("raw sqlite3, 500-row batches ...", flush=True)
-        figures["raw_sqlite_rows_per_s"] = raw_sqlite.rows_per_second(args.seconds)
-        print(f"  {figures['raw_sqlite_rows_per_s']:.0f} rows/s", flush=True)
         if not args.skip_postgresql:
             figures.update(postgresql_vs_sqlite(Path(tmp), drive))
         if not args.skip_per_test:
@@ -289,8 +301,15 @@ def scale_runs(
     return full, empty
 
 
-def run_operations(url: str, drive: Callable[..., dict[str, Any]],
-                   only: tuple[str, ...] | None = None) -> dict[str, Any]:  # fmt: skip
+def run_operations(
+    url: str,
+    drive: Callable[..., dict[str, Any]],
+    only: tuple[str, ...] | None = None,
+    around: dict[str, Callable[[], None]] | None = None,
+) -> dict[str, Any]:
+    """Each operation driven in turn; ``around``: what runs right before and right after the
+    operation of that name (a baseline measured in the same minutes)."""
+    around = around or {}
     out: dict[str, Any] = {}
     scenarios.prepare(url)
     plan = [(s, None) for s in scenarios.OPERATIONS] + scenarios.BATCHES
@@ -300,7 +319,12 @@ def run_operations(url: str, drive: Callable[..., dict[str, Any]],
         if not scenarios.available(url, scenario):
             print(f"  {scenario.name:52} not served by this build: skipped", flush=True)
             continue
+        beside = around.get(scenario.name)
+        if beside is not None:
+            beside()
         out[scenario.name] = drive(url, scenario, connections)
+        if beside is not None:
+            beside()
     return out
 
 
