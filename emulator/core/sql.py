@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import operator
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from sqlalchemy import JSON, BindParameter, Connection, Insert, Table, bindparam, insert, literal
@@ -93,6 +93,15 @@ def _values_of(order: tuple[str, ...]) -> Values:
     return operator.itemgetter(*order)  # a tuple, in C
 
 
+class _Compiled(NamedTuple):
+    """A statement as one dialect runs it: its text, what makes its parameters of a mapping,
+    and the names of its positional parameters in order (empty for a named paramstyle)."""
+
+    sql: str
+    values_of: Values
+    order: tuple[str, ...]
+
+
 class Record(dict[str, Any]):
     """A row by column name, as ``row["name"]`` or ``row.name``."""
 
@@ -111,7 +120,7 @@ class HotSql:
         # The JSON columns a query returns, decoded by one() and all(), as the table says.
         selected = getattr(statement, "selected_columns", ())
         self.json = tuple(c.name for c in selected if isinstance(c.type, JSON))
-        self._compiled: dict[str, tuple[str, Values]] = {}
+        self._compiled: dict[str, _Compiled] = {}
         self._sizes: dict[int, HotSql] = {}
 
     def sized(self, name: str, size: int) -> HotSql:
@@ -122,14 +131,14 @@ class HotSql:
             statement = self._sizes[size] = HotSql(self.statement.params({name: [None] * size}))
         return statement
 
-    def _for(self, conn: Connection) -> tuple[str, Values]:
+    def _for(self, conn: Connection) -> _Compiled:
         dialect = conn.dialect
         compiled = self._compiled.get(dialect.name)
         if compiled is None:
             compiled = self._compiled[dialect.name] = self._compile(dialect)
         return compiled
 
-    def _compile(self, dialect: Any) -> tuple[str, Values]:
+    def _compile(self, dialect: Any) -> _Compiled:
         # render_postcompile writes the const()s into the text and a sized list as its values.
         statement = self.statement.compile(
             dialect=dialect, compile_kwargs={"render_postcompile": True}
@@ -145,14 +154,14 @@ class HotSql:
         # Positional paramstyles (SQLite's "?") need the parameters in order; named ones
         # (psycopg's "%(name)s") take the mapping as it is.
         order = tuple(statement.positiontup or ())
-        return statement.string, _values_of(order)
+        return _Compiled(statement.string, _values_of(order), order)
 
     def execute(self, conn: Connection, params: Mapping[str, Any]) -> Any:
         """Run inside ``conn``'s transaction; returns the DB-API cursor."""
         return self._run(conn, params, conn.connection.cursor())
 
     def _run(self, conn: Connection, params: Mapping[str, Any], cursor: Any) -> Any:
-        sql, values_of = self._for(conn)
+        sql, values_of, _ = self._for(conn)
         values = values_of(params)
         try:
             cursor.execute(sql, values)
@@ -161,13 +170,28 @@ class HotSql:
         return cursor
 
     def executemany(self, conn: Connection, rows: list[Mapping[str, Any]]) -> None:
-        sql, values_of = self._for(conn)
+        sql, values_of, _ = self._for(conn)
         cursor = conn.connection.cursor()
         params = [values_of(r) for r in rows]
         try:
             cursor.executemany(sql, params)
         except conn.dialect.loaded_dbapi.Error as exc:
             raise _translated(conn, sql, params, exc) from exc
+
+    def executemany_rows(
+        self, conn: Connection, columns: tuple[str, ...], rows: list[tuple[Any, ...]]
+    ) -> None:
+        """:meth:`executemany` of rows given as tuples in ``columns`` order: handed to the
+        driver as they are where the statement takes its values in that order (SQLite's
+        positional "?"), as mappings otherwise (psycopg's named ones)."""
+        sql, _, order = self._for(conn)
+        if order == columns:
+            try:
+                conn.connection.cursor().executemany(sql, rows)
+            except conn.dialect.loaded_dbapi.Error as exc:
+                raise _translated(conn, sql, rows, exc) from exc
+            return
+        self.executemany(conn, [dict(zip(columns, row, strict=True)) for row in rows])
 
     def _read(self, conn: Connection, params: Mapping[str, Any]) -> Any:
         """Run a statement whose result the caller reads at once (:meth:`first`,

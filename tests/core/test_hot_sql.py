@@ -24,6 +24,7 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql import visitors
 from sqlalchemy.sql.elements import TextClause
 from sqlalchemy.sql.selectable import CTE, Alias, TableValuedAlias
@@ -156,7 +157,7 @@ def test_a_hot_statement_runs_on_the_database(conn: Connection, name: str) -> No
     if ONLY_ON.get(name, conn.dialect.name) != conn.dialect.name:
         pytest.skip(f"a statement of {ONLY_ON[name]} only")
     statement = _sized(HOT[name])
-    sql, values_of = statement._for(conn)  # the text and values the hot path runs
+    sql, values_of, _ = statement._for(conn)  # the text and values the hot path runs
     params = _Nothing(dict.fromkeys(re.findall(r"%\((\w+)\)s", sql)))
     with conn.begin():
         cursor = conn.connection.cursor()
@@ -172,6 +173,33 @@ def test_a_list_runs_with_each_size_on_the_database(conn: Connection) -> None:
         for size in (0, 1, 3):
             values = [f"k{i}" for i in range(size)]
             assert keys.sized("keys", size).all(conn, list_params("keys", values)) == []
+        conn.rollback()
+
+
+def test_rows_given_as_tuples_are_written_in_either_column_order(conn: Connection) -> None:
+    """``executemany_rows``: tuples in the statement's own order go to the driver as they
+    are (SQLite), in another order (or on PostgreSQL's named parameters) by column name."""
+    d = registry.devices
+    columns = ("namespace", "vendor", "product_key", "device_key", "name", "secret", "online",
+               "attrs", "created_at", "updated_at")  # fmt: skip
+    written = HotSql(insert_of(d, columns))
+    read = HotSql(
+        select(d.c.device_key, d.c.name, d.c.created_at)
+        .where(d.c.namespace == param("ns"))
+        .order_by(d.c.device_key)
+    )
+    first = ("ns-rows", "v", "P", "a", "one", "s", False, "{}", 1, 1)
+    with conn.begin():
+        written.executemany_rows(conn, columns, [first])
+        reordered = tuple(reversed(columns))
+        second = ("ns-rows", "v", "P", "b", "two", "s", False, "{}", 2, 2)
+        written.executemany_rows(conn, reordered, [tuple(reversed(second))])
+        assert [tuple(r.values()) for r in read.all(conn, {"ns": "ns-rows"})] == [
+            ("a", "one", 1),
+            ("b", "two", 2),
+        ]
+        with pytest.raises(IntegrityError):  # the driver's error, as SQLAlchemy's
+            written.executemany_rows(conn, columns, [first])
         conn.rollback()
 
 
