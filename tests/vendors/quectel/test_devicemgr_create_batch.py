@@ -240,6 +240,20 @@ class TestPerDeviceRules:
         assert created(body) == ["new-1"]
         assert failures(body) == {"old-1": "The device already exists"}
 
+    def test_create_batch_answers_in_the_request_order_around_registered_devices(
+        self, client: Client
+    ) -> None:
+        create_batch(client, [device("old-1"), device("old-2")])
+
+        keys = ["new-3", "old-2", "new-1", "bad", "old-1", "new-2"]
+        body = create_batch(
+            client, [device(k, authMode=7) if k == "bad" else device(k) for k in keys]
+        )
+
+        assert created(body) == ["new-3", "new-1", "new-2"]
+        listed = [f["data"]["deviceKey"] for f in body["data"]["failureList"]]
+        assert listed == ["old-2", "bad", "old-1"]
+
     def test_create_batch_all_devices_failing_still_answers_200(self, client: Client) -> None:
         body = create_batch(client, [device("bad", authMode=7)])
 

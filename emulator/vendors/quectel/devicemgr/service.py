@@ -278,16 +278,18 @@ def _plan_batch(
         items.append((index, item))
     existing = _existing_keys(conn, ctx, pk, [item.device_key for _, item in items])
     now = ctx.now_ms()
-    fresh = [(index, item) for index, item in items if item.device_key not in existing]
-    for index, item in items:
-        if item.device_key in existing:
-            failures[index] = _failure(pk, item.device_key, MSG_EXISTS)
+    fresh = items
+    if existing:
+        fresh = [(index, item) for index, item in items if item.device_key not in existing]
+        for index, item in items:
+            if item.device_key in existing:
+                failures[index] = _failure(pk, item.device_key, MSG_EXISTS)
     rows, answers = _new_devices(
         ctx, pk, [item for _, item in fresh], _secrets(ctx, len(fresh)), now
     )
-    successes = {index: {"data": answer} for (index, _), answer in zip(fresh, answers, strict=True)}
-    # Both lists keep the request's order.
-    return rows, [successes[i] for i in sorted(successes)], [failures[i] for i in sorted(failures)]
+    # Both lists keep the request's order (``fresh`` does).
+    successes = [{"data": answer} for answer in answers]
+    return rows, successes, [failures[i] for i in sorted(failures)]
 
 
 def create_batch(ctx: Ctx, request: DeviceCreateBatchDto) -> dict[str, Any]:
