@@ -171,12 +171,7 @@ class HotSql:
 
     def executemany(self, conn: Connection, rows: list[Mapping[str, Any]]) -> None:
         sql, values_of, _ = self._for(conn)
-        cursor = conn.connection.cursor()
-        params = [values_of(r) for r in rows]
-        try:
-            cursor.executemany(sql, params)
-        except conn.dialect.loaded_dbapi.Error as exc:
-            raise _translated(conn, sql, params, exc) from exc
+        _run_many(conn, sql, [values_of(r) for r in rows])
 
     def executemany_rows(
         self, conn: Connection, columns: tuple[str, ...], rows: list[tuple[Any, ...]]
@@ -186,12 +181,9 @@ class HotSql:
         positional "?"), as mappings otherwise (psycopg's named ones)."""
         sql, _, order = self._for(conn)
         if order == columns:
-            try:
-                conn.connection.cursor().executemany(sql, rows)
-            except conn.dialect.loaded_dbapi.Error as exc:
-                raise _translated(conn, sql, rows, exc) from exc
-            return
-        self.executemany(conn, [dict(zip(columns, row, strict=True)) for row in rows])
+            _run_many(conn, sql, rows)
+        else:
+            self.executemany(conn, [dict(zip(columns, row, strict=True)) for row in rows])
 
     def _read(self, conn: Connection, params: Mapping[str, Any]) -> Any:
         """Run a statement whose result the caller reads at once (:meth:`first`,
@@ -255,6 +247,14 @@ def _kept_cursor(conn: Connection) -> Any:
 _KEPT_CURSOR = "emulator_hot_cursor"
 # What psycopg says of a text value holding NUL (a DataError raised before sending).
 _NUL_REFUSED = "cannot contain NUL"
+
+
+def _run_many(conn: Connection, sql: str, params: list[Any]) -> None:
+    """The driver's executemany inside ``conn``'s transaction, its error as SQLAlchemy's."""
+    try:
+        conn.connection.cursor().executemany(sql, params)
+    except conn.dialect.loaded_dbapi.Error as exc:
+        raise _translated(conn, sql, params, exc) from exc
 
 
 def _translated(conn: Connection, sql: str, params: Any, exc: Exception) -> Exception:

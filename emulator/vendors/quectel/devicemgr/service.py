@@ -71,6 +71,7 @@ _INSERT_COLUMNS = (
     "created_at", "updated_at",
 )  # fmt: skip
 _INSERT = HotSql(insert_of(_D, _INSERT_COLUMNS))
+_BY_DEVICE_KEY = itemgetter(_INSERT_COLUMNS.index("device_key"))
 _EXISTING = HotSql(
     select(_D.c.device_key).where(
         _D.c.namespace == param("ns"),
@@ -166,8 +167,7 @@ def _insert_devices(conn: Connection, rows: list[tuple[Any, ...]]) -> None:
     order: two batches racing on the same keys then wait for each other's keys in one order,
     where in their requests' orders each could hold a key the other waits for (PostgreSQL
     aborts one of them as a deadlock)."""
-    by_key = itemgetter(_INSERT_COLUMNS.index("device_key"))
-    _INSERT.executemany_rows(conn, _INSERT_COLUMNS, sorted(rows, key=by_key))
+    _INSERT.executemany_rows(conn, _INSERT_COLUMNS, sorted(rows, key=_BY_DEVICE_KEY))
 
 
 def _existing_keys(conn: Connection, ctx: Ctx, product_key: str, keys: Sequence[str]) -> set[str]:
