@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import gc
 import json
 import sqlite3
 from collections.abc import Iterator
@@ -200,6 +201,25 @@ def _read(emulator: Emulator, member: Member | None) -> set[str]:
             return {row[0] for row in conn.exec_driver_sql("SELECT k FROM scratch")}
     finally:
         MEMBER.reset(token)
+
+
+def test_an_ended_group_leaves_nothing_for_the_collector(served: Served) -> None:
+    """A group and its members are freed as soon as the answers left: a cycle between them
+    would keep every request's task and context alive until the collector ran."""
+    served.creates("warm")
+    before = served.commits
+    gc.collect()
+    gc.set_debug(gc.DEBUG_SAVEALL)  # what a collection finds is kept, for the test to see
+    try:
+        answers = served.creates("a", "b", "c")
+        gc.collect()
+        found = [o for o in gc.garbage if isinstance(o, (Member, groupcommit._Group))]
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+    assert [a["code"] for a in answers] == [0, 0, 0]
+    assert served.commits == before + 1  # the three shared one group
+    assert found == []
 
 
 def test_reads_during_an_open_group_do_not_end_it(served: Served) -> None:
