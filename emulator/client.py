@@ -116,7 +116,15 @@ class EmulatorClient(httpx.Client):
         self._cookies = _Cookies(self._cookies)
         self.url = url.rstrip("/")
         self.admin_headers = {ADMIN_TOKEN_HEADER: admin_token} if admin_token else {}
-        self.clock = EmulatorClock(self)
+        # Whether this client changed the clock (the pytest plugin releases it after the test).
+        self.clock_touched = False
+
+    @property
+    def clock(self) -> EmulatorClock:
+        """The emulator's clock, through this client. Made on each use rather than kept: a
+        clock kept on the client, pointing back at it, made every client a reference cycle,
+        left with all its connection state for the collector (a suite makes one a test)."""
+        return EmulatorClock(self)
 
     @property
     def namespace(self) -> str:
@@ -281,8 +289,11 @@ class EmulatorClock:
 
     def __init__(self, client: EmulatorClient) -> None:
         self._client = client
-        # Whether this client changed the clock (the pytest plugin releases it after the test).
-        self.touched = False
+
+    @property
+    def touched(self) -> bool:
+        """Whether the client changed the clock since it last released it."""
+        return self._client.clock_touched
 
     def now(self) -> dict[str, Any]:
         """``{"nowMs", "now", "frozen"}``."""
@@ -294,20 +305,20 @@ class EmulatorClock:
 
     def freeze(self, at: int | str | bool = True) -> dict[str, Any]:
         """Stop the clock: now (``True``), at epoch milliseconds or at an ISO 8601 time."""
-        self.touched = True
+        self._client.clock_touched = True
         result: dict[str, Any] = self._client.control("POST", "/clock", json={"freeze": at})
         return result
 
     def advance(self, seconds: float) -> dict[str, Any]:
         """Move the clock forward, frozen or not (tokens and cached commands expire)."""
-        self.touched = True
+        self._client.clock_touched = True
         result: dict[str, Any] = self._client.control("POST", "/clock", json={"advance": seconds})
         return result
 
     def release(self) -> dict[str, Any]:
         """Back to real time."""
         result: dict[str, Any] = self._client.control("DELETE", "/clock")
-        self.touched = False
+        self._client.clock_touched = False
         return result
 
 

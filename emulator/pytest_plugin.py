@@ -184,7 +184,7 @@ def iot_emulator(
         yield client
     finally:
         try:
-            if client.clock.touched:
+            if client.clock_touched:
                 # The clock is the one state every namespace of an emulator shares.
                 client.clock.release()
             if not _iot_emulator_servers.drop_namespace(base, iot_emulator_namespace):
