@@ -56,6 +56,7 @@ def test_an_answer_without_cookies_leaves_the_jar_alone() -> None:
 def test_a_closed_client_is_freed_without_the_collector() -> None:
     # A suite drops one client a test: one in a reference cycle would wait, with its pool
     # and cookie jar, for the collector. Its clock is used first: a view, not a back-link.
+    was_enabled = gc.isenabled()
     gc.disable()
     try:
         client = EmulatorClient("http://127.0.0.1:1", transport=answering({}))
@@ -66,4 +67,5 @@ def test_a_closed_client_is_freed_without_the_collector() -> None:
         del client
         assert gone() is None
     finally:
-        gc.enable()
+        if was_enabled:
+            gc.enable()

@@ -209,13 +209,14 @@ def test_an_ended_group_leaves_nothing_for_the_collector(served: Served) -> None
     served.creates("warm")
     before = served.commits
     gc.collect()
-    gc.set_debug(gc.DEBUG_SAVEALL)  # what a collection finds is kept, for the test to see
+    flags = gc.get_debug()
+    gc.set_debug(flags | gc.DEBUG_SAVEALL)  # what a collection finds is kept, for the test
     try:
         answers = served.creates("a", "b", "c")
         gc.collect()
         found = [o for o in gc.garbage if isinstance(o, (Member, groupcommit._Group))]
     finally:
-        gc.set_debug(0)
+        gc.set_debug(flags)
         gc.garbage.clear()
     assert [a["code"] for a in answers] == [0, 0, 0]
     assert served.commits == before + 1  # the three shared one group
