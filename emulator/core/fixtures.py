@@ -371,10 +371,12 @@ def build_baseline(doc: FixtureDocument, ids: Ids, now: int) -> Baseline:
 
 
 def identity(table: Table) -> tuple[str, ...]:
-    """The columns naming a row inside its namespace: a unique constraint, else the key."""
+    """The columns naming a row inside its namespace: a unique constraint, else the key. In
+    the table's column order, not the index's (which is chosen for speed)."""
     for constraint in table.constraints:
         if isinstance(constraint, UniqueConstraint):
-            return tuple(c.name for c in constraint.columns if c.name != "namespace")
+            names = {c.name for c in constraint.columns} - {"namespace"}
+            return tuple(c.name for c in table.c if c.name in names)
     return tuple(c.name for c in table.primary_key if c.name != "namespace")
 
 

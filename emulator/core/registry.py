@@ -37,6 +37,9 @@ from emulator.core.vendor import vendors
 
 Attrs = dict[str, Any]
 
+# The name of the devices' unique key (schema version 6 put the device key first).
+DEVICE_KEY = "uq_devices_key"
+
 
 class Namespace(SQLModel, table=True):
     """A namespace that holds state; created from the baseline on first use."""
@@ -74,11 +77,14 @@ class Device(SQLModel, table=True):
 
     __tablename__ = "devices"
     __table_args__ = (
-        UniqueConstraint("namespace", "vendor", "product_key", "device_key"),
+        # Device key before product key: the unique key also serves lookups by device key
+        # alone (MCS deviceIds are unique across products; batchControlDevice finds a whole
+        # list of devices in one query), so no second index on it. Generated device keys
+        # are random: each index they lead is one more page a create dirties.
+        UniqueConstraint("namespace", "vendor", "device_key", "product_key", name=DEVICE_KEY),
         Index("ix_devices_asset", "namespace", "vendor", "asset_id"),
-        # Lookups by device key alone: MCS deviceIds are unique across products, and
-        # batchControlDevice finds a whole list of devices in one query.
-        Index("ix_devices_key", "namespace", "vendor", "device_key"),
+        # A product's devices, in id order (the rowid ends every SQLite index entry).
+        Index("ix_devices_product", "namespace", "vendor", "product_key"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -9,7 +9,8 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, inspect, select
+from sqlalchemy import Connection, create_engine, insert, inspect, select
+from sqlalchemy.exc import IntegrityError
 
 from emulator.app import build_emulator
 from emulator.config import Settings
@@ -129,3 +130,135 @@ def test_a_version_4_database_gains_the_fault_action_column(tmp_path: Path) -> N
             assert "action" in {c["name"] for c in inspect(conn).get_columns("emulator_faults")}
     finally:
         emulator.dispose()
+
+
+def _unique_keys(conn: Connection) -> list[list[str]]:
+    return [k["column_names"] for k in inspect(conn).get_unique_constraints("devices")]
+
+
+def _index_names(conn: Connection) -> set[str]:
+    # Not the index behind the unique key (PostgreSQL lists it, SQLite does not).
+    return {str(i["name"]) for i in inspect(conn).get_indexes("devices") if not i["unique"]}
+
+
+NEW_KEY = ["namespace", "vendor", "device_key", "product_key"]
+OLD_KEY = ["namespace", "vendor", "product_key", "device_key"]
+VERSION_5_INDEXES = {"ix_devices_asset", "ix_devices_key"}
+VERSION_6_INDEXES = {"ix_devices_asset", "ix_devices_product"}
+
+
+def _version_5_sqlite(path: Path) -> None:
+    """A database as version 5 left it: the unique key product key first, an index on device
+    keys alone, and two devices whose ids are not 1 and 2."""
+    build_emulator(Settings(db=str(path), seed=1)).dispose()
+    with sqlite3.connect(path) as db:
+        (ddl,) = db.execute("SELECT sql FROM sqlite_master WHERE name = 'devices'").fetchone()
+        new = "CONSTRAINT uq_devices_key UNIQUE (namespace, vendor, device_key, product_key)"
+        assert new in ddl
+        db.execute("DROP INDEX ix_devices_product")
+        db.execute("DROP INDEX ix_devices_asset")
+        db.execute("ALTER TABLE devices RENAME TO gone")
+        db.execute(ddl.replace(new, "UNIQUE (namespace, vendor, product_key, device_key)"))
+        db.execute("DROP TABLE gone")
+        db.execute("CREATE INDEX ix_devices_asset ON devices (namespace, vendor, asset_id)")
+        db.execute("CREATE INDEX ix_devices_key ON devices (namespace, vendor, device_key)")
+        for id_, key in ((7, "kept"), (9, "also")):
+            db.execute(
+                "INSERT INTO devices (id, namespace, vendor, product_key, device_key, name,"
+                " secret, online, attrs, created_at, updated_at)"
+                f" VALUES ({id_}, 'default', 'enos', 'Vu82Agp3', '{key}', '', 's', 0, '{{}}',"
+                " 1, 1)"
+            )
+        db.execute("UPDATE schema_version SET version = 5")
+
+
+def test_a_version_5_sqlite_database_is_rebuilt_device_key_first(tmp_path: Path) -> None:
+    path = tmp_path / "v5.db"
+    _version_5_sqlite(path)
+    with create_engine(f"sqlite:///{path}").connect() as conn:
+        assert (_unique_keys(conn), _index_names(conn)) == ([OLD_KEY], VERSION_5_INDEXES)
+
+    emulator = build_emulator(Settings(db=str(path), seed=1))
+    try:
+        with emulator.engine.connect() as conn:
+            assert current_version(conn) == SCHEMA_VERSION
+            assert (_unique_keys(conn), _index_names(conn)) == ([NEW_KEY], VERSION_6_INDEXES)
+            d = registry.devices
+            rows = conn.execute(select(d.c.id, d.c.device_key, d.c.secret).order_by(d.c.id))
+            assert rows.all() == [(7, "kept", "s"), (9, "also", "s")]
+        with emulator.engine.begin() as conn, pytest.raises(IntegrityError):
+            conn.execute(
+                insert(registry.devices),
+                {
+                    "namespace": "default",
+                    "vendor": "enos",
+                    "product_key": "Vu82Agp3",
+                    "device_key": "kept",
+                },
+            )
+        with emulator.engine.begin() as conn:
+            conn.execute(
+                insert(registry.devices),
+                {
+                    "namespace": "default",
+                    "vendor": "enos",
+                    "product_key": "Vu82Agp3",
+                    "device_key": "new",
+                },
+            )
+            (new_id,) = conn.execute(select(d.c.id).where(d.c.device_key == "new")).one()
+            assert new_id == 10  # ids go on after the copied rows
+    finally:
+        emulator.dispose()
+
+
+def test_lookups_by_device_key_or_product_use_an_index(tmp_path: Path) -> None:
+    # The unique key leads with the device key so that it serves lookups by device key alone;
+    # without that (or an index of its own) they would scan every device.
+    emulator = build_emulator(Settings(db=str(tmp_path / "plan.db"), seed=1))
+    try:
+        with emulator.engine.connect() as conn:
+            for where in ("device_key = 'k'", "product_key = 'p' ORDER BY id"):
+                plan = conn.exec_driver_sql(
+                    "EXPLAIN QUERY PLAN SELECT * FROM devices"
+                    f" WHERE namespace = 'default' AND vendor = 'enos' AND {where}"
+                ).all()
+                details = " ".join(str(row[-1]) for row in plan)
+                assert "USING INDEX" in details, details
+                assert "TEMP B-TREE" not in details, details
+    finally:
+        emulator.dispose()
+
+
+def test_a_version_5_postgresql_database_swaps_its_device_key() -> None:
+    reason = postgresql_skip_reason()
+    if reason is not None:
+        pytest.skip(reason)
+    url = postgresql_schema(SCHEMA)
+    try:
+        build_emulator(Settings(db=url, seed=1)).dispose()
+        engine = create_engine(url)
+        with engine.begin() as conn:
+            conn.exec_driver_sql("ALTER TABLE devices DROP CONSTRAINT uq_devices_key")
+            conn.exec_driver_sql(
+                "ALTER TABLE devices ADD UNIQUE (namespace, vendor, product_key, device_key)"
+            )
+            conn.exec_driver_sql("DROP INDEX ix_devices_product")
+            conn.exec_driver_sql(
+                "CREATE INDEX ix_devices_key ON devices (namespace, vendor, device_key)"
+            )
+            conn.exec_driver_sql("UPDATE schema_version SET version = 5")
+            assert (_unique_keys(conn), _index_names(conn)) == ([OLD_KEY], VERSION_5_INDEXES)
+        engine.dispose()
+        emulator = build_emulator(Settings(db=url, seed=1))
+        try:
+            with emulator.engine.connect() as conn:
+                assert current_version(conn) == SCHEMA_VERSION
+                assert (_unique_keys(conn), _index_names(conn)) == (
+                    [NEW_KEY],
+                    VERSION_6_INDEXES,
+                )
+        finally:
+            emulator.dispose()
+    finally:
+        drop_schemas(SCHEMA)
