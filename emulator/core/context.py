@@ -18,6 +18,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import QueuePool
 
 from emulator.config import Settings
+from emulator.core.checkpoint import Checkpointer
 from emulator.core.clock import Clock, SharedClock
 from emulator.core.db import TRANSACTION
 from emulator.core.faults import FaultBook
@@ -83,6 +84,8 @@ class Emulator:
     # On a SQLite file in one process: the loop's vendor requests share COMMITs
     # (core/groupcommit.py).
     _groups: GroupCommits | None = field(init=False, repr=False, default=None)
+    # On a SQLite file: the WAL is checkpointed off the event loop (core/checkpoint.py).
+    _checkpointer: Checkpointer | None = field(init=False, repr=False, default=None)
     _ids_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -93,6 +96,8 @@ class Emulator:
         )
         self._held = Held(self.engine)
         self._held_eager = Held(self.engine, _no_busy_wait)
+        if self._holds and self.engine.url.database:
+            self._checkpointer = Checkpointer(self.engine.url.database)
         # The namespaces' writes (a reset, a state import) are a request's transactions too.
         self.namespaces.begin = self.transaction
         # The one place the stores are chosen: several processes on one database (a shared
@@ -128,6 +133,8 @@ class Emulator:
 
     def dispose(self) -> None:
         """Close every database connection: the pools of both engines and the held ones."""
+        if self._checkpointer is not None:
+            self._checkpointer.close()
         # The held connections first: an offload worker's would be dropped open with it.
         self._held.close()
         self._held_eager.close()
