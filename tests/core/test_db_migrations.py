@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from emulator.app import build_emulator
 from emulator.config import Settings
-from emulator.core import registry
+from emulator.core import db, registry
 from emulator.core.db import MIGRATIONS, SCHEMA_VERSION, current_version
 from emulator.core.db_open import DatabaseOpenError
 from tests.conftest import drop_schemas, postgresql_schema, postgresql_skip_reason
@@ -208,6 +208,38 @@ def test_a_version_5_sqlite_database_is_rebuilt_device_key_first(tmp_path: Path)
             )
             (new_id,) = conn.execute(select(d.c.id).where(d.c.device_key == "new")).one()
             assert new_id == 10  # ids go on after the copied rows
+    finally:
+        emulator.dispose()
+
+
+def test_a_rebuild_stopped_halfway_leaves_the_version_5_database_as_it_was(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The rebuild's DDL and its copy are one transaction: a process stopped during the copy
+    # (here, an error) leaves the old table, its rows and its version, and the next start
+    # migrates it whole.
+    path = tmp_path / "v5.db"
+    _version_5_sqlite(path)
+
+    def stopped(_conn: Connection, _source: str) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(db, "_copy_devices", stopped)
+    with pytest.raises(KeyboardInterrupt):
+        build_emulator(Settings(db=str(path), seed=1))
+    monkeypatch.undo()
+    with sqlite3.connect(path) as raw:
+        assert raw.execute("SELECT version FROM schema_version").fetchall() == [(5,)]
+        tables = {row[0] for row in raw.execute("SELECT name FROM sqlite_master")}
+        assert "devices_before_v6" not in tables
+        assert raw.execute("SELECT id FROM devices ORDER BY id").fetchall() == [(7,), (9,)]
+    emulator = build_emulator(Settings(db=str(path), seed=1))
+    try:
+        with emulator.engine.connect() as conn:
+            assert current_version(conn) == SCHEMA_VERSION
+            assert _unique_keys(conn) == [NEW_KEY]
+            d = registry.devices
+            assert conn.execute(select(d.c.id).order_by(d.c.id)).all() == [(7,), (9,)]
     finally:
         emulator.dispose()
 
