@@ -199,9 +199,12 @@ def _methods_of(app: FastAPI, request: Request) -> list[str]:
 
 @asynccontextmanager
 async def _listeners(app: FastAPI) -> AsyncIterator[None]:
-    """The vendors' listeners (a device-protocol broker...), started with the app."""
+    """The vendors' listeners (a device-protocol broker...), started with the app, and the
+    WAL's checkpoints off the event loop (core/checkpoint.py)."""
     emulator: Emulator = app.state.emulator
     async with AsyncExitStack() as stack:
+        emulator.start_checkpoints()
+        stack.callback(emulator.stop_checkpoints)
         for vendor in vendors():
             for listener in vendor.listeners:
                 await stack.enter_async_context(listener(emulator))

@@ -63,15 +63,19 @@ class Checkpointer:
         finally:
             db.close()
 
-    def _checkpoint_if_written(self, db: sqlite3.Connection, seen: int | None) -> int:
+    def _checkpoint_if_written(self, db: sqlite3.Connection, seen: int | None) -> int | None:
+        """Checkpoints if another connection committed since the version ``seen``; the
+        version the log is now copied up to, or ``seen`` again when part of it is not (a
+        reader still on older pages, another process checkpointing): the next turn retries."""
         (version,) = db.execute("PRAGMA data_version").fetchone()
-        if version != seen:
-            busy, log, copied = db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-            with self.done:
-                self.checkpoints += 1
-                self.last = (busy, log, copied)
-                self.done.notify_all()
-        return int(version)
+        if version == seen:
+            return seen
+        busy, log, copied = db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        with self.done:
+            self.checkpoints += 1
+            self.last = (busy, log, copied)
+            self.done.notify_all()
+        return int(version) if not busy and copied == log else seen
 
     def close(self) -> None:
         """Stop the thread and close its connection (before the database's engine goes)."""

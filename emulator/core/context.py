@@ -96,8 +96,6 @@ class Emulator:
         )
         self._held = Held(self.engine)
         self._held_eager = Held(self.engine, _no_busy_wait)
-        if self._holds and self.engine.url.database:
-            self._checkpointer = Checkpointer(self.engine.url.database)
         # The namespaces' writes (a reset, a state import) are a request's transactions too.
         self.namespaces.begin = self.transaction
         # The one place the stores are chosen: several processes on one database (a shared
@@ -131,10 +129,21 @@ class Emulator:
         """Whether the clock, faults and journal are shared with other processes."""
         return isinstance(self.clock, SharedClock)
 
-    def dispose(self) -> None:
-        """Close every database connection: the pools of both engines and the held ones."""
+    def start_checkpoints(self) -> None:
+        """On a SQLite file, checkpoint the WAL on a thread of its own (core/checkpoint.py)
+        until :meth:`stop_checkpoints`: while the app serves (its lifespan), not in a command
+        that only writes (``fleet``), whose last connection closed folds the log in."""
+        if self._holds and self.engine.url.database and self._checkpointer is None:
+            self._checkpointer = Checkpointer(self.engine.url.database)
+
+    def stop_checkpoints(self) -> None:
         if self._checkpointer is not None:
             self._checkpointer.close()
+            self._checkpointer = None
+
+    def dispose(self) -> None:
+        """Close every database connection: the pools of both engines and the held ones."""
+        self.stop_checkpoints()
         # The held connections first: an offload worker's would be dropped open with it.
         self._held.close()
         self._held_eager.close()

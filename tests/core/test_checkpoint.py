@@ -1,8 +1,9 @@
 """WAL checkpoints off the event loop (emulator/core/checkpoint.py): on a SQLite file the log
 is copied into the database file by a thread of its own, not by the COMMIT of a request.
 
-The database file is read alone (copied without its ``-wal``): what it holds is what was
-checkpointed. The tests wait for the checkpointer's own report, never for a time.
+The checkpoints run while the app serves (its lifespan). The database file is read alone
+(copied without its ``-wal``): what it holds is what was checkpointed. The tests wait for the
+checkpointer's own report, never for a time.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ def _file_alone(db: Path, copy: Path) -> set[str]:
     with sqlite3.connect(copy) as conn:
         try:
             return {row[0] for row in conn.execute("SELECT device_key FROM devices")}
-        except sqlite3.OperationalError:  # not even the table reached the file yet
+        except sqlite3.DatabaseError:  # not even the table reached it, or copied mid-write
             return set()
 
 
@@ -51,41 +52,59 @@ def test_created_devices_reach_the_database_file_without_a_commit_checkpointing(
     tmp_path: Path,
 ) -> None:
     db = tmp_path / "e.db"
-    app = create_app(Settings(db=str(db), seed=1))
+    app = create_app(Settings(db=str(db), seed=1, mqtt=False))
     emulator: Emulator = app.state.emulator
-    checkpointer = emulator._checkpointer
-    assert checkpointer is not None
     # A COMMIT would checkpoint only past this many log pages; a few creates write far fewer.
     with emulator.engine.connect() as conn:
         (threshold,) = conn.exec_driver_sql("PRAGMA wal_autocheckpoint").one()
     assert threshold >= 1000
     try:
-        with serve_in_thread(app) as url, httpx.Client(base_url=url) as client:
+        with serve_in_thread(app, lifespan=True) as url, httpx.Client(base_url=url) as client:
             for key in ("ck-one", "ck-two"):
                 answer = client.post(devices_url("create"), headers=HEADERS, json=create_body(key))
                 assert answer.json()["code"] == 0, answer.text
-        keys = {"ck-one", "ck-two"}
-        _busy, log, copied = _wait_for_the_file_to_hold(checkpointer, db, tmp_path / "a.db", keys)
-        assert 0 < copied <= log < threshold
+            checkpointer = emulator._checkpointer
+            assert checkpointer is not None
+            keys = {"ck-one", "ck-two"}
+            _busy, log, copied = _wait_for_the_file_to_hold(
+                checkpointer, db, tmp_path / "a.db", keys
+            )
+            assert 0 < copied <= log < threshold
+    finally:
+        emulator.dispose()
+
+
+def test_the_checkpoints_run_while_the_app_serves_and_stop_with_it(tmp_path: Path) -> None:
+    app = create_app(Settings(db=str(tmp_path / "e.db"), seed=1, mqtt=False))
+    emulator: Emulator = app.state.emulator
+    try:
+        assert emulator._checkpointer is None  # built, not serving: a command that writes
+        with serve_in_thread(app, lifespan=True):
+            checkpointer = emulator._checkpointer
+            assert checkpointer is not None
+            thread = checkpointer._thread
+            assert thread.is_alive()
+        assert emulator._checkpointer is None
+        assert not thread.is_alive()
     finally:
         emulator.dispose()
 
 
 def test_dispose_stops_the_checkpoints(tmp_path: Path) -> None:
-    app = create_app(Settings(db=str(tmp_path / "e.db"), seed=1))
+    app = create_app(Settings(db=str(tmp_path / "e.db"), seed=1, mqtt=False))
     emulator: Emulator = app.state.emulator
+    emulator.start_checkpoints()
     checkpointer = emulator._checkpointer
     assert checkpointer is not None
-    thread = checkpointer._thread
-    assert thread.is_alive()
     emulator.dispose()
-    assert not thread.is_alive()
+    assert not checkpointer._thread.is_alive()
 
 
 def test_an_in_memory_database_has_no_checkpointer() -> None:
     app = create_app(Settings(db=":memory:", seed=1))
     emulator: Emulator = app.state.emulator
     try:
+        emulator.start_checkpoints()
         assert emulator._checkpointer is None
     finally:
         emulator.dispose()
