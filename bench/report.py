@@ -528,6 +528,37 @@ measured 0.721 with the bare app at 2,950-3,840.
   entry costs is its recording (about 4 us timed alone), not its keeping. The access line
   costs about 1.7 us to build and queue when timed alone; four pairs with and without it gave
   2,905 against 3,087 a second, pair differences from -127 to +313.
+
+The round after, on a machine two to three times slower than the last and noisy (`python -m
+timeit "sum(range(10000))"` 162-256 us; the bare app 1,456-2,970 requests a second, moving by
+a third within minutes). The run above: create as shipped 0.584 x the bare app (its three
+pairs 0.573, 0.584 and 0.702); createBatch 0.509 x raw sqlite3; PostgreSQL 0.662 x SQLite; per
+test 6.93 ms (CPU 6.3, against 2.0 on the last round's quiet machine, the same test code). An
+earlier run this round, before the checkpoint change, gave create as shipped 0.488.
+
+- **Checkpoints off the loop**: under wrk -c16, one COMMIT a second or so took about 45 ms:
+  the one that left the write-ahead log past 4,000 pages, which SQLite checkpoints there and
+  then, on the event loop (8 of 1,442 group commits in 8 s, 361 ms of the loop's time, 4.5%;
+  the create's p99 was that checkpoint). A thread of its own now checkpoints (PASSIVE, no
+  write lock) every 0.1 s while anything writes, while the app serves; the COMMIT's own
+  checkpoint stays as the fallback. Fresh servers alternated, nine pairs: p99 56 -> 19 ms
+  in every pair, throughput ahead in seven (means 1,278 -> 1,409 creates a second, the spread
+  between runs of the same code as large). The round before, "no checkpoints" had changed
+  nothing measurable on a quiet machine; the stall is fsync and copying, which a slow, shared
+  disk makes longer.
+- **The device key first** (schema version 6): the unique key is (namespace, vendor,
+  device_key, product_key), the index on device keys alone is gone, an index on (namespace,
+  vendor, product_key) serves a product's devices in id order. The migration rebuilds a
+  SQLite file's devices table in one transaction (15-25 s for a million devices);
+  PostgreSQL swaps the constraint. The prototype's measure stands (3,113 -> 3,215); this
+  round's machine could not resolve it again (four pairs: 1,193 -> 1,287, spread +-15%).
+- **The bench**: the create as shipped is now compared with the bare app in three alternated
+  pairs of fresh servers and the median of the pairs' ratios is taken. The mean of two runs
+  minutes apart on each side moved 0.49-0.68 between runs of the same code this round.
+- **Left alone**: h11 parses for both servers (httptools is not installed: installing it would
+  take the same absolute cost off both and lower the ratio). Per test, the plugin's server and
+  the test share the process and its GIL; its CPU grew with the machine's slowness, not with
+  the code.
 """
 
 
