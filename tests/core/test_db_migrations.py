@@ -6,6 +6,8 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -74,7 +76,10 @@ def test_a_database_of_a_newer_emulator_is_refused(tmp_path: Path) -> None:
         build_emulator(Settings(db=str(path), seed=1))
 
 
-def test_an_older_postgresql_database_gets_bigint_millisecond_times() -> None:
+@contextmanager
+def _older_postgresql(*statements: str) -> Iterator[str]:
+    """A PostgreSQL schema made by this emulator, then taken back to an older version by
+    ``statements`` (run in one transaction); its URL. Skips without PostgreSQL."""
     reason = postgresql_skip_reason()
     if reason is not None:
         pytest.skip(reason)
@@ -83,18 +88,28 @@ def test_an_older_postgresql_database_gets_bigint_millisecond_times() -> None:
         build_emulator(Settings(db=url, seed=1)).dispose()
         engine = create_engine(url)
         with engine.begin() as conn:
-            # What the first release's create_all made on PostgreSQL: INTEGER times.
-            conn.exec_driver_sql("ALTER TABLE devices ALTER COLUMN created_at TYPE INTEGER")
-            conn.exec_driver_sql("UPDATE schema_version SET version = 1")
+            for statement in statements:
+                conn.exec_driver_sql(statement)
         engine.dispose()
-        emulator = build_emulator(Settings(db=url, seed=1))
-        with emulator.engine.connect() as conn:
-            assert current_version(conn) == SCHEMA_VERSION
-            columns = {c["name"]: c for c in inspect(conn).get_columns("devices")}
-            assert str(columns["created_at"]["type"]) == "BIGINT"
-        emulator.dispose()
+        yield url
     finally:
         drop_schemas(SCHEMA)
+
+
+def test_an_older_postgresql_database_gets_bigint_millisecond_times() -> None:
+    # What the first release's create_all made on PostgreSQL: INTEGER times.
+    with _older_postgresql(
+        "ALTER TABLE devices ALTER COLUMN created_at TYPE INTEGER",
+        "UPDATE schema_version SET version = 1",
+    ) as url:
+        emulator = build_emulator(Settings(db=url, seed=1))
+        try:
+            with emulator.engine.connect() as conn:
+                assert current_version(conn) == SCHEMA_VERSION
+                columns = {c["name"]: c for c in inspect(conn).get_columns("devices")}
+                assert str(columns["created_at"]["type"]) == "BIGINT"
+        finally:
+            emulator.dispose()
 
 
 def test_a_new_database_logs_one_line_and_an_upgrade_one_per_step(
@@ -263,23 +278,15 @@ def test_lookups_by_device_key_or_product_use_an_index(tmp_path: Path) -> None:
 
 
 def test_a_version_5_postgresql_database_swaps_its_device_key() -> None:
-    reason = postgresql_skip_reason()
-    if reason is not None:
-        pytest.skip(reason)
-    url = postgresql_schema(SCHEMA)
-    try:
-        build_emulator(Settings(db=url, seed=1)).dispose()
+    with _older_postgresql(
+        "ALTER TABLE devices DROP CONSTRAINT uq_devices_key",
+        "ALTER TABLE devices ADD UNIQUE (namespace, vendor, product_key, device_key)",
+        "DROP INDEX ix_devices_product",
+        "CREATE INDEX ix_devices_key ON devices (namespace, vendor, device_key)",
+        "UPDATE schema_version SET version = 5",
+    ) as url:
         engine = create_engine(url)
-        with engine.begin() as conn:
-            conn.exec_driver_sql("ALTER TABLE devices DROP CONSTRAINT uq_devices_key")
-            conn.exec_driver_sql(
-                "ALTER TABLE devices ADD UNIQUE (namespace, vendor, product_key, device_key)"
-            )
-            conn.exec_driver_sql("DROP INDEX ix_devices_product")
-            conn.exec_driver_sql(
-                "CREATE INDEX ix_devices_key ON devices (namespace, vendor, device_key)"
-            )
-            conn.exec_driver_sql("UPDATE schema_version SET version = 5")
+        with engine.connect() as conn:
             assert (_unique_keys(conn), _index_names(conn)) == ([OLD_KEY], VERSION_5_INDEXES)
         engine.dispose()
         emulator = build_emulator(Settings(db=url, seed=1))
@@ -292,5 +299,3 @@ def test_a_version_5_postgresql_database_swaps_its_device_key() -> None:
                 )
         finally:
             emulator.dispose()
-    finally:
-        drop_schemas(SCHEMA)
