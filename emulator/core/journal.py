@@ -167,9 +167,14 @@ class Entry:
         if not self.body:
             return None
         try:
-            return json.loads(self.body)
+            value = json.loads(self.body)
         except (ValueError, RecursionError):  # a hostile, deeply nested body stays text
             return self.body
+        # A \u escape of half a character (a lone surrogate, which fuzzers send) parses, but
+        # no UTF-8 answer can carry what it parses to: such a body stays text, as it came.
+        if "\\u" in self.body and not _utf8_encodable(value):
+            return self.body
+        return value
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -193,6 +198,14 @@ class Entry:
             "response": self.response_value(),
             "responseTruncated": self.response is not None and len(self.response) >= BODY_LIMIT,
         }
+
+
+def _utf8_encodable(value: Any) -> bool:
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _cut_headers(
@@ -268,9 +281,10 @@ def mask_body(
 
 def _masked_text(text: str, credentials: masking.Credentials) -> str:
     try:
-        return json.dumps(
-            _mask_value(json.loads(text), credentials.request_field), ensure_ascii=False
-        )
+        masked = _mask_value(json.loads(text), credentials.request_field)
+        # Escaped when it holds a lone surrogate (see Entry.body_value): kept as text, it must
+        # still encode.
+        return json.dumps(masked, ensure_ascii=not _utf8_encodable(masked))
     except (ValueError, RecursionError):
         pass
     if "=" in text and not text.lstrip().startswith(("{", "[")):
