@@ -139,6 +139,32 @@ def raw_table(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+_ONE_PROCESS = (("sqlite_c8", "SQLite"), ("postgresql_c8", "PostgreSQL"),
+                ("sqlite_c8_after", "SQLite, after"))  # fmt: skip
+
+
+def costs_table(results: dict[str, Any]) -> str:
+    """CPU and context switches a create of the one-process comparison cost the server and
+    the local PostgreSQL (bench/costs.py); empty for results that lack them."""
+    f = results["figures"]
+    runs = [(label, f[key]["costs"]) for key, label in _ONE_PROCESS if "costs" in f.get(key, {})]
+    if not runs:
+        return ""
+    lines = [
+        "## A create's costs, one process, c8\n",
+        "CPU and context switches per request, all of the server's threads, and the local",
+        "PostgreSQL server's processes (bench/costs.py).\n",
+        "| store | server CPU us (user + system) | server switches | PostgreSQL CPU us | PostgreSQL switches |",
+        "| --- | --- | --- | --- | --- |",
+    ]  # fmt: skip
+    for label, c in runs:
+        server = c.get("server_user_us", 0) + c.get("server_system_us", 0)
+        pg = c.get("postgres_user_us", 0) + c.get("postgres_system_us", 0)
+        lines.append(f"| {label} | {server:.0f} | {c.get('server_switches', 0):.2f} | {pg:.0f} |"
+                     f" {c.get('postgres_switches', 0):.2f} |")  # fmt: skip
+    return "\n".join(lines) + "\n\n"
+
+
 def svg(results: dict[str, Any]) -> str:
     """A bar chart of requests/s, drawn by hand so the benchmark needs no plotting library."""
     f = results["figures"]
@@ -615,7 +641,10 @@ def write_readme(results: dict[str, Any], path: Path, plot: Path) -> None:
         f"Last run: {m['cpus']} CPUs, {m['platform']}, Python {m['python']}, load by {m['generator']} "
         f"with {m['connections']} connections for {m['seconds']} s per figure.\n\n"
         "## Targets\n\n" + table(results) + "\n\n"
-        "## Raw figures\n\n" + raw_table(results) + "\n\n"
-        "![requests/s](results.svg)\n\n"
+        "## Raw figures\n\n"
+        + raw_table(results)
+        + "\n\n"
+        + costs_table(results)
+        + "![requests/s](results.svg)\n\n"
         "Full data: `results.json`.\n\n" + WHERE_THE_TIME_GOES + "\n" + MQTT
     )

@@ -26,6 +26,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import costs
 import load
 import per_test
 import raw_sqlite
@@ -176,15 +177,29 @@ def run_all(args: argparse.Namespace) -> dict[str, Any]:
     }  # fmt: skip
     figures: dict[str, Any] = results["figures"]
 
-    def drive(url: str, scenario: load.Scenario, connections: int | None = None) -> dict[str, Any]:
+    def drive(
+        url: str, scenario: load.Scenario, connections: int | None = None, *,
+        costs_of: Server | None = None,
+    ) -> dict[str, Any]:  # fmt: skip
+        """One measured run; with ``costs_of``, also that server's (and a local PostgreSQL's)
+        CPU and context switches per request during it (bench/costs.py)."""
         connections = connections or args.connections
         # A short run first, not counted: caches warm and the first WAL checkpoints pass, the
         # same for the bare app and the emulator.
         load.run(url, scenario, seconds=WARM_UP_S, connections=connections)
+        before = costs.snapshot(costs_of.process.pid) if costs_of else {}
         result = load.run(url, scenario, seconds=args.seconds, connections=connections)
+        figures: dict[str, Any] = {**asdict(result), "connections": connections}
         print(f"  {scenario.name:52} c{connections:<3} {result.requests_per_s:7.0f} req/s  p50 {result.p50_ms:6.2f} ms"
               f"  p99 {result.p99_ms:7.2f} ms  errors {result.errors}", flush=True)  # fmt: skip
-        return {**asdict(result), "connections": connections}
+        if costs_of:
+            after = costs.snapshot(costs_of.process.pid)
+            spent = costs.per_request(before, after, result.requests_per_s * args.seconds)
+            if spent:
+                figures["costs"] = spent
+                print("    a request: " + ", ".join(f"{k} {v}" for k, v in sorted(spent.items())),
+                      flush=True)  # fmt: skip
+        return figures
 
     def drive_bare() -> dict[str, Any]:
         bare = Server([sys.executable, "-m", "uvicorn", "--app-dir", str(BENCH), "bare_app:app",
@@ -305,7 +320,9 @@ def postgresql_vs_sqlite(tmp: Path, drive: Callable[..., dict[str, Any]]) -> dic
                   flush=True)  # fmt: skip
             server = emulator_server(db, tmp / f"{key}.log")
             try:
-                out[key] = drive(server.url, scenarios.CREATE_DEVICE, PG_CONNECTIONS)
+                out[key] = drive(
+                    server.url, scenarios.CREATE_DEVICE, PG_CONNECTIONS, costs_of=server
+                )
             finally:
                 server.stop()
     finally:
