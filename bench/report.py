@@ -585,6 +585,45 @@ earlier run this round, before the checkpoint change, gave create as shipped 0.4
   take the same absolute cost off both and lower the ratio). Per test, the plugin's server and
   the test share the process and its GIL; its CPU grew with the machine's slowness, not with
   the code.
+
+The round after, on a machine like the quiet one of two rounds ago (`python -m timeit
+"sum(range(10000))"` 99-133 us; the bare app 4,780-5,470 requests a second). Four `make
+bench` runs of the same emulator code, the last (above) with the cost figures added to the
+bench: create as shipped 0.716, 0.709, 0.648 and 0.738 x the bare app; createBatch 0.570,
+0.475, 0.470 and 0.596 x raw sqlite3; PostgreSQL 0.509, 0.491, 0.497 and 0.547 x SQLite; per
+test 3.13, 2.82, 3.74 and 2.46 ms. Two of the four targets sit on their line, inside the
+spread of runs of one commit.
+
+- **PostgreSQL, where a create's cost is**: both stores run the machine out of CPU at c8
+  (two cores for wrk, the server and PostgreSQL), so the ratio follows the CPU a create costs
+  all of them (the table above: `bench/costs.py`). On SQLite the server spends 260-320 us a
+  create and switches threads 0.2 times; on PostgreSQL the server 500-630 us with 7-10
+  switches, PostgreSQL 260-320 us with 5-6. In process, one request at a time: 153 against
+  565 us. The Python the server runs is not what differs: py-spy counting only samples that
+  hold the interpreter lock puts it at 281 us a create against 251 on SQLite. perf by thread
+  puts the three offload workers at about 380 us a create, most of it outside Python: threads
+  woken and switched (the hand-over to a worker and back, the round trip, the lock handed
+  between threads). PostgreSQL's system time is mostly its synchronous commit: an autocommit
+  insert took 360-400 us with `synchronous_commit` on, 160 us off.
+- **Measured and left alone** (PostgreSQL; alternated runs of fresh servers, each set's
+  spread 10-15%): workers without an event loop (a queue, each handler's coroutine run to
+  its end on the worker, a loop only for one that suspends): +2.5% in one set, -5% in
+  another; 1, 2 or 3 worker threads: 852, 1,472 and 1,440 creates a second (one thread queues
+  everything behind one round trip); a switch interval of 1, 20 or 100 ms; the shared clock
+  read every second rather than every 2 ms; the journal's batches lingering 20 ms rather
+  than 5; the journal's batch sent as three text arrays (`unnest`) rather than two JSON
+  texts: 130 us an entry in psycopg against 10 (a batch statement costs about 60 us of the
+  client's CPU and 80 of PostgreSQL's, then 3 and 11 an entry); no journal at all: +22% and
+  +28% in two sets, -7% and +2% in two others.
+- **What would move it**: the hand-overs. A hot handler awaiting PostgreSQL on the server's
+  event loop (psycopg's async connection) would wait without waking a thread, but the
+  services run their statements synchronously, and every lock they hold across a statement
+  is a thread's: a change of design, not of a knob. On PostgreSQL's side,
+  `synchronous_commit=off` for the vendor writes would match SQLite's `synchronous=NORMAL`
+  for a crash of the emulator but lose the last commits to a crash of the database server,
+  which the documentation promises it does not.
+- **Start-up**: 0.85-1.1 s to healthy, of which importing the CLI and the app 0.5-0.9 s
+  (FastAPI, SQLAlchemy and pydantic's model building); `create_app` itself 63 ms.
 """
 
 
