@@ -284,7 +284,10 @@ def _device_key_first(conn: Connection) -> None:
     product's devices. One index fewer for a create to write.
 
     PostgreSQL swaps the constraint in place. SQLite cannot drop a table's own unique
-    constraint: the table is rebuilt (renamed, made anew, its rows copied with their ids)."""
+    constraint: the table is rebuilt (renamed, made anew, its rows copied with their ids).
+    The new table is the model's of the day, so a database older than version 6 gets a later
+    version's devices columns here, empty: the copy takes the columns both tables have, and
+    a later step that adds a column to devices must allow for it being there already."""
     table = registry.devices
     inspector = sa_inspect(conn)
     keys = inspector.get_unique_constraints(table.name)
@@ -314,9 +317,10 @@ def _device_key_first(conn: Connection) -> None:
 
 
 def _copy_devices(conn: Connection, source: str) -> None:
-    """The rows of ``source`` into the devices table, ids kept (a seam: the tests make it
-    fail halfway through a migration)."""
-    columns = ", ".join(c.name for c in registry.devices.c)
+    """The rows of ``source`` into the devices table, ids kept, in the columns both have (a
+    seam: the tests make it fail halfway through a migration)."""
+    present = {column["name"] for column in sa_inspect(conn).get_columns(source)}
+    columns = ", ".join(c.name for c in registry.devices.c if c.name in present)
     conn.exec_driver_sql(
         f"INSERT INTO devices ({columns}) SELECT {columns} FROM {source} ORDER BY id"
     )
