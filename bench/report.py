@@ -587,7 +587,7 @@ earlier run this round, before the checkpoint change, gave create as shipped 0.4
   the code.
 
 The round after, on a machine like the quiet one of two rounds ago (`python -m timeit
-"sum(range(10000))"` 99-133 us; the bare app 4,780-5,470 requests a second). Four `make
+"sum(range(10000))"` 99-133 us; the bare app 3,770-5,470 requests a second). Four `make
 bench` runs of the same emulator code, the last (above) with the cost figures added to the
 bench: create as shipped 0.716, 0.709, 0.648 and 0.738 x the bare app; createBatch 0.570,
 0.475, 0.470 and 0.596 x raw sqlite3; PostgreSQL 0.509, 0.491, 0.497 and 0.547 x SQLite; per
