@@ -27,6 +27,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy import Connection
 
 # The same for amqtt, imported on demand when an EnOS MQTT listener opens: dropped after a
 # pytester run and imported again, its plugin manager refused the emulator's broker plugin
@@ -105,6 +106,20 @@ def scratch_schema(name: str) -> Iterator[str]:
         yield postgresql_schema(name)
     finally:
         drop_schemas(name)
+
+
+@contextmanager
+def opened_database(db: str, seed: int | None = 1) -> Iterator[Connection]:
+    """The database ``db`` as an emulator opens it at start-up (created or upgraded), on one
+    connection; the emulator is disposed after."""
+    from emulator.app import build_emulator
+
+    emulator = build_emulator(Settings(db=db, seed=seed))
+    try:
+        with emulator.engine.connect() as conn:
+            yield conn
+    finally:
+        emulator.dispose()
 
 
 def postgresql_skip_reason() -> str | None:

@@ -15,6 +15,7 @@ from emulator.core import registry
 from emulator.fleet import FleetError, FleetSpec, generate
 from emulator.testing import serve_in_thread
 from tests import calls
+from tests.conftest import opened_database
 
 ORG = "o15475450989191"
 HEADERS = {"apim-accesstoken": "any-well-formed-token"}
@@ -104,8 +105,7 @@ def test_the_same_seed_gives_the_same_secrets(tmp_path: Path) -> None:
     for name in ("a.db", "b.db"):
         db = tmp_path / name
         fleet(db, "--vendor", "mcs", "--product", "a1234567890", "--count", "50", "--seed", "3")
-        emulator = build_emulator(Settings(db=str(db)))
-        with emulator.engine.connect() as conn:
+        with opened_database(str(db), seed=None) as conn:
             secrets.append(
                 conn.execute(
                     select(_D.c.device_key, _D.c.secret)
@@ -113,7 +113,6 @@ def test_the_same_seed_gives_the_same_secrets(tmp_path: Path) -> None:
                     .order_by(_D.c.device_key)
                 ).all()
             )
-        emulator.engine.dispose()
 
     assert len(secrets[0]) == 50
     assert secrets[0] == secrets[1]

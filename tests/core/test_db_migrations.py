@@ -19,7 +19,12 @@ from emulator.config import Settings
 from emulator.core import db, registry
 from emulator.core.db import MIGRATIONS, SCHEMA_VERSION, current_version
 from emulator.core.db_open import DatabaseOpenError
-from tests.conftest import drop_schemas, postgresql_schema, postgresql_skip_reason
+from tests.conftest import (
+    drop_schemas,
+    opened_database,
+    postgresql_schema,
+    postgresql_skip_reason,
+)
 
 SCHEMA = f"emu_migration_{os.getpid()}"
 SHARED_TABLES = ("schema_version", "emulator_shared_state", "emulator_faults", "emulator_journal")
@@ -47,24 +52,18 @@ def _older_database(path: Path) -> None:
 def test_an_older_sqlite_database_is_upgraded_and_keeps_its_rows(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
     _older_database(path)
-    emulator = build_emulator(Settings(db=str(path), seed=1))
-    try:
-        with emulator.engine.connect() as conn:
-            assert current_version(conn) == SCHEMA_VERSION
-            assert set(SHARED_TABLES) <= set(inspect(conn).get_table_names())
-            d = registry.devices
-            kept = conn.execute(select(d.c.device_key).where(d.c.device_key == "kept")).all()
-            assert kept == [("kept",)]
-    finally:
-        emulator.dispose()
+    with opened_database(str(path)) as conn:
+        assert current_version(conn) == SCHEMA_VERSION
+        assert set(SHARED_TABLES) <= set(inspect(conn).get_table_names())
+        d = registry.devices
+        kept = conn.execute(select(d.c.device_key).where(d.c.device_key == "kept")).all()
+        assert kept == [("kept",)]
 
 
 def test_opening_a_database_twice_keeps_its_version(tmp_path: Path) -> None:
     for _ in range(2):
-        emulator = build_emulator(Settings(db=str(tmp_path / "again.db"), seed=1))
-        with emulator.engine.connect() as conn:
+        with opened_database(str(tmp_path / "again.db")) as conn:
             assert current_version(conn) == SCHEMA_VERSION
-        emulator.dispose()
 
 
 def test_a_database_of_a_newer_emulator_is_refused(tmp_path: Path) -> None:
@@ -102,14 +101,10 @@ def test_an_older_postgresql_database_gets_bigint_millisecond_times() -> None:
         "ALTER TABLE devices ALTER COLUMN created_at TYPE INTEGER",
         "UPDATE schema_version SET version = 1",
     ) as url:
-        emulator = build_emulator(Settings(db=url, seed=1))
-        try:
-            with emulator.engine.connect() as conn:
-                assert current_version(conn) == SCHEMA_VERSION
-                columns = {c["name"]: c for c in inspect(conn).get_columns("devices")}
-                assert str(columns["created_at"]["type"]) == "BIGINT"
-        finally:
-            emulator.dispose()
+        with opened_database(url) as conn:
+            assert current_version(conn) == SCHEMA_VERSION
+            columns = {c["name"]: c for c in inspect(conn).get_columns("devices")}
+            assert str(columns["created_at"]["type"]) == "BIGINT"
 
 
 def test_a_new_database_logs_one_line_and_an_upgrade_one_per_step(
@@ -138,13 +133,9 @@ def test_a_version_4_database_gains_the_fault_action_column(tmp_path: Path) -> N
     with sqlite3.connect(path) as db:
         db.execute("ALTER TABLE emulator_faults DROP COLUMN action")
         db.execute("UPDATE schema_version SET version = 4")
-    emulator = build_emulator(Settings(db=str(path), seed=1))
-    try:
-        with emulator.engine.connect() as conn:
-            assert current_version(conn) == SCHEMA_VERSION
-            assert "action" in {c["name"] for c in inspect(conn).get_columns("emulator_faults")}
-    finally:
-        emulator.dispose()
+    with opened_database(str(path)) as conn:
+        assert current_version(conn) == SCHEMA_VERSION
+        assert "action" in {c["name"] for c in inspect(conn).get_columns("emulator_faults")}
 
 
 def _unique_keys(conn: Connection) -> list[list[str]]:
@@ -236,16 +227,12 @@ def test_the_rebuild_copies_a_table_that_lacks_a_later_versions_column(tmp_path:
     with sqlite3.connect(path) as raw:
         raw.execute("ALTER TABLE devices DROP COLUMN last_offline_at")
         raw.execute("UPDATE devices SET last_online_at = 5")
-    emulator = build_emulator(Settings(db=str(path), seed=1))
-    try:
-        with emulator.engine.connect() as conn:
-            d = registry.devices
-            rows = conn.execute(
-                select(d.c.id, d.c.last_online_at, d.c.last_offline_at).order_by(d.c.id)
-            )
-            assert rows.all() == [(7, 5, None), (9, 5, None)]
-    finally:
-        emulator.dispose()
+    with opened_database(str(path)) as conn:
+        d = registry.devices
+        rows = conn.execute(
+            select(d.c.id, d.c.last_online_at, d.c.last_offline_at).order_by(d.c.id)
+        )
+        assert rows.all() == [(7, 5, None), (9, 5, None)]
 
 
 def test_a_rebuild_stopped_halfway_leaves_the_version_5_database_as_it_was(
@@ -269,33 +256,25 @@ def test_a_rebuild_stopped_halfway_leaves_the_version_5_database_as_it_was(
         tables = {row[0] for row in raw.execute("SELECT name FROM sqlite_master")}
         assert "devices_before_v6" not in tables
         assert raw.execute("SELECT id FROM devices ORDER BY id").fetchall() == [(7,), (9,)]
-    emulator = build_emulator(Settings(db=str(path), seed=1))
-    try:
-        with emulator.engine.connect() as conn:
-            assert current_version(conn) == SCHEMA_VERSION
-            assert _unique_keys(conn) == [NEW_KEY]
-            d = registry.devices
-            assert conn.execute(select(d.c.id).order_by(d.c.id)).all() == [(7,), (9,)]
-    finally:
-        emulator.dispose()
+    with opened_database(str(path)) as conn:
+        assert current_version(conn) == SCHEMA_VERSION
+        assert _unique_keys(conn) == [NEW_KEY]
+        d = registry.devices
+        assert conn.execute(select(d.c.id).order_by(d.c.id)).all() == [(7,), (9,)]
 
 
 def test_lookups_by_device_key_or_product_use_an_index(tmp_path: Path) -> None:
     # The unique key leads with the device key so that it serves lookups by device key alone;
     # without that (or an index of its own) they would scan every device.
-    emulator = build_emulator(Settings(db=str(tmp_path / "plan.db"), seed=1))
-    try:
-        with emulator.engine.connect() as conn:
-            for where in ("device_key = 'k'", "product_key = 'p' ORDER BY id"):
-                plan = conn.exec_driver_sql(
-                    "EXPLAIN QUERY PLAN SELECT * FROM devices"
-                    f" WHERE namespace = 'default' AND vendor = 'enos' AND {where}"
-                ).all()
-                details = " ".join(str(row[-1]) for row in plan)
-                assert "USING INDEX" in details, details
-                assert "TEMP B-TREE" not in details, details
-    finally:
-        emulator.dispose()
+    with opened_database(str(tmp_path / "plan.db")) as conn:
+        for where in ("device_key = 'k'", "product_key = 'p' ORDER BY id"):
+            plan = conn.exec_driver_sql(
+                "EXPLAIN QUERY PLAN SELECT * FROM devices"
+                f" WHERE namespace = 'default' AND vendor = 'enos' AND {where}"
+            ).all()
+            details = " ".join(str(row[-1]) for row in plan)
+            assert "USING INDEX" in details, details
+            assert "TEMP B-TREE" not in details, details
 
 
 def test_a_version_5_postgresql_database_swaps_its_device_key() -> None:
@@ -310,13 +289,9 @@ def test_a_version_5_postgresql_database_swaps_its_device_key() -> None:
         with engine.connect() as conn:
             assert (_unique_keys(conn), _index_names(conn)) == ([OLD_KEY], VERSION_5_INDEXES)
         engine.dispose()
-        emulator = build_emulator(Settings(db=url, seed=1))
-        try:
-            with emulator.engine.connect() as conn:
-                assert current_version(conn) == SCHEMA_VERSION
-                assert (_unique_keys(conn), _index_names(conn)) == (
-                    [NEW_KEY],
-                    VERSION_6_INDEXES,
-                )
-        finally:
-            emulator.dispose()
+        with opened_database(url) as conn:
+            assert current_version(conn) == SCHEMA_VERSION
+            assert (_unique_keys(conn), _index_names(conn)) == (
+                [NEW_KEY],
+                VERSION_6_INDEXES,
+            )

@@ -31,11 +31,9 @@ from sqlalchemy.sql.selectable import CTE, Alias, TableValuedAlias
 from sqlmodel import SQLModel
 
 import emulator
-from emulator.app import build_emulator
-from emulator.config import Settings
 from emulator.core import registry
 from emulator.core.sql import HotSql, const, insert_of, list_params, param, param_list
-from tests.conftest import DATABASE_URL, drop_schemas, postgresql_schema
+from tests.conftest import DATABASE_URL, drop_schemas, opened_database, postgresql_schema
 
 # Statements of one database only: run where their dialect is the suite's.
 ONLY_ON = {
@@ -135,12 +133,10 @@ def conn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Connection]:
     """A connection to a database with the emulator's schema, as its start-up makes it."""
     schema = f"emu_hot_sql_{os.getpid()}"
     db = postgresql_schema(schema) if DATABASE_URL else str(tmp_path_factory.mktemp("hot") / "db")
-    emulator = build_emulator(Settings(db=db, seed=1))
     try:
-        with emulator.engine.connect() as connection:
+        with opened_database(db) as connection:
             yield connection
     finally:
-        emulator.dispose()
         drop_schemas(schema)
 
 
