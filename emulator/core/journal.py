@@ -172,7 +172,7 @@ class Entry:
             return self.body
         # A \u escape of half a character (a lone surrogate, which fuzzers send) parses, but
         # no UTF-8 answer can carry what it parses to: such a body stays text, as it came.
-        if "\\u" in self.body and not _utf8_encodable(value):
+        if "\\u" in self.body and _utf8_json(value) is None:
             return self.body
         return value
 
@@ -200,12 +200,15 @@ class Entry:
         }
 
 
-def _utf8_encodable(value: Any) -> bool:
+def _utf8_json(value: Any) -> str | None:
+    """``value`` as JSON text with its characters as they are, or None when it holds half a
+    UTF-16 character (a lone surrogate), which no UTF-8 answer can carry."""
+    text = json.dumps(value, ensure_ascii=False)
     try:
-        json.dumps(value, ensure_ascii=False).encode("utf-8")
+        text.encode("utf-8")
     except UnicodeEncodeError:
-        return False
-    return True
+        return None
+    return text
 
 
 def _cut_headers(
@@ -284,7 +287,8 @@ def _masked_text(text: str, credentials: masking.Credentials) -> str:
         masked = _mask_value(json.loads(text), credentials.request_field)
         # Escaped when it holds a lone surrogate (see Entry.body_value): kept as text, it must
         # still encode.
-        return json.dumps(masked, ensure_ascii=not _utf8_encodable(masked))
+        as_is = _utf8_json(masked)
+        return as_is if as_is is not None else json.dumps(masked)
     except (ValueError, RecursionError):
         pass
     if "=" in text and not text.lstrip().startswith(("{", "[")):
